@@ -1,0 +1,30 @@
+/**
+ * The closed catalogue of audit events. Adding a type is a code change, reviewed like one; the log never
+ * holds free-form event names. No event carries a secret or a token value.
+ */
+export const AUDIT_EVENT_TYPES = [
+  'token.issued',
+  'token.revoked',
+  'token.consumed',
+  'grant.revoked',
+  'client.created',
+  'client.updated',
+  'client.removed',
+  'key.generated',
+  'key.rotated',
+  'server.error',
+] as const;
+
+export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** Who caused the event: an OAuth client, the operator at the CLI, or Kluis itself. */
+export type Actor = `client:${string}` | 'operator' | 'system';
+
+export interface AuditEvent {
+  type: AuditEventType;
+  actor: Actor;
+  clientId?: string | undefined;
+  accountId?: string | undefined;
+  grantId?: string | undefined;
+  details?: Record<string, string | number | boolean | null | string[]>;
+}

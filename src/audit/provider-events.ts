@@ -1,0 +1,64 @@
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from '../log/logger.ts';
+import type { AuditEvent } from './events.ts';
+import type { AuditLog } from './writer.ts';
+
+/** The fields of oidc-provider token models the audit log keeps: identifiers of parties, never token values. */
+interface TokenLike {
+  kind: string;
+  clientId?: string;
+  accountId?: string;
+  grantId?: string;
+  scope?: string;
+  gty?: string;
+  aud?: string | string[];
+}
+
+function tokenEvent(type: AuditEvent['type'], token: TokenLike): AuditEvent {
+  return {
+    type,
+    actor: token.clientId ? `client:${token.clientId}` : 'system',
+    clientId: token.clientId,
+    accountId: token.accountId,
+    grantId: token.grantId,
+    details: {
+      kind: token.kind,
+      ...(token.scope ? { scope: token.scope } : {}),
+      ...(token.gty ? { grant_type: token.gty } : {}),
+      ...(token.aud ? { audience: ([] as string[]).concat(token.aud) } : {}),
+    },
+  };
+}
+
+const TOKEN_MODELS = ['access_token', 'client_credentials', 'refresh_token', 'authorization_code', 'device_code', 'backchannel_authentication_request'];
+
+/**
+ * The one place provider events reach the audit log. `saved` covers opaque tokens (stored), `issued` covers
+ * JWT-format tokens (not stored); `destroyed` is a revocation; `consumed` a redeemed code or rotated refresh token.
+ */
+export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Logger): void {
+  // The per-model events are built from names, which the typings cannot check: use the plain emitter view.
+  const events = provider as unknown as NodeJS.EventEmitter;
+  for (const model of TOKEN_MODELS) {
+    events.on(`${model}.saved`, (token: TokenLike) => audit.recordLater(tokenEvent('token.issued', token)));
+    events.on(`${model}.issued`, (token: TokenLike) => audit.recordLater(tokenEvent('token.issued', token)));
+    events.on(`${model}.destroyed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.revoked', token)));
+    events.on(`${model}.consumed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.consumed', token)));
+  }
+
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
+    const clientId = ctx.oidc?.client?.clientId;
+    audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId });
+  });
+
+  provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
+    log.error({ err, route: ctx.oidc?.route, path: ctx.path }, 'server error in provider');
+    audit.recordLater({
+      type: 'server.error',
+      actor: 'system',
+      clientId: ctx.oidc?.client?.clientId,
+      details: { route: ctx.oidc?.route ?? ctx.path, error: err.name },
+    });
+  });
+}

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+
+/**
+ * Every setting Kluis reads from the environment, parsed and validated once at boot.
+ * A wrong value stops the process with one line naming the variable and what it expects.
+ */
+
+const seconds = (name: string, min: number, max: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number of seconds` })
+    .int(`${name} must be a whole number of seconds`)
+    .min(min, `${name} must be at least ${min} seconds`)
+    .max(max, `${name} must be at most ${max} seconds`);
+
+const flag = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+      error: `${name} must be true or false`,
+    })
+    .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
+
+const port = (name: string) =>
+  z.coerce
+    .number({ error: `${name} must be a TCP port number (1-65535)` })
+    .int(`${name} must be a TCP port number (1-65535)`)
+    .min(1, `${name} must be a TCP port number (1-65535)`)
+    .max(65535, `${name} must be a TCP port number (1-65535)`);
+
+const schema = z.object({
+  PORT: port('PORT').default(3000),
+  HOST: z.string().min(1, 'HOST must be an interface address such as 0.0.0.0').default('0.0.0.0'),
+  ISSUER: z
+    .string()
+    .refine((value) => {
+      try {
+        const url = new URL(value);
+        return (url.protocol === 'https:' || url.protocol === 'http:') && !url.search && !url.hash && !value.endsWith('/');
+      } catch {
+        return false;
+      }
+    }, 'ISSUER must be an absolute http(s) URL without query, fragment or trailing slash, e.g. https://login.example.com')
+    .optional(),
+  DATABASE_URL: z
+    .string()
+    .refine((value) => /^postgres(ql)?:\/\//.test(value), 'DATABASE_URL must be a postgres:// connection URL')
+    .optional(),
+  DATABASE_POOL_MAX: z.coerce
+    .number({ error: 'DATABASE_POOL_MAX must be a whole number between 1 and 100' })
+    .int('DATABASE_POOL_MAX must be a whole number between 1 and 100')
+    .min(1, 'DATABASE_POOL_MAX must be a whole number between 1 and 100')
+    .max(100, 'DATABASE_POOL_MAX must be a whole number between 1 and 100')
+    .default(10),
+  KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
+  EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
+  TRUST_PROXY: flag('TRUST_PROXY').default(false),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  KLUIS_SECRET: z
+    .string()
+    .min(32, 'KLUIS_SECRET must be at least 32 characters of random data, e.g. the output of `openssl rand -base64 48`')
+    .optional(),
+  ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 30, 600).default(600),
+  KEY_ROTATION_OVERLAP: seconds('KEY_ROTATION_OVERLAP', 0, 30 * 86400).default(3600),
+  KEY_RETENTION: seconds('KEY_RETENTION', 3600, 365 * 86400).default(86400),
+  KEYS_REFRESH_INTERVAL: seconds('KEYS_REFRESH_INTERVAL', 1, 60).default(30),
+  SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 1, 86400).default(60),
+  SWEEP_BATCH_SIZE: z.coerce
+    .number({ error: 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000' })
+    .int('SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
+    .min(1, 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
+    .max(100000, 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
+    .default(1000),
+  SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT', 1, 300).default(10),
+});
+
+export type LogLevel = z.infer<typeof schema>['LOG_LEVEL'];
+
+export interface Config {
+  port: number;
+  host: string;
+  issuer: string;
+  /** true when the issuer is https: production rules apply (operator-supplied secrets). */
+  production: boolean;
+  /** undefined: Kluis runs its own embedded PostgreSQL under dataDir. */
+  databaseUrl: string | undefined;
+  databasePoolMax: number;
+  dataDir: string;
+  embeddedPgPort: number;
+  trustProxy: boolean;
+  logLevel: LogLevel;
+  /** The operator's master secret; undefined only in development. */
+  secret: string | undefined;
+  accessTokenTtl: number;
+  keys: { rotationOverlap: number; retention: number; refreshInterval: number };
+  sweep: { interval: number; batchSize: number };
+  shutdownTimeout: number;
+}
+
+/** A configuration mistake: the message names the variable and what it expects. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** ID tokens live one hour (oidc-provider's default); retired keys must outlive every token they signed. */
+export const ID_TOKEN_TTL = 3600;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty variables count as unset, the way operators write `FOO=` in env files.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const messages = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0] ?? 'environment');
+      const got = present[variable];
+      const shown = variable === 'KLUIS_SECRET' || variable === 'DATABASE_URL' ? '' : got === undefined ? '' : ` (got ${JSON.stringify(got)})`;
+      return issue.message.startsWith(variable) ? `${issue.message}${shown}` : `${variable}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(messages.join('; '));
+  }
+  const e = parsed.data;
+  const issuer = e.ISSUER ?? `http://localhost:${e.PORT}`;
+  const production = issuer.startsWith('https://');
+
+  if (production && !e.KLUIS_SECRET) {
+    throw new ConfigError(
+      'KLUIS_SECRET is required when ISSUER is https (production): set it to at least 32 random characters, e.g. `openssl rand -base64 48`; Kluis never generates it for you',
+    );
+  }
+  if (e.KEY_RETENTION < ID_TOKEN_TTL) {
+    throw new ConfigError(`KEY_RETENTION must be at least ${ID_TOKEN_TTL} seconds so tokens signed by a retired key stay verifiable`);
+  }
+
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    production,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
+    dataDir: e.KLUIS_DATA_DIR,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+    secret: e.KLUIS_SECRET,
+    accessTokenTtl: e.ACCESS_TOKEN_TTL,
+    keys: {
+      rotationOverlap: e.KEY_ROTATION_OVERLAP,
+      retention: e.KEY_RETENTION,
+      refreshInterval: e.KEYS_REFRESH_INTERVAL,
+    },
+    sweep: { interval: e.SWEEP_INTERVAL, batchSize: e.SWEEP_BATCH_SIZE },
+    shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+  };
+}

@@ -1,0 +1,83 @@
+import pg from 'pg';
+import type { Logger } from '../log/logger.ts';
+import { DatabaseUnavailable, isConnectionFailure } from './errors.ts';
+
+export type Row = Record<string, unknown>;
+export type Queryable = Pick<Database, 'query'>;
+
+/**
+ * The one pool every part of Kluis shares. Connection failures surface as {@link DatabaseUnavailable}
+ * so the HTTP layer can answer 503 and recover on its own once Postgres is back: the pool opens new
+ * connections on demand and drops broken ones.
+ */
+export class Database {
+  readonly pool: pg.Pool;
+
+  constructor(connectionString: string, options: { max?: number; log?: Logger } = {}) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: options.max ?? 10,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      // A request must never hang on a stuck statement.
+      statement_timeout: 15_000,
+      application_name: 'kluis',
+    });
+    // An idle client losing its server (Postgres restarting) must not crash the process.
+    this.pool.on('error', (err) => options.log?.warn({ err: err.message }, 'database connection lost'));
+  }
+
+  async query<R extends Row = Row>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values);
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  /** Runs `work` in one transaction on one connection; rolls back on any error. */
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw translate(err);
+    }
+    const tx: Queryable = {
+      query: async <R extends Row = Row>(text: string, values: unknown[] = []) => {
+        try {
+          return await client.query<R>(text, values);
+        } catch (err) {
+          throw translate(err);
+        }
+      },
+    };
+    let broken = false;
+    try {
+      await tx.query('begin');
+      const result = await work(tx);
+      await tx.query('commit');
+      return result;
+    } catch (err) {
+      broken = err instanceof DatabaseUnavailable;
+      if (!broken) await client.query('rollback').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.query('select 1');
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+function translate(err: unknown): unknown {
+  if (err instanceof DatabaseUnavailable) return err;
+  if (isConnectionFailure(err)) return new DatabaseUnavailable('the database is unavailable', { cause: err });
+  return err;
+}

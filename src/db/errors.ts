@@ -1,0 +1,21 @@
+/**
+ * Postgres could not be reached (down, restarting, refusing connections). Callers turn this into 503:
+ * the request may be retried, and nothing was half-done because every write is one statement or one transaction.
+ */
+export class DatabaseUnavailable extends Error {
+  override name = 'DatabaseUnavailable';
+}
+
+// SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, cannot connect now).
+const CONNECTION_SQLSTATE = /^(08|57P)/;
+const CONNECTION_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
+
+export function isConnectionFailure(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (CONNECTION_SQLSTATE.test(code) || CONNECTION_ERRNO.has(code))) return true;
+  if (err instanceof AggregateError) return err.errors.some(isConnectionFailure);
+  return /Connection terminated|connection timeout|Client has encountered a connection error|the database system is (starting up|shutting down)/i.test(
+    err.message,
+  );
+}

@@ -1,0 +1,132 @@
+import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
+import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/errors.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
+import type { Database } from './database.ts';
+import { DatabaseUnavailable } from './errors.ts';
+
+/** Every model oidc-provider persists through its adapter. */
+export const MODELS = [
+  'Session',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'Client',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'Interaction',
+  'ReplayDetection',
+  'PushedAuthorizationRequest',
+  'Grant',
+  'BackchannelAuthenticationRequest',
+] as const;
+
+const CLIENT_SECRET_PURPOSE = 'client_secret';
+
+interface StoredRow {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
+
+/**
+ * oidc-provider's storage contract on PostgreSQL: one row per model instance in `oidc_models`.
+ * - Expired rows are never returned; {@link sweepExpired} deletes them later.
+ * - `consume` is one conditional UPDATE, so of many parallel redemptions exactly one succeeds
+ *   (oidc-provider itself checks `consumed` before consuming, which races across requests and processes).
+ * - Client secrets are encrypted at rest under the key-encryption key.
+ */
+export class PostgresAdapter implements Adapter {
+  readonly model: string;
+  readonly #db: Database;
+  readonly #box: SecretBox;
+
+  constructor(model: string, db: Database, box: SecretBox) {
+    this.model = model;
+    this.#db = db;
+    this.#box = box;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const stored = this.#seal(payload);
+    await this.#run(() =>
+      this.#db.query(
+        `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
+         values ($1, $2, $3, $4, $5, $6, case when $7::integer is null then null else now() + make_interval(secs => $7::integer) end)
+         on conflict (model, id) do update set
+           payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+           user_code = excluded.user_code, expires_at = excluded.expires_at`,
+        [this.model, id, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
+      ),
+    );
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return this.#findWhere('id', id);
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return this.#findWhere('uid', uid);
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return this.#findWhere('user_code', userCode);
+  }
+
+  async consume(id: string): Promise<void> {
+    const { rowCount } = await this.#run(() =>
+      this.#db.query(
+        `update oidc_models set consumed_at = now()
+         where model = $1 and id = $2 and consumed_at is null and (expires_at is null or expires_at > now())`,
+        [this.model, id],
+      ),
+    );
+    if (rowCount !== 1) throw new AlreadyConsumed(this.model);
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and id = $2', [this.model, id]));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and grant_id = $2', [this.model, grantId]));
+  }
+
+  async #findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+    const { rows } = await this.#run(() =>
+      this.#db.query<StoredRow & Record<string, unknown>>(
+        `select payload, consumed_at from oidc_models
+         where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now())`,
+        [this.model, value],
+      ),
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    const payload = this.#open(row.payload);
+    if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
+    return payload;
+  }
+
+  #seal(payload: AdapterPayload): AdapterPayload {
+    if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
+    return { ...payload, client_secret: this.#box.encrypt(payload.client_secret, CLIENT_SECRET_PURPOSE) };
+  }
+
+  #open(payload: AdapterPayload): AdapterPayload {
+    if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
+    return { ...payload, client_secret: this.#box.decrypt(payload.client_secret, CLIENT_SECRET_PURPOSE) };
+  }
+
+  async #run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof DatabaseUnavailable) throw new TemporarilyUnavailable({ cause: err });
+      throw err;
+    }
+  }
+}
+
+export function postgresAdapter(db: Database, box: SecretBox): AdapterFactory {
+  return (model: string) => new PostgresAdapter(model, db, box);
+}

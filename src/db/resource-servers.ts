@@ -1,0 +1,50 @@
+import type { Queryable } from './database.ts';
+
+export interface ResourceServerRecord {
+  identifier: string;
+  scope: string;
+  accessTokenFormat: 'jwt' | 'opaque';
+  signingAlg: 'ES256' | 'PS256' | 'EdDSA';
+  accessTokenTtl: number | null;
+}
+
+interface Row {
+  identifier: string;
+  scope: string;
+  access_token_format: 'jwt' | 'opaque';
+  signing_alg: 'ES256' | 'PS256' | 'EdDSA';
+  access_token_ttl: number | null;
+  [key: string]: unknown;
+}
+
+const toRecord = (row: Row): ResourceServerRecord => ({
+  identifier: row.identifier,
+  scope: row.scope,
+  accessTokenFormat: row.access_token_format,
+  signingAlg: row.signing_alg,
+  accessTokenTtl: row.access_token_ttl,
+});
+
+/** The `resource_servers` table: APIs registered by the operator (RFC 8707 resource indicators). */
+export async function findResourceServer(db: Queryable, identifier: string): Promise<ResourceServerRecord | undefined> {
+  const { rows } = await db.query<Row>('select * from resource_servers where identifier = $1', [identifier]);
+  return rows[0] && toRecord(rows[0]);
+}
+
+export async function listResourceServers(db: Queryable): Promise<ResourceServerRecord[]> {
+  const { rows } = await db.query<Row>('select * from resource_servers order by identifier');
+  return rows.map(toRecord);
+}
+
+export async function addResourceServer(db: Queryable, record: ResourceServerRecord): Promise<void> {
+  await db.query(
+    `insert into resource_servers (identifier, scope, access_token_format, signing_alg, access_token_ttl)
+     values ($1, $2, $3, $4, $5)`,
+    [record.identifier, record.scope, record.accessTokenFormat, record.signingAlg, record.accessTokenTtl],
+  );
+}
+
+export async function removeResourceServer(db: Queryable, identifier: string): Promise<boolean> {
+  const { rowCount } = await db.query('delete from resource_servers where identifier = $1', [identifier]);
+  return rowCount === 1;
+}

@@ -1,0 +1,22 @@
+import type { Middleware } from 'koa';
+import type { Logger } from '../log/logger.ts';
+
+/** One JSON line per request, written when the response is finished (also for the provider's own responses). */
+export function accessLog(log: Logger): Middleware {
+  return async (ctx, next) => {
+    const started = process.hrtime.bigint();
+    ctx.res.once('finish', () => {
+      log.info(
+        {
+          requestId: ctx.state.requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.res.statusCode,
+          ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+        },
+        'request',
+      );
+    });
+    await next();
+  };
+}

@@ -1,0 +1,37 @@
+import Koa from 'koa';
+import type { Config } from '../config/env.ts';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ProviderHost } from '../oidc/provider-host.ts';
+import { accessLog } from './access-log.ts';
+import { errorBoundary } from './errors.ts';
+import { healthRoutes } from './health.ts';
+import { requestId } from './request-id.ts';
+import { securityHeaders } from './security-headers.ts';
+
+export interface AppDependencies {
+  config: Config;
+  db: Database;
+  host: ProviderHost;
+  log: Logger;
+}
+
+/** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
+export function createApp({ config, db, host, log }: AppDependencies): Koa {
+  const app = new Koa({ proxy: config.trustProxy });
+  const health = healthRoutes(db);
+
+  app.use(requestId(config.trustProxy));
+  app.use(accessLog(log));
+  app.use(securityHeaders(config.production));
+  app.use(errorBoundary(log));
+  app.use(health.routes());
+  app.use(health.allowedMethods());
+  app.use(async (ctx) => {
+    ctx.respond = false;
+    await host.handle(ctx.req, ctx.res);
+  });
+
+  app.on('error', (err: Error) => log.error({ err }, 'http error'));
+  return app;
+}

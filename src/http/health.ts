@@ -1,0 +1,20 @@
+import Router from '@koa/router';
+import type { Database } from '../db/database.ts';
+
+/**
+ * `/healthz`: the process is alive (for restarts). `/readyz`: it can serve, i.e. Postgres answers
+ * (for load balancers). Neither is cached.
+ */
+export function healthRoutes(db: Database): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    await db.ping(); // DatabaseUnavailable → 503 in errorBoundary
+    ctx.body = { status: 'ready' };
+  });
+  return router;
+}

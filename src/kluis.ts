@@ -1,0 +1,68 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AuditLog } from './audit/writer.ts';
+import type { Config } from './config/env.ts';
+import { connect, type Connection } from './db/connect.ts';
+import { startSweeper } from './db/sweeper.ts';
+import { createApp } from './http/app.ts';
+import type { Logger } from './log/logger.ts';
+import { ensureSigningKeys } from './oidc/keys.ts';
+import { ProviderHost } from './oidc/provider-host.ts';
+import { loadServerSecrets } from './secrets/server-secrets.ts';
+
+export interface RunningKluis {
+  url: string;
+  host: ProviderHost;
+  connection: Connection;
+  /** Stops accepting connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT), then closes the database. */
+  stop(): Promise<void>;
+}
+
+/** config → database → secrets → keys → provider → http, in that order. */
+export async function startKluis(config: Config, log: Logger): Promise<RunningKluis> {
+  const connection = await connect(config, log);
+  const { db } = connection;
+  let server: Server | undefined;
+  try {
+    const secrets = await loadServerSecrets(db, config);
+    const audit = new AuditLog(db, log);
+    for (const kid of await ensureSigningKeys(db, secrets.box)) {
+      await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
+    }
+    const host = await ProviderHost.create({ config, db, secrets, audit, log });
+    host.startRefreshing(config.keys.refreshInterval);
+    const stopSweeper = startSweeper(db, config.sweep, log);
+
+    const app = createApp({ config, db, host, log });
+    server = app.listen(config.port, config.host);
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const listening = server;
+    log.info({ issuer: config.issuer, port, database: connection.source }, 'kluis listening');
+
+    return {
+      url: `http://127.0.0.1:${port}`,
+      host,
+      connection,
+      async stop() {
+        host.stop();
+        stopSweeper();
+        await drain(listening, config.shutdownTimeout * 1000);
+        await connection.close();
+      },
+    };
+  } catch (err) {
+    server?.close();
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function drain(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,0 +1,134 @@
+import { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import { ID_TOKEN_TTL, type Config } from '../config/env.ts';
+import type { Database } from '../db/database.ts';
+import { postgresAdapter } from '../db/oidc-adapter.ts';
+import { findResourceServer } from '../db/resource-servers.ts';
+import { render } from '../http/views.ts';
+import { currentRequestId } from '../log/request-context.ts';
+import type { ServerSecrets } from '../secrets/server-secrets.ts';
+import type { KeyRing } from './keys.ts';
+import { SIGNING_ALGS } from './keys.ts';
+
+export interface ProviderSettings {
+  config: Config;
+  db: Database;
+  secrets: ServerSecrets;
+  keys: KeyRing;
+}
+
+const algs = [...SIGNING_ALGS];
+
+/**
+ * Client metadata Kluis adds to RFC 7591's: `introspect_any_token` marks a resource server's client, which may
+ * introspect tokens issued to other clients. Every other client only learns about its own tokens (RFC 7662 4).
+ */
+export const EXTRA_CLIENT_METADATA = ['introspect_any_token'];
+
+/** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
+export function providerConfiguration({ config, db, secrets, keys }: ProviderSettings): Configuration {
+  const maxAccessTokenTtl = config.accessTokenTtl;
+  const accessTokenTtl = (_ctx: KoaContextWithOIDC, token: { resourceServer?: ResourceServer }) =>
+    Math.min(token.resourceServer?.accessTokenTTL ?? maxAccessTokenTtl, maxAccessTokenTtl);
+
+  return {
+    adapter: postgresAdapter(db, secrets.box),
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: { keys: secrets.cookieKeys },
+
+    // Only the authorization code flow (RFC 9700 2.1.2: no implicit, no hybrid, no password grant).
+    responseTypes: ['code'],
+    // PKCE S256 for every client, public or confidential (RFC 9700 2.1.1).
+    pkce: { required: () => true },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    scopes: ['openid', 'offline_access'],
+    subjectTypes: ['public'],
+    clockTolerance: 5,
+
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    extraClientMetadata: {
+      properties: EXTRA_CLIENT_METADATA,
+      validator(_ctx, key, value) {
+        if (key === 'introspect_any_token' && value !== undefined && typeof value !== 'boolean') {
+          throw new errors.InvalidClientMetadata('introspect_any_token must be a boolean');
+        }
+      },
+    },
+
+    // Asymmetric algorithms only: no `none`, no HS256 (shared secrets), no RS256 (PKCS#1 v1.5).
+    enabledJWA: {
+      idTokenSigningAlgValues: algs,
+      userinfoSigningAlgValues: algs,
+      introspectionSigningAlgValues: algs,
+      authorizationSigningAlgValues: algs,
+      requestObjectSigningAlgValues: algs,
+      clientAuthSigningAlgValues: algs,
+      dPoPSigningAlgValues: algs,
+    },
+
+    ttl: {
+      AccessToken: accessTokenTtl,
+      ClientCredentials: accessTokenTtl,
+      AuthorizationCode: 60,
+      IdToken: ID_TOKEN_TTL,
+      Interaction: 600,
+      DeviceCode: 600,
+      BackchannelAuthenticationRequest: 600,
+      RefreshToken: 30 * 86400,
+      Session: 14 * 86400,
+      Grant: 180 * 86400,
+    },
+
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      introspection: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) =>
+          token.clientId === client.clientId || (client as unknown as { introspect_any_token?: boolean }).introspect_any_token === true,
+      },
+      revocation: {
+        enabled: true,
+        // Another client's token is left alone and the answer is the same 200 (RFC 7009 2.2), so nothing leaks.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async (_ctx, _client, oneOf) => oneOf,
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(_ctx, resourceIndicator, client) {
+          const server = await findResourceServer(db, resourceIndicator);
+          if (!server) throw new errors.InvalidTarget('resource indicator is not registered');
+          // A client receives a resource server's scope only where its own `scope` metadata lists it.
+          const allowed = new Set((client.scope ?? '').split(' '));
+          return {
+            scope: server.scope.split(' ').filter((scope) => allowed.has(scope)).join(' '),
+            audience: server.identifier,
+            accessTokenTTL: Math.min(server.accessTokenTtl ?? maxAccessTokenTtl, maxAccessTokenTtl),
+            accessTokenFormat: server.accessTokenFormat,
+            ...(server.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: server.signingAlg } } } : {}),
+          };
+        },
+      },
+    },
+
+    // People sign in with the interaction app (sign-in work); until an account exists nobody is found.
+    findAccount: async () => undefined,
+
+    async renderError(ctx, out) {
+      ctx.type = 'html';
+      ctx.body = render('error', {
+        heading: out.error === 'temporarily_unavailable' ? 'Temporarily unavailable' : 'Something went wrong',
+        description: out.error_description ?? 'The request could not be completed.',
+        error: out.error,
+        requestId: currentRequestId(),
+      });
+    },
+  };
+}

@@ -1,0 +1,47 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+
+const VERSION = 'v1';
+
+export class DecryptionFailed extends Error {
+  override name = 'DecryptionFailed';
+}
+
+/**
+ * AES-256-GCM under the key-encryption key. Each value is bound to a purpose string (used as additional
+ * authenticated data), so a ciphertext copied from one column into another fails to decrypt.
+ * Format: `v1.<iv>.<ciphertext>.<tag>`, base64url parts.
+ */
+export class SecretBox {
+  readonly #key: Buffer;
+
+  constructor(key: Buffer) {
+    if (key.length !== 32) throw new TypeError('SecretBox needs a 32-byte key');
+    this.#key = key;
+  }
+
+  /** Derives the key-encryption key from the master secret with HKDF-SHA256 (RFC 5869). */
+  static fromMasterSecret(secret: string): SecretBox {
+    return new SecretBox(Buffer.from(hkdfSync('sha256', secret, 'kluis', 'kluis key-encryption key v1', 32)));
+  }
+
+  encrypt(plaintext: string, purpose: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
+    cipher.setAAD(Buffer.from(purpose));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return [VERSION, iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+  }
+
+  decrypt(sealed: string, purpose: string): string {
+    const [version, iv, ciphertext, tag] = sealed.split('.');
+    if (version !== VERSION || !iv || ciphertext === undefined || !tag) throw new DecryptionFailed(`not a sealed value for ${purpose}`);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(purpose));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
+    } catch (err) {
+      throw new DecryptionFailed(`cannot decrypt ${purpose}: wrong key-encryption key or altered value`, { cause: err });
+    }
+  }
+}
