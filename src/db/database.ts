@@ -12,6 +12,7 @@ export type Queryable = Pick<Database, 'query'>;
  */
 export class Database {
   readonly pool: pg.Pool;
+  #closing = false;
 
   constructor(connectionString: string, options: { max?: number; log?: Logger } = {}) {
     this.pool = new pg.Pool({
@@ -24,7 +25,9 @@ export class Database {
       application_name: 'kluis',
     });
     // An idle client losing its server (Postgres restarting) must not crash the process.
-    this.pool.on('error', (err) => options.log?.warn({ err: err.message }, 'database connection lost'));
+    this.pool.on('error', (err) => {
+      if (!this.#closing) options.log?.warn({ err: err.message }, 'database connection lost');
+    });
   }
 
   async query<R extends Row = Row>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
@@ -72,6 +75,7 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    this.#closing = true;
     await this.pool.end();
   }
 }

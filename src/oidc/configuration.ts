@@ -14,6 +14,8 @@ export interface ProviderSettings {
   db: Database;
   secrets: ServerSecrets;
   keys: KeyRing;
+  /** Scopes of the registered resource servers; oidc-provider only lets clients register known scopes. */
+  resourceScopes: string[];
 }
 
 const algs = [...SIGNING_ALGS];
@@ -25,7 +27,7 @@ const algs = [...SIGNING_ALGS];
 export const EXTRA_CLIENT_METADATA = ['introspect_any_token'];
 
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
-export function providerConfiguration({ config, db, secrets, keys }: ProviderSettings): Configuration {
+export function providerConfiguration({ config, db, secrets, keys, resourceScopes }: ProviderSettings): Configuration {
   const maxAccessTokenTtl = config.accessTokenTtl;
   const accessTokenTtl = (_ctx: KoaContextWithOIDC, token: { resourceServer?: ResourceServer }) =>
     Math.min(token.resourceServer?.accessTokenTTL ?? maxAccessTokenTtl, maxAccessTokenTtl);
@@ -40,7 +42,7 @@ export function providerConfiguration({ config, db, secrets, keys }: ProviderSet
     // PKCE S256 for every client, public or confidential (RFC 9700 2.1.1).
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
-    scopes: ['openid', 'offline_access'],
+    scopes: ['openid', 'offline_access', ...resourceScopes],
     subjectTypes: ['public'],
     clockTolerance: 5,
 

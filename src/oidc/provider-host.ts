@@ -4,6 +4,7 @@ import type { AuditLog } from '../audit/writer.ts';
 import { wireProviderEvents } from '../audit/provider-events.ts';
 import type { Logger } from '../log/logger.ts';
 import { providerConfiguration, type ProviderSettings } from './configuration.ts';
+import { listResourceServers } from '../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -14,15 +15,28 @@ interface Current {
   fingerprint: string;
 }
 
-export interface ProviderHostOptions extends Omit<ProviderSettings, 'keys'> {
+export interface ProviderHostOptions extends Omit<ProviderSettings, 'keys' | 'resourceScopes'> {
   audit: AuditLog;
   log: Logger;
 }
 
+interface State {
+  keys: ProviderSettings['keys'];
+  resourceScopes: string[];
+  fingerprint: string;
+}
+
+/** What oidc-provider takes at construction and Kluis keeps in the database: signing keys and API scopes. */
+async function loadState({ db, secrets }: ProviderHostOptions): Promise<State> {
+  const [keys, servers] = await Promise.all([loadKeyRing(db, secrets.box), listResourceServers(db)]);
+  const resourceScopes = [...new Set(servers.flatMap((server) => server.scope.split(' ')))].sort();
+  return { keys, resourceScopes, fingerprint: `${keys.fingerprint}|${resourceScopes.join(' ')}` };
+}
+
 /**
- * Holds the live oidc-provider instance. oidc-provider reads its keys once, at construction; when the signing
- * keys change (a rotation, a pending key becoming active, a retired key expiring) a new Provider is built and
- * swapped in. Nothing is lost: all of its state is in Postgres. In-flight requests finish on the old instance.
+ * Holds the live oidc-provider instance. oidc-provider reads its keys and scopes once, at construction; when
+ * they change (a key rotation, a pending key becoming active, a retired key expiring, a resource server added)
+ * a new Provider is built and swapped in. Nothing is lost: all of its state is in Postgres. In-flight requests finish on the old instance.
  */
 export class ProviderHost {
   #current: Current;
@@ -35,8 +49,7 @@ export class ProviderHost {
   }
 
   static async create(options: ProviderHostOptions): Promise<ProviderHost> {
-    const keys = await loadKeyRing(options.db, options.secrets.box);
-    return new ProviderHost(options, build(options, keys));
+    return new ProviderHost(options, build(options, await loadState(options)));
   }
 
   get provider(): Provider {
@@ -48,16 +61,16 @@ export class ProviderHost {
     return this.#current.handler(req, res);
   }
 
-  /** Reloads the keys; rebuilds the provider if they changed. Returns true when it swapped. */
+  /** Reloads keys and scopes; rebuilds the provider if they changed. Returns true when it swapped. */
   async refresh(): Promise<boolean> {
-    const keys = await loadKeyRing(this.#options.db, this.#options.secrets.box);
-    if (keys.fingerprint === this.#current.fingerprint) return false;
-    this.#current = build(this.#options, keys);
-    this.#options.log.info({ keys: keys.fingerprint }, 'signing keys changed: provider rebuilt');
+    const state = await loadState(this.#options);
+    if (state.fingerprint === this.#current.fingerprint) return false;
+    this.#current = build(this.#options, state);
+    this.#options.log.info({ state: state.fingerprint }, 'signing keys or scopes changed: provider rebuilt');
     return true;
   }
 
-  /** Polls for key changes every `seconds`; a failed poll (database down) keeps the current keys. */
+  /** Polls for changes every `seconds`; a failed poll (database down) keeps the current keys. */
   startRefreshing(seconds: number): void {
     this.#timer = setInterval(() => {
       this.refresh().catch((err: unknown) => this.#options.log.warn({ err: (err as Error).message }, 'signing key refresh failed'));
@@ -70,11 +83,11 @@ export class ProviderHost {
   }
 }
 
-function build(options: ProviderHostOptions, keys: ProviderSettings['keys']): Current {
-  const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys }));
+function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint }: State): Current {
+  const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys, resourceScopes }));
   // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4).
   provider.proxy = options.config.trustProxy;
   wireProviderEvents(provider, options.audit, options.log);
   const callback = provider.callback();
-  return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint: keys.fingerprint };
+  return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
 }

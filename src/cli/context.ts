@@ -1,0 +1,45 @@
+import { pino } from 'pino';
+import { AuditLog } from '../audit/writer.ts';
+import { loadConfig, type Config } from '../config/env.ts';
+import { connect, type Connection } from '../db/connect.ts';
+import type { Database } from '../db/database.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { ensureSigningKeys } from '../oidc/keys.ts';
+import { loadServerSecrets, type ServerSecrets } from '../secrets/server-secrets.ts';
+
+/** A mistake at the command line or in its input: printed as one line, exit status 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+export interface CliContext {
+  config: Config;
+  log: Logger;
+  db: Database;
+  secrets: ServerSecrets;
+  audit: AuditLog;
+  connection: Connection;
+}
+
+/**
+ * The same configuration and database as the server: DATABASE_URL, or the embedded Postgres under
+ * KLUIS_DATA_DIR (joined when a server is running on it, started and stopped again when not).
+ * Pending migrations are applied first, as `npm start` does.
+ */
+export async function openContext(): Promise<CliContext> {
+  const config = loadConfig();
+  // Logs go to stderr, so stdout carries only the command's output (JSON for scripts).
+  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
+  const connection = await connect(config, log);
+  try {
+    const secrets = await loadServerSecrets(connection.db, config);
+    const audit = new AuditLog(connection.db, log);
+    for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
+      await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
+    }
+    return { config, log, db: connection.db, secrets, audit, connection };
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,114 @@
+import { text } from 'node:stream/consumers';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../config/env.ts';
+import { EmbeddedPostgresError } from '../db/embedded.ts';
+import { DatabaseUnavailable } from '../db/errors.ts';
+import { MigrationError } from '../db/migrate.ts';
+import { addClient, listClients, parseMetadata, removeClient, showClient } from './clients.ts';
+import { CliError, openContext, type CliContext } from './context.ts';
+import { listKeys, rotateKeys } from './keys.ts';
+import { addResource, listResources, removeResource } from './resources.ts';
+
+const USAGE = `usage: kluis <command>
+
+  migrate                                  apply pending database migrations
+  clients add [--metadata JSON]            register a client (metadata JSON from --metadata or stdin);
+                                           prints the stored client with its secret, once
+  clients list | show ID | remove ID
+  keys list                                signing keys with their state
+  keys rotate                              new keys now, signing after KEY_ROTATION_OVERLAP
+  resources add URI --scope "a b" [--format jwt|opaque] [--alg ES256|PS256|EdDSA] [--ttl SECONDS]
+  resources list | remove URI
+
+Configuration comes from the same environment variables as the server (see README).`;
+
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        metadata: { type: 'string' },
+        scope: { type: 'string' },
+        format: { type: 'string' },
+        alg: { type: 'string' },
+        ttl: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+})();
+
+function fail(message: string): never {
+  process.stderr.write(`kluis: ${message}\n`);
+  process.exit(1);
+}
+
+function print(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function argument(index: number, what: string): string {
+  const value = positionals[index];
+  if (!value) throw new CliError(`missing ${what}; see kluis --help`);
+  return value;
+}
+
+async function metadataInput(): Promise<string> {
+  if (values.metadata !== undefined) return values.metadata;
+  if (process.stdin.isTTY) throw new CliError('give the client metadata as JSON on stdin or with --metadata');
+  return text(process.stdin);
+}
+
+type Command = (ctx: CliContext) => Promise<unknown>;
+
+const COMMANDS: Record<string, Command> = {
+  // openContext has already applied pending migrations; report the schema version reached.
+  migrate: async (ctx) => {
+    const { rows } = await ctx.db.query<{ version: number }>('select max(version) as version from schema_migrations');
+    return { schema_version: rows[0]?.version ?? 0 };
+  },
+  'clients add': async (ctx) => addClient(ctx, parseMetadata(await metadataInput())),
+  'clients list': listClients,
+  'clients show': (ctx) => showClient(ctx, argument(2, 'client id')),
+  'clients remove': async (ctx) => ({ removed: argument(2, 'client id'), artefacts_revoked: await removeClient(ctx, argument(2, 'client id')) }),
+  'keys list': listKeys,
+  'keys rotate': rotateKeys,
+  'resources add': (ctx) => addResource(ctx, argument(2, 'resource identifier'), values),
+  'resources list': listResources,
+  'resources remove': async (ctx) => {
+    await removeResource(ctx, argument(2, 'resource identifier'));
+    return { removed: argument(2, 'resource identifier') };
+  },
+};
+
+if (values.help || positionals.length === 0) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(values.help ? 0 : 1);
+}
+
+const name = positionals[0] === 'migrate' ? 'migrate' : positionals.slice(0, 2).join(' ');
+const command = COMMANDS[name];
+if (!command) fail(`unknown command "${positionals.join(' ')}"; see kluis --help`);
+
+let ctx: CliContext | undefined;
+try {
+  ctx = await openContext();
+  print(await command(ctx));
+} catch (err) {
+  if (
+    err instanceof CliError ||
+    err instanceof ConfigError ||
+    err instanceof MigrationError ||
+    err instanceof EmbeddedPostgresError ||
+    err instanceof DatabaseUnavailable
+  ) {
+    process.exitCode = 1;
+    process.stderr.write(`kluis: ${err.message}\n`);
+  } else {
+    throw err;
+  }
+} finally {
+  await ctx?.connection.close();
+}
