@@ -26,8 +26,8 @@ export interface CliContext {
  * KLUIS_DATA_DIR (joined when a server is running on it, started and stopped again when not).
  * Pending migrations are applied first, as `npm start` does.
  */
-export async function openContext(): Promise<CliContext> {
-  const config = loadConfig();
+export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  const config = loadConfig(env);
   // Logs go to stderr, so stdout carries only the command's output (JSON for scripts).
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
   const connection = await connect(config, log);

@@ -51,6 +51,9 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'client_secret_basic',
+      // oidc-provider lets a client without `scope` metadata ask for any known scope; an API's scopes must be
+      // granted to a client explicitly.
+      scope: 'openid offline_access',
     },
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     extraClientMetadata: {

@@ -3,6 +3,7 @@ import Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
 import { wireProviderEvents } from '../audit/provider-events.ts';
 import type { Logger } from '../log/logger.ts';
+import { clientAuthStatus } from './client-auth-status.ts';
 import { providerConfiguration, type ProviderSettings } from './configuration.ts';
 import { listResourceServers } from '../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
@@ -87,6 +88,7 @@ function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint
   const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys, resourceScopes }));
   // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4).
   provider.proxy = options.config.trustProxy;
+  provider.use(clientAuthStatus);
   wireProviderEvents(provider, options.audit, options.log);
   const callback = provider.callback();
   return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };

@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { MODELS, PostgresAdapter } from '../src/db/oidc-adapter.ts';
+import { sweepExpired } from '../src/db/sweeper.ts';
+import { AlreadyConsumed } from '../src/oidc/errors.ts';
+import { SecretBox } from '../src/secrets/secret-box.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+
+// The storage contract oidc-provider relies on, run method by method against real Postgres for every model.
+let t: TestDatabase;
+const box = SecretBox.fromMasterSecret('contract-test-master-secret-0123456789');
+let counter = 0;
+const uniqueId = () => `id-${process.pid}-${++counter}`;
+
+before(async () => {
+  t = await createTestDatabase();
+});
+after(async () => {
+  await t.drop();
+});
+
+async function expire(model: string, id: string) {
+  await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = $1 and id = $2`, [model, id]);
+}
+
+for (const model of MODELS) {
+  describe(`${model} adapter`, () => {
+    const adapter = () => new PostgresAdapter(model, t.db, box);
+
+    test('find returns what upsert stored, and nothing for an unknown id', async () => {
+      const id = uniqueId();
+      const payload: AdapterPayload = { jti: id, kind: model, iat: 1, exp: 2, clientId: 'c1', grantId: 'g1', scope: 'openid', extra: { nested: [1, 'two'] } };
+      await adapter().upsert(id, payload, 60);
+      assert.deepEqual(await adapter().find(id), payload);
+      assert.equal(await adapter().find(`${id}-missing`), undefined);
+    });
+
+    test('upsert replaces the payload of an existing id', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id, scope: 'a' }, 60);
+      await adapter().upsert(id, { jti: id, scope: 'b' }, 60);
+      assert.equal((await adapter().find(id))?.scope, 'b');
+    });
+
+    test('a row without expiresIn never expires', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id });
+      const { rows } = await t.db.query('select expires_at from oidc_models where model = $1 and id = $2', [model, id]);
+      assert.equal(rows[0]?.expires_at, null);
+      assert.ok(await adapter().find(id));
+    });
+
+    test('expired rows are never returned, by id, uid or user code', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id, uid: `uid-${id}`, userCode: `UC-${id}` }, 60);
+      await expire(model, id);
+      assert.equal(await adapter().find(id), undefined);
+      assert.equal(await adapter().findByUid(`uid-${id}`), undefined);
+      assert.equal(await adapter().findByUserCode(`UC-${id}`), undefined);
+    });
+
+    test('findByUid and findByUserCode find the row by its secondary key', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id, uid: `uid-${id}`, userCode: `UC-${id}` }, 60);
+      assert.equal((await adapter().findByUid(`uid-${id}`))?.jti, id);
+      assert.equal((await adapter().findByUserCode(`UC-${id}`))?.jti, id);
+      assert.equal(await adapter().findByUid('no-such-uid'), undefined);
+      assert.equal(await adapter().findByUserCode('NO-SUCH'), undefined);
+    });
+
+    test('destroy removes the row', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id }, 60);
+      await adapter().destroy(id);
+      assert.equal(await adapter().find(id), undefined);
+    });
+
+    test('consume marks the row consumed once; a second consume fails with invalid_grant', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id }, 60);
+      await adapter().consume(id);
+      const found = await adapter().find(id);
+      assert.equal(typeof found?.consumed, 'number');
+      assert.ok(Math.abs((found!.consumed as number) - Date.now() / 1000) < 60);
+      await assert.rejects(adapter().consume(id), (err: unknown) => err instanceof AlreadyConsumed && (err as AlreadyConsumed).error === 'invalid_grant');
+    });
+
+    test('consume of an expired or missing row fails', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id }, 60);
+      await expire(model, id);
+      await assert.rejects(adapter().consume(id), AlreadyConsumed);
+      await assert.rejects(adapter().consume(`${id}-missing`), AlreadyConsumed);
+    });
+
+    test('of 20 parallel consumes of one row exactly one succeeds', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id }, 60);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, () => new PostgresAdapter(model, t.db, box).consume(id)));
+      assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+      assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof AlreadyConsumed));
+    });
+
+    test('revokeByGrantId removes this model\'s rows of that grant and nothing else', async () => {
+      const grantId = `grant-${uniqueId()}`;
+      const [a, b, other] = [uniqueId(), uniqueId(), uniqueId()];
+      await adapter().upsert(a, { jti: a, grantId }, 60);
+      await adapter().upsert(b, { jti: b, grantId }, 60);
+      await adapter().upsert(other, { jti: other, grantId: `${grantId}-other` }, 60);
+      const otherModel = model === 'AccessToken' ? 'RefreshToken' : 'AccessToken';
+      await new PostgresAdapter(otherModel, t.db, box).upsert(a, { jti: a, grantId }, 60);
+
+      await adapter().revokeByGrantId(grantId);
+      assert.equal(await adapter().find(a), undefined);
+      assert.equal(await adapter().find(b), undefined);
+      assert.ok(await adapter().find(other));
+      assert.ok(await new PostgresAdapter(otherModel, t.db, box).find(a), 'another model keeps its row');
+    });
+  });
+}
+
+describe('storage details', () => {
+  test('the same id in two models are two independent rows', async () => {
+    const id = uniqueId();
+    await new PostgresAdapter('AccessToken', t.db, box).upsert(id, { jti: id, scope: 'at' }, 60);
+    await new PostgresAdapter('RefreshToken', t.db, box).upsert(id, { jti: id, scope: 'rt' }, 60);
+    await new PostgresAdapter('AccessToken', t.db, box).destroy(id);
+    assert.equal((await new PostgresAdapter('RefreshToken', t.db, box).find(id))?.scope, 'rt');
+  });
+
+  test('client secrets are encrypted at rest and returned in clear', async () => {
+    const id = uniqueId();
+    const secret = 'a-very-secret-client-secret-value';
+    const clients = new PostgresAdapter('Client', t.db, box);
+    await clients.upsert(id, { client_id: id, client_secret: secret });
+    const { rows } = await t.db.query<{ payload: unknown }>(`select payload from oidc_models where model = 'Client' and id = $1`, [id]);
+    assert.ok(!JSON.stringify(rows[0]?.payload).includes(secret));
+    assert.equal((await clients.find(id))?.client_secret, secret);
+  });
+
+  test('the sweep deletes expired rows in bounded batches and keeps live ones', async () => {
+    await t.db.query(`delete from oidc_models`);
+    const adapter = new PostgresAdapter('AccessToken', t.db, box);
+    for (let i = 0; i < 25; i += 1) await adapter.upsert(`expired-${i}`, { jti: `expired-${i}` }, 60);
+    for (let i = 0; i < 5; i += 1) await adapter.upsert(`live-${i}`, { jti: `live-${i}` }, 60);
+    await t.db.query(`update oidc_models set expires_at = now() - interval '1 minute' where id like 'expired-%'`);
+
+    assert.equal(await sweepExpired(t.db, 10, 2), 20, 'two batches of ten at most');
+    assert.equal(await sweepExpired(t.db, 10), 5);
+    const { rows } = await t.db.query<{ n: string }>(`select count(*) as n from oidc_models`);
+    assert.equal(Number(rows[0]?.n), 5);
+  });
+});

@@ -1,0 +1,23 @@
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { addClient } from '../../src/cli/clients.ts';
+import { openContext } from '../../src/cli/context.ts';
+
+/** Registers a client the way `kluis clients add` does, in this process. */
+export async function registerClient(databaseUrl: string, metadata: Record<string, unknown>): Promise<AdapterPayload> {
+  const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+  try {
+    return await addClient(ctx, metadata);
+  } finally {
+    await ctx.connection.close();
+  }
+}
+
+export const M2M_METADATA = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [] };
+
+/** openid-client as a relying party of `issuer`, authenticating with client_secret_basic. */
+export async function relyingParty(issuer: string, client: AdapterPayload): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(issuer), String(client.client_id), undefined, oidc.ClientSecretBasic(String(client.client_secret)), {
+    execute: [oidc.allowInsecureRequests],
+  });
+}
