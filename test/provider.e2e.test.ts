@@ -137,7 +137,8 @@ describe('client credentials, introspection, revocation', () => {
 
   test("a client registered without scope gets none of an API's scopes, with or without a resource indicator", async () => {
     const rp = await relyingParty(kluis.issuer, clientB);
-    for (const params of [{ resource: API, scope: 'payments:read' }, { scope: 'payments:read' }]) {
+    const variants: Record<string, string>[] = [{ resource: API, scope: 'payments:read' }, { scope: 'payments:read' }];
+    for (const params of variants) {
       await assert.rejects(oidc.clientCredentialsGrant(rp, params), (err: oidc.ResponseBodyError) => err.error === 'invalid_scope');
     }
   });
