@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config/env.ts';
+import { runCli, ROOT } from './support/kluis.ts';
+import { spawnSync } from 'node:child_process';
+
+const SECRET = 'an-operator-supplied-secret-of-48-characters-xx';
+
+describe('configuration', () => {
+  test('defaults: port 3000, issuer on localhost, embedded database, no proxy trust, info logs', () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 3000);
+    assert.equal(config.issuer, 'http://localhost:3000');
+    assert.equal(config.databaseUrl, undefined);
+    assert.equal(config.trustProxy, false);
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.production, false);
+    assert.equal(config.accessTokenTtl, 600);
+  });
+
+  test('the default issuer follows PORT; empty variables count as unset', () => {
+    assert.equal(loadConfig({ PORT: '8080', DATABASE_URL: '' }).issuer, 'http://localhost:8080');
+    assert.equal(loadConfig({ PORT: '8080', DATABASE_URL: '' }).databaseUrl, undefined);
+  });
+
+  const bad: [string, Record<string, string>, RegExp][] = [
+    ['PORT', { PORT: 'abc' }, /^PORT must be a TCP port number \(1-65535\) \(got "abc"\)$/],
+    ['PORT', { PORT: '70000' }, /^PORT must be a TCP port number/],
+    ['ISSUER', { ISSUER: 'https://login.example.com/' }, /^ISSUER must be an absolute http\(s\) URL/],
+    ['ISSUER', { ISSUER: 'login.example.com' }, /^ISSUER must be an absolute/],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres:\/\/ connection URL$/],
+    ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '3600' }, /^ACCESS_TOKEN_TTL must be at most 600 seconds/],
+    ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must be at least 32 characters/],
+  ];
+  for (const [variable, env, message] of bad) {
+    test(`a bad ${variable} (${JSON.stringify(Object.values(env)[0])}) names the variable and what it expects`, () => {
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    });
+  }
+
+  test('the value of a secret is never echoed in an error', () => {
+    assert.throws(() => loadConfig({ KLUIS_SECRET: 'short-secret' }), (err: Error) => !err.message.includes('short-secret'));
+  });
+
+  test('an https issuer (production) refuses to start without KLUIS_SECRET', () => {
+    assert.throws(() => loadConfig({ ISSUER: 'https://login.bank.example' }), /KLUIS_SECRET is required when ISSUER is https/);
+    const config = loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET });
+    assert.equal(config.production, true);
+    assert.equal(config.secret, SECRET);
+  });
+
+  test('the server stops with exit status 1 and one line naming the bad variable', () => {
+    const result = spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, PORT: 'abc' }, encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.equal(result.stderr, 'kluis: configuration error: PORT must be a TCP port number (1-65535) (got "abc")\n');
+  });
+
+  test('the server refuses an https issuer without KLUIS_SECRET before touching any database', () => {
+    const result = spawnSync(process.execPath, ['src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, ISSUER: 'https://login.bank.example', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^kluis: configuration error: KLUIS_SECRET is required when ISSUER is https/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+
+  test('the CLI reports a configuration error the same way', async () => {
+    const result = await runCli(['keys', 'list'], { LOG_LEVEL: 'loud' });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^kluis: LOG_LEVEL must be one of/);
+  });
+});
