@@ -3,6 +3,7 @@ import { createLogger } from './log/logger.ts';
 import { startKluis } from './kluis.ts';
 import { MigrationError } from './db/migrate.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
+import { DatabaseUnavailable } from './db/errors.ts';
 
 // Composition only: configuration, logger, the server, and the signals that stop it.
 let config;
@@ -16,7 +17,8 @@ try {
 
 const log = createLogger(config.logLevel);
 const kluis = await startKluis(config, log).catch((err: unknown) => {
-  const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof EmbeddedPostgresError;
+  const known =
+    err instanceof ConfigError || err instanceof MigrationError || err instanceof EmbeddedPostgresError || err instanceof DatabaseUnavailable;
   if (known) process.stderr.write(`kluis: ${(err as Error).message}\n`);
   else log.fatal({ err }, 'kluis could not start');
   process.exit(1);

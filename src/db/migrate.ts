@@ -47,7 +47,7 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
  */
 export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const migrations = await readMigrations(dir);
-  const client = await db.pool.connect();
+  const client = await db.connect();
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
