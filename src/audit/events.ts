@@ -8,7 +8,6 @@ export const AUDIT_EVENT_TYPES = [
   'token.consumed',
   'grant.revoked',
   'client.created',
-  'client.updated',
   'client.removed',
   'key.generated',
   'key.rotated',
