@@ -4,7 +4,7 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { relyingParty } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { ROOT, runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 
 // The operator CLI as an operator runs it: a separate process, JSON on stdout, one line on stderr when refused.
 let t: TestDatabase;
@@ -128,6 +128,13 @@ describe('kluis CLI', () => {
     const help = await runCli(['--help'], env);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /clients add/);
+  });
+
+  test('the kluis bin runs the same CLI', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const result = spawnSync(process.execPath, ['bin/kluis.js', '--help'], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(result.status, 0);
+    assert.match(result.stdout, /^usage: kluis <command>/);
   });
 
   test('an unreachable database is reported in one line', async () => {

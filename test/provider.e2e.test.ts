@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createLocalJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { addResourceServer } from '../src/db/resource-servers.ts';
@@ -219,11 +219,9 @@ describe('authorization endpoint baseline', () => {
     assert.equal(((await res.json()) as { error: string }).error, 'unsupported_grant_type');
   });
 
-  test('ID tokens default to ES256', async () => {
+  test('clients registered without an ID token algorithm get ES256', async () => {
     const stored = (await t.db.query<{ payload: AdapterPayload }>(`select payload from oidc_models where model = 'Client' and id = $1`, [web.client_id])).rows[0]!;
     assert.equal(stored.payload.id_token_signed_response_alg, 'ES256');
-    // decodeProtectedHeader is exercised on JWT access tokens above; ID tokens arrive with sign-in.
-    assert.equal(typeof decodeProtectedHeader, 'function');
   });
 });
 
@@ -246,5 +244,45 @@ describe('operations endpoints', () => {
   test('a spoofed Host or X-Forwarded-Host does not change the issuer', async () => {
     const res = await get('/.well-known/openid-configuration', { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
     assert.equal(((await res.json()) as { issuer: string }).issuer, kluis.issuer);
+  });
+});
+
+describe('provider events reach the audit log', () => {
+  test('a server error and a grant revocation are recorded from provider events, without the error text', async () => {
+    const provider = kluis.host.provider;
+    const ctx = { oidc: { route: 'token', client: { clientId: 'audit-probe' } }, path: '/token' };
+    provider.emit('server_error', ctx as never, new TypeError('secret detail that must not be stored'));
+    provider.emit('grant.revoked', ctx as never, 'grant-audit-probe');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const { rows } = await t.db.query<{ type: string; grant_id: string | null; details: Record<string, unknown> }>(
+      `select type, grant_id, details from audit_events where client_id = 'audit-probe' order by id`,
+    );
+    assert.deepEqual(rows.map((r) => r.type), ['server.error', 'grant.revoked']);
+    assert.deepEqual(rows[0]!.details, { route: 'token', error: 'TypeError' });
+    assert.equal(rows[1]!.grant_id, 'grant-audit-probe');
+  });
+});
+
+describe('userinfo', () => {
+  test('a client credentials token (no end-user) is refused at userinfo with 401 invalid_token', async () => {
+    const { access_token } = await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), {});
+    const res = await get('/me', { headers: { authorization: `Bearer ${access_token}` } });
+    assert.equal(res.status, 401);
+    assert.match(res.headers.get('www-authenticate') ?? '', /invalid_token/);
+  });
+});
+
+describe('interactions', () => {
+  test('development interactions are off: a valid authorization request is sent to Kluis\'s own /interaction path', async () => {
+    const web = await registerClient(t.url, { redirect_uris: ['https://rp.example/cb2'] });
+    const res = await get(
+      `/auth?${new URLSearchParams({ client_id: String(web.client_id), redirect_uri: 'https://rp.example/cb2', response_type: 'code', scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,
+      { redirect: 'manual' },
+    );
+    assert.equal(res.status, 303);
+    const location = res.headers.get('location') ?? '';
+    assert.match(location, /^\/interaction\/[\w-]+$/);
+    const page = await get(location);
+    assert.doesNotMatch(await page.text(), /dev interactions|devInteractions/i);
   });
 });
