@@ -7,7 +7,6 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 
-COPY tsconfig.json ./
 COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
