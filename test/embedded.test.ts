@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
@@ -66,6 +68,21 @@ describe('embedded PostgreSQL', () => {
     assert.equal(list.code, 0, list.stderr);
     assert.ok((JSON.parse(list.stdout) as AdapterPayload[]).some((c) => c.client_id === client.client_id));
     assert.ok(!existsSync(postmasterPid()), 'the CLI left no Postgres running');
+  });
+
+  test('a taken port is reported in one line naming EMBEDDED_PG_PORT', async () => {
+    const blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const other = await tempDir('kluis-embedded-port');
+      const result = await runCli(['keys', 'list'], { KLUIS_DATA_DIR: other.path, EMBEDDED_PG_PORT: String(port) });
+      await other.remove();
+      assert.equal(result.code, 1);
+      assert.match(result.stderr.trim(), new RegExp(`^kluis: embedded PostgreSQL could not start .* on port ${port}: .*set EMBEDDED_PG_PORT\\)$`));
+    } finally {
+      blocker.close();
+    }
   });
 
   test('a second start reuses the same data: same keys, same clients', async () => {

