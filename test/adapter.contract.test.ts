@@ -43,6 +43,12 @@ for (const model of MODELS) {
       assert.equal((await adapter().find(id))?.scope, 'b');
     });
 
+    test('a fractional expiresIn is accepted', async () => {
+      const id = uniqueId();
+      await adapter().upsert(id, { jti: id }, 59.5);
+      assert.ok(await adapter().find(id));
+    });
+
     test('a row without expiresIn never expires', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id });

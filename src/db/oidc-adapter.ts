@@ -52,7 +52,7 @@ export class PostgresAdapter implements Adapter {
     await this.#run(() =>
       this.#db.query(
         `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
-         values ($1, $2, $3, $4, $5, $6, case when $7::integer is null then null else now() + make_interval(secs => $7::integer) end)
+         values ($1, $2, $3, $4, $5, $6, case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
          on conflict (model, id) do update set
            payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
            user_code = excluded.user_code, expires_at = excluded.expires_at`,
