@@ -5,7 +5,9 @@ import { AuditLog } from './audit/writer.ts';
 import type { Config } from './config/env.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { startSweeper } from './db/sweeper.ts';
+import { SignIn } from './auth/sign-in.ts';
 import { createApp } from './http/app.ts';
+import { interactionRoutes } from './interaction/routes.ts';
 import type { Logger } from './log/logger.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
 import { ProviderHost } from './oidc/provider-host.ts';
@@ -34,7 +36,9 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, config.sweep, log);
 
-    const app = createApp({ config, db, host, log });
+    const signIn = new SignIn(db, secrets.box, audit, config.sca);
+    const interactions = interactionRoutes({ host, db, signIn, audit, issuerName: new URL(config.issuer).host });
+    const app = createApp({ config, db, host, log, routers: [interactions] });
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;

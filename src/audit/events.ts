@@ -12,12 +12,24 @@ export const AUDIT_EVENT_TYPES = [
   'key.generated',
   'key.rotated',
   'server.error',
+  'account.created',
+  'account.disabled',
+  'account.unlocked',
+  'account.locked',
+  'login.succeeded',
+  'login.failed',
+  'login.throttled',
+  'mfa.enrolled',
+  'mfa.reset',
+  'recovery_code.used',
+  'consent.granted',
+  'consent.denied',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
-/** Who caused the event: an OAuth client, the operator at the CLI, or Kluis itself. */
-export type Actor = `client:${string}` | 'operator' | 'system';
+/** Who caused the event: an OAuth client, a person (signed in, or not yet known), the operator at the CLI, or Kluis. */
+export type Actor = `client:${string}` | `account:${string}` | 'anonymous' | 'operator' | 'system';
 
 export interface AuditEvent {
   type: AuditEventType;

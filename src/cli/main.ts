@@ -8,6 +8,7 @@ import { addClient, listClients, parseMetadata, removeClient, showClient } from 
 import { CliError, openContext, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
 import { addResource, listResources, removeResource } from './resources.ts';
+import { addUser, disableUser, listUsers, passwordFromInput, resetMfa, unlockUser } from './users.ts';
 
 const USAGE = `usage: kluis <command>
 
@@ -19,6 +20,10 @@ const USAGE = `usage: kluis <command>
   keys rotate                              new keys now, signing after KEY_ROTATION_OVERLAP
   resources add URI --scope "a b" [--format jwt|opaque] [--alg ES256|PS256|EdDSA] [--ttl SECONDS]
   resources list | remove URI
+  users add USERNAME [--email ADDRESS] [--name "Full Name"] [--totp]
+                                           add a person; the password is read from stdin; --totp pre-enrols
+                                           an authenticator and prints its otpauth:// URI once
+  users list | disable USERNAME | unlock USERNAME | reset-mfa USERNAME
 
 Configuration comes from the same environment variables as the server (see README).`;
 
@@ -32,6 +37,9 @@ const { values, positionals } = (() => {
         format: { type: 'string' },
         alg: { type: 'string' },
         ttl: { type: 'string' },
+        email: { type: 'string' },
+        name: { type: 'string' },
+        totp: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -57,7 +65,11 @@ function argument(index: number, what: string): string {
 
 async function metadataInput(): Promise<string> {
   if (values.metadata !== undefined) return values.metadata;
-  if (process.stdin.isTTY) throw new CliError('give the client metadata as JSON on stdin or with --metadata');
+  return stdin('give the client metadata as JSON on stdin or with --metadata');
+}
+
+async function stdin(missing: string): Promise<string> {
+  if (process.stdin.isTTY) throw new CliError(missing);
   return text(process.stdin);
 }
 
@@ -77,6 +89,12 @@ const COMMANDS: Record<string, Command> = {
   'keys rotate': rotateKeys,
   'resources add': (ctx) => addResource(ctx, argument(2, 'resource identifier'), values),
   'resources list': listResources,
+  'users add': async (ctx) =>
+    addUser(ctx, argument(2, 'username'), passwordFromInput(await stdin('give the password on stdin, e.g. from a password manager or `read -s`')), values),
+  'users list': listUsers,
+  'users disable': (ctx) => disableUser(ctx, argument(2, 'username')),
+  'users unlock': (ctx) => unlockUser(ctx, argument(2, 'username')),
+  'users reset-mfa': (ctx) => resetMfa(ctx, argument(2, 'username')),
   'resources remove': async (ctx) => {
     await removeResource(ctx, argument(2, 'resource identifier'));
     return { removed: argument(2, 'resource identifier') };

@@ -74,6 +74,40 @@ const schema = z.object({
     .max(100000, 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
     .default(1000),
   SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT', 1, 300).default(10),
+  SCA_MAX_AGE: seconds('SCA_MAX_AGE', 30, 86400).default(300),
+  LOCKOUT_THRESHOLD: z.coerce
+    .number({ error: 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10' })
+    .int('LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
+    .min(3, 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
+    .max(10, 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
+    .default(5),
+  LOCKOUT_DURATION: seconds('LOCKOUT_DURATION', 60, 86400).default(300),
+  LOCKOUT_MAX_DURATION: seconds('LOCKOUT_MAX_DURATION', 60, 30 * 86400).default(86400),
+  LOGIN_IP_LIMIT: z.coerce
+    .number({ error: 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000' })
+    .int('LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
+    .min(5, 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
+    .max(100000, 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
+    .default(30),
+  LOGIN_IP_WINDOW: seconds('LOGIN_IP_WINDOW', 60, 86400).default(900),
+  ARGON2_MEMORY_KIB: z.coerce
+    .number({ error: 'ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)' })
+    .int('ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)')
+    .min(19456, 'ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)')
+    .max(4194304, 'ARGON2_MEMORY_KIB must be at most 4194304 (4 GiB)')
+    .default(19456),
+  ARGON2_ITERATIONS: z.coerce
+    .number({ error: 'ARGON2_ITERATIONS must be a whole number between 2 and 20' })
+    .int('ARGON2_ITERATIONS must be a whole number between 2 and 20')
+    .min(2, 'ARGON2_ITERATIONS must be a whole number between 2 and 20')
+    .max(20, 'ARGON2_ITERATIONS must be a whole number between 2 and 20')
+    .default(2),
+  ARGON2_PARALLELISM: z.coerce
+    .number({ error: 'ARGON2_PARALLELISM must be a whole number between 1 and 16' })
+    .int('ARGON2_PARALLELISM must be a whole number between 1 and 16')
+    .min(1, 'ARGON2_PARALLELISM must be a whole number between 1 and 16')
+    .max(16, 'ARGON2_PARALLELISM must be a whole number between 1 and 16')
+    .default(1),
 });
 
 export type LogLevel = z.infer<typeof schema>['LOG_LEVEL'];
@@ -97,6 +131,13 @@ export interface Config {
   keys: { rotationOverlap: number; retention: number; refreshInterval: number };
   sweep: { interval: number; batchSize: number };
   shutdownTimeout: number;
+  sca: {
+    /** Seconds after the last strong customer authentication before a session must do it again (RTS Art 4(3)(d)). */
+    maxAge: number;
+    lockout: { threshold: number; baseSeconds: number; maxSeconds: number };
+    ipLimit: { failures: number; windowSeconds: number };
+    argon2: { memoryKiB: number; iterations: number; parallelism: number };
+  };
 }
 
 /** A configuration mistake: the message names the variable and what it expects. */
@@ -153,5 +194,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sweep: { interval: e.SWEEP_INTERVAL, batchSize: e.SWEEP_BATCH_SIZE },
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
+    sca: {
+      maxAge: e.SCA_MAX_AGE,
+      lockout: { threshold: e.LOCKOUT_THRESHOLD, baseSeconds: e.LOCKOUT_DURATION, maxSeconds: e.LOCKOUT_MAX_DURATION },
+      ipLimit: { failures: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+      argon2: { memoryKiB: e.ARGON2_MEMORY_KIB, iterations: e.ARGON2_ITERATIONS, parallelism: e.ARGON2_PARALLELISM },
+    },
   };
 }

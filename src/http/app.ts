@@ -3,6 +3,7 @@ import type { Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
+import type Router from '@koa/router';
 import { accessLog } from './access-log.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
@@ -14,10 +15,12 @@ export interface AppDependencies {
   db: Database;
   host: ProviderHost;
   log: Logger;
+  /** Kluis's own pages (sign-in, consent), served before the provider's routes. */
+  routers: Router[];
 }
 
 /** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
-export function createApp({ config, db, host, log }: AppDependencies): Koa {
+export function createApp({ config, db, host, log, routers }: AppDependencies): Koa {
   const app = new Koa({ proxy: config.trustProxy });
   const health = healthRoutes(db);
 
@@ -27,6 +30,7 @@ export function createApp({ config, db, host, log }: AppDependencies): Koa {
   app.use(errorBoundary(log));
   app.use(health.routes());
   app.use(health.allowedMethods());
+  for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {
     ctx.respond = false;
     await host.handle(ctx.req, ctx.res);

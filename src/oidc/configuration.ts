@@ -2,11 +2,14 @@ import { errors, type Configuration, type KoaContextWithOIDC, type ResourceServe
 import { ID_TOKEN_TTL, type Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
 import { postgresAdapter } from '../db/oidc-adapter.ts';
+import { findGrantId } from '../db/grants.ts';
 import { findResourceServer } from '../db/resource-servers.ts';
 import { render } from '../http/views.ts';
 import { currentRequestId } from '../log/request-context.ts';
 import type { ServerSecrets } from '../secrets/server-secrets.ts';
+import { accountFinder, CLAIMS } from './account.ts';
 import type { KeyRing } from './keys.ts';
+import { SCA_ACR, scaPolicy } from './policy.ts';
 import { SIGNING_ALGS } from './keys.ts';
 
 export interface ProviderSettings {
@@ -35,14 +38,29 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
   return {
     adapter: postgresAdapter(db, secrets.box),
     jwks: keys.jwks as Configuration['jwks'],
-    cookies: { keys: secrets.cookieKeys },
+    cookies: {
+      keys: secrets.cookieKeys,
+      // Over https the session cookie gets the __Host- prefix (Secure, Path=/, no Domain). Interaction cookies are
+      // path-scoped by oidc-provider, which __Host- forbids, so they get __Secure- (RFC 6265bis 4.1.3).
+      names: config.production
+        ? { session: '__Host-kluis.session', interaction: '__Secure-kluis.interaction', resume: '__Secure-kluis.resume' }
+        : { session: 'kluis.session', interaction: 'kluis.interaction', resume: 'kluis.resume' },
+      long: { httpOnly: true, sameSite: 'lax', secure: config.production },
+      short: { httpOnly: true, sameSite: 'lax', secure: config.production },
+    },
 
     // Only the authorization code flow (RFC 9700 2.1.2: no implicit, no hybrid, no password grant).
     responseTypes: ['code'],
     // PKCE S256 for every client, public or confidential (RFC 9700 2.1.1).
     pkce: { required: () => true },
     allowOmittingSingleRegisteredRedirectUri: false,
-    scopes: ['openid', 'offline_access', ...resourceScopes],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'phone', ...resourceScopes],
+    claims: CLAIMS,
+    acrValues: [SCA_ACR],
+    interactions: {
+      policy: scaPolicy(config.sca.maxAge),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
     subjectTypes: ['public'],
     clockTolerance: 5,
 
@@ -123,8 +141,18 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       },
     },
 
-    // People sign in with the interaction app (sign-in work); until an account exists nobody is found.
-    findAccount: async () => undefined,
+    findAccount: accountFinder(db),
+    // A consent given once holds for later sign-ins from any browser, until it expires or is withdrawn.
+    async loadExistingGrant(ctx) {
+      const { oidc } = ctx;
+      const accountId = oidc.session?.accountId;
+      if (!accountId || !oidc.client) return undefined;
+      const grantId =
+        (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ??
+        oidc.session.grantIdFor(oidc.client.clientId) ??
+        (await findGrantId(db, accountId, oidc.client.clientId));
+      return grantId ? oidc.provider.Grant.find(grantId) : undefined;
+    },
 
     async renderError(ctx, out) {
       ctx.type = 'html';

@@ -1,0 +1,29 @@
+import { generateSecret, generateURI, verify } from 'otplib';
+
+/** RFC 6238 with the usual authenticator-app settings: SHA-1, 6 digits, 30-second steps. */
+const PERIOD = 30;
+
+export function newTotpSecret(): string {
+  return generateSecret({ length: 20 });
+}
+
+export function totpUri(secret: string, issuer: string, label: string): string {
+  return generateURI({ issuer, label, secret, period: PERIOD, digits: 6, algorithm: 'sha1' });
+}
+
+/**
+ * Checks a code, allowing one step of clock drift either way (RFC 6238 5.2) and never a step at or before
+ * `lastStep`, so an accepted code cannot be replayed within its window. Returns the matched step, or null.
+ */
+export async function checkTotp(secret: string, code: string, lastStep: number | null, now = Date.now()): Promise<number | null> {
+  if (!/^\d{6}$/.test(code)) return null;
+  const result = await verify({
+    secret,
+    token: code,
+    period: PERIOD,
+    epoch: Math.floor(now / 1000),
+    epochTolerance: PERIOD,
+    ...(lastStep !== null ? { afterTimeStep: lastStep } : {}),
+  });
+  return result.valid && 'timeStep' in result ? result.timeStep : null;
+}

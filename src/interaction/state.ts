@@ -1,0 +1,43 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { PasswordStep } from '../auth/sign-in.ts';
+
+/**
+ * What the interaction app keeps between its pages, stored server-side in oidc-provider's Interaction record
+ * (under `result.kluis`, which oidc-provider ignores), so it expires with the interaction and is bound to the
+ * browser by oidc-provider's interaction cookie.
+ */
+export interface InteractionState {
+  /** Anti-CSRF token for every form of this interaction. */
+  csrf: string;
+  /** Set by the password step, cleared by the second step whatever its outcome. */
+  step?: PasswordStep;
+  /** A TOTP secret being enrolled, sealed under the key-encryption key. */
+  enrolment?: string;
+  /** Shown once on the login page after a failed attempt. */
+  error?: 'failed' | 'locked' | 'throttled';
+}
+
+interface InteractionLike {
+  result?: Record<string, unknown> | undefined;
+  persist(): Promise<unknown>;
+}
+
+export function readState(interaction: InteractionLike): InteractionState | undefined {
+  return (interaction.result?.kluis as InteractionState | undefined) ?? undefined;
+}
+
+export async function writeState(interaction: InteractionLike, state: InteractionState): Promise<void> {
+  interaction.result = { ...(interaction.result ?? {}), kluis: state };
+  await interaction.persist();
+}
+
+export function newCsrfToken(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+export function csrfMatches(state: InteractionState | undefined, submitted: unknown): boolean {
+  if (!state || typeof submitted !== 'string') return false;
+  const a = Buffer.from(state.csrf);
+  const b = Buffer.from(submitted);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
