@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { checkTotp } from '../src/auth/totp.ts';
+import { generate } from 'otplib';
+import { Browser, formAction } from './support/browser.ts';
+import { registerClient } from './support/clients.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { addPerson, totpCode } from './support/people.ts';
+import { REDIRECT, RelyingParty, signIn } from './support/rp.ts';
+
+// What an attacker probes at the sign-in pages (PSD2 RTS Art 4; checklist M1-M8).
+let t: TestDatabase;
+let kluis: TestKluis;
+let rp: RelyingParty;
+const PASSWORD = 'a long passphrase for bob';
+const people: Record<string, string> = {};
+
+before(async () => {
+  t = await createTestDatabase();
+  const web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' });
+  for (const name of ['bob', 'carol', 'dave', 'erin', 'frank']) people[name] = (await addPerson(t.url, name, PASSWORD, { totp: true })).secret!;
+  kluis = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '1000' });
+  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+});
+after(async () => {
+  await kluis?.stop();
+  await t?.drop();
+});
+
+async function loginPage(browser: Browser, params: Record<string, string> = {}) {
+  const request = await rp.request(params);
+  const { res, external } = await browser.follow(request.url);
+  return { request, page: external ? '' : await res.text(), status: res.status, external };
+}
+
+/** Signs in (consenting if asked) and returns the authorization response URL. */
+async function fullSignIn(browser: Browser, username: string, code: string, password = PASSWORD) {
+  const { page, request } = await loginPage(browser);
+  let { res, external } = await signIn(browser, page, username, password, code);
+  if (!external && res.status === 200) {
+    const consentPage = await res.text();
+    if (consentPage.includes('/consent"')) ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] }));
+  }
+  return { external, request };
+}
+
+describe('no factor disclosure', () => {
+  test('unknown user, wrong password and wrong code end on the same page with the same status', async () => {
+    const outcomes: { status: number; body: string; ms: number }[] = [];
+    for (const [username, password, code] of [
+      ['nobody-here', PASSWORD, '123456'],
+      ['bob', 'wrong password', await totpCode(people.bob!)],
+      ['bob', PASSWORD, '000000'],
+    ] as const) {
+      const browser = new Browser(kluis.issuer);
+      const { page } = await loginPage(browser);
+      const started = performance.now();
+      const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username, password });
+      const mfaPage = await mfa.text();
+      assert.match(mfaPage, /verification code/, 'the second factor is always asked for');
+      const { res } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code });
+      const body = (await res.text()).replace(/[\w-]{20,}/g, 'X'); // uid and CSRF token differ per interaction
+      outcomes.push({ status: res.status, body, ms: performance.now() - started });
+    }
+    assert.equal(new Set(outcomes.map((o) => o.status)).size, 1);
+    assert.equal(new Set(outcomes.map((o) => o.body)).size, 1);
+    console.log(`# sign-in failure timings (ms): ${outcomes.map((o) => o.ms.toFixed(0)).join(', ')}`);
+  });
+});
+
+describe('TOTP', () => {
+  test('one step of clock drift is accepted either way, two are not', async () => {
+    const secret = people.carol!;
+    const now = Date.now();
+    const at = (offset: number) => generate({ secret, epoch: Math.floor(now / 1000) + offset });
+    assert.notEqual(await checkTotp(secret, await at(0), null, now), null);
+    assert.notEqual(await checkTotp(secret, await at(-30), null, now), null);
+    assert.notEqual(await checkTotp(secret, await at(30), null, now), null);
+    assert.equal(await checkTotp(secret, await at(-60), null, now), null);
+    assert.equal(await checkTotp(secret, await at(60), null, now), null);
+  });
+
+  test('a code at or before the last accepted step is refused', async () => {
+    const secret = people.carol!;
+    const now = Date.now();
+    const code = await generate({ secret, epoch: Math.floor(now / 1000) });
+    const step = (await checkTotp(secret, code, null, now))!;
+    assert.equal(await checkTotp(secret, code, step, now), null);
+    assert.equal(await checkTotp(secret, code, step - 1, now), step);
+  });
+
+  test('a recovery code works once in place of a TOTP code', async () => {
+    await t.db.query(`delete from recovery_codes`);
+    const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
+    const { hashRecoveryCode } = await import('../src/auth/recovery-codes.ts');
+    await t.db.query(`insert into recovery_codes (account_id, code_hash) values ($1, $2)`, [rows[0]!.id, hashRecoveryCode('abcd-efgh-jkmn')]);
+
+    const first = await fullSignIn(new Browser(kluis.issuer), 'dave', 'ABCD-EFGH-JKMN');
+    assert.ok(first.external?.searchParams.get('code'), 'recovery code accepted');
+    const second = await fullSignIn(new Browser(kluis.issuer), 'dave', 'abcd-efgh-jkmn');
+    assert.equal(second.external, undefined, 'the same recovery code is refused');
+  });
+});
+
+describe('lockout', () => {
+  test('five failures of either factor lock the account, even for the right credentials; the operator can unlock', async () => {
+    const secret = people.erin!;
+    for (let i = 0; i < 5; i += 1) {
+      const browser = new Browser(kluis.issuer);
+      const { page } = await loginPage(browser);
+      // Alternate the failing factor: the counter is shared.
+      await signIn(browser, page, 'erin', i % 2 ? 'wrong password' : PASSWORD, i % 2 ? await totpCode(secret) : '000000');
+    }
+    const { rows } = await t.db.query<{ locked_until: Date | null }>(`select locked_until from accounts where username = 'erin'`);
+    assert.ok(rows[0]!.locked_until! > new Date(), 'locked');
+
+    const locked = await fullSignIn(new Browser(kluis.issuer), 'erin', await totpCode(secret));
+    assert.equal(locked.external, undefined, 'right password and code, still refused while locked');
+
+    const { rows: events } = await t.db.query(`select type from audit_events where type in ('login.failed', 'account.locked') and account_id = (select id from accounts where username = 'erin')`);
+    assert.equal(events.filter((e) => e.type === 'account.locked').length, 1);
+    assert.ok(events.filter((e) => e.type === 'login.failed').length >= 6);
+
+    const unlocked = await runCli(['users', 'unlock', 'erin'], { DATABASE_URL: t.url });
+    assert.equal(unlocked.code, 0, unlocked.stderr);
+    const after = await fullSignIn(new Browser(kluis.issuer), 'erin', await totpCode(secret, 1));
+    assert.ok(after.external?.searchParams.get('code'), 'signs in after the unlock');
+  });
+});
+
+describe('forms and flow integrity', () => {
+  test('skipping the second factor yields no code', async () => {
+    const browser = new Browser(kluis.issuer);
+    const { page } = await loginPage(browser);
+    const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+    const uid = /\/interaction\/([\w-]+)\/mfa/.exec(await mfa.text())![1]!;
+    // Straight back to the authorization endpoint: the provider asks for login again.
+    const { res: resumed, external } = await browser.follow(`/auth/${uid}`);
+    assert.equal(external, undefined);
+    assert.match(await resumed.text(), /autocomplete="current-password"/);
+    // Straight to consent: refused.
+    const consent = await browser.submit(`/interaction/${uid}/consent`, page, { scope: 'profile' });
+    assert.equal(consent.external, undefined);
+    assert.equal(consent.res.status, 400);
+  });
+
+  test('a form without the right CSRF token is refused with 403', async () => {
+    const browser = new Browser(kluis.issuer);
+    const { page } = await loginPage(browser);
+    for (const csrf of ['', 'forged']) {
+      const { res } = await browser.submit(formAction(page, 'login'), page, { csrf, username: 'frank', password: PASSWORD });
+      assert.equal(res.status, 403);
+    }
+  });
+
+  test('an interaction opened in another browser is not found', async () => {
+    const { page } = await loginPage(new Browser(kluis.issuer));
+    const other = new Browser(kluis.issuer);
+    const { res } = await other.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /unknown or has expired/);
+  });
+
+  test('pages carry security headers; cookies are HttpOnly and SameSite=Lax', async () => {
+    const request = await rp.request();
+    const res = await fetch(request.url, { redirect: 'manual' });
+    const cookies = res.headers.getSetCookie();
+    assert.ok(cookies.length > 0);
+    for (const cookie of cookies) {
+      assert.match(cookie, /httponly/i);
+      assert.match(cookie, /samesite=lax/i);
+    }
+    const browser = new Browser(kluis.issuer);
+    const first = await browser.request(request.url);
+    const page = await browser.request(first.headers.get('location')!);
+    assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('referrer-policy'), 'no-referrer');
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(page.headers.get('cache-control'), 'no-store');
+    assert.doesNotMatch(await page.text(), /(src|href)="https?:\/\/(?!rp\.example)/, 'no third-party resources');
+  });
+
+  test('a password of 100 characters is used whole, not truncated', async () => {
+    const long = 'p'.repeat(100);
+    const added = await addPerson(t.url, 'grace', long, { totp: true });
+    const browser = new Browser(kluis.issuer);
+    const { page } = await loginPage(browser);
+    const truncated = await signIn(browser, page, 'grace', long.slice(0, 72), await totpCode(added.secret!));
+    assert.equal(truncated.external, undefined);
+    const whole = await fullSignIn(new Browser(kluis.issuer), 'grace', await totpCode(added.secret!, 1), long);
+    assert.ok(whole.external?.searchParams.get('code'), 'the whole password signs in');
+  });
+});
