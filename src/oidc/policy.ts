@@ -15,14 +15,14 @@ export function scaPolicy(maxAge: number) {
   const policy = base();
   const login = policy.get('login')!;
   login.checks.add(
-    new Check('sca_expired', 'strong customer authentication has expired', (ctx: KoaContextWithOIDC) => {
+    new Check('sca_expired', 'strong customer authentication has expired', 'login_required', (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
       return oidc.session.past(maxAge) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   login.checks.add(
-    new Check('acr_values', 'a fresh strong customer authentication is requested', (ctx: KoaContextWithOIDC) => {
+    new Check('acr_values', 'a fresh strong customer authentication is requested', 'login_required', (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;
       if (oidc.params?.acr_values === undefined || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
       return Check.REQUEST_PROMPT;
