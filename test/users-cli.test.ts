@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { PasswordHasher } from '../src/auth/password.ts';
+import { SignIn } from '../src/auth/sign-in.ts';
+import { AuditLog } from '../src/audit/writer.ts';
+import { loadConfig } from '../src/config/env.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
+import { Browser, formAction } from './support/browser.ts';
+import { registerClient } from './support/clients.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { totpCode } from './support/people.ts';
+import { RelyingParty, signIn } from './support/rp.ts';
+
+let t: TestDatabase;
+let env: Record<string, string>;
+before(async () => {
+  t = await createTestDatabase();
+  env = { DATABASE_URL: t.url };
+});
+after(async () => {
+  await t.drop();
+});
+
+describe('kluis users', () => {
+  test('users add reads the password from stdin, stores only an argon2id hash with the OWASP parameters', async () => {
+    const added = await runCli(['users', 'add', 'olivia', '--email', 'olivia@example.com', '--name', 'Olivia'], env, 'olivia password 1\n');
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal(JSON.parse(added.stdout).username, 'olivia');
+    const { rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where username = 'olivia'`);
+    assert.match(rows[0]!.password_hash, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    assert.ok(!added.stdout.includes('olivia password 1'));
+  });
+
+  test('users add --totp prints an otpauth URI once and stores the secret encrypted', async () => {
+    const added = await runCli(['users', 'add', 'peggy', '--totp'], env, 'peggy password 1');
+    const uri = new URL(JSON.parse(added.stdout).otpauth_uri);
+    assert.equal(uri.protocol, 'otpauth:');
+    const secret = uri.searchParams.get('secret')!;
+    const { rows } = await t.db.query(`select totp_secret_encrypted from accounts where username = 'peggy'`);
+    assert.ok(!JSON.stringify(rows).includes(secret));
+  });
+
+  test('bad input is refused in one line: short password, bad username, duplicate', async () => {
+    for (const [args, input, pattern] of [
+      [['users', 'add', 'quentin'], 'short', /at least 8 characters/],
+      [['users', 'add', 'bad name'], 'long enough pw', /USERNAME must be/],
+      [['users', 'add', 'olivia'], 'long enough pw', /already exists/],
+      [['users', 'disable', 'nobody'], '', /no user nobody/],
+    ] as const) {
+      const result = await runCli([...args], env, input);
+      assert.equal(result.code, 1);
+      assert.match(result.stderr.trim(), pattern);
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    }
+  });
+
+  test('users list shows status and MFA; disable stops sign-in; reset-mfa makes the next sign-in enrol again', async () => {
+    const web = (await registerClient(t.url, { redirect_uris: ['https://rp.example/cb'], scope: "openid profile email" })) as AdapterPayload;
+    const kluis: TestKluis = await startTestKluis(t.url);
+    try {
+      const rp = await RelyingParty.create(kluis.issuer, web);
+      const added = await runCli(['users', 'add', 'rupert', '--totp'], env, 'rupert password 1');
+      const secret = new URL(JSON.parse(added.stdout).otpauth_uri).searchParams.get('secret')!;
+      const listed = JSON.parse((await runCli(['users', 'list'], env)).stdout) as { username: string; status: string; mfa: string }[];
+      assert.deepEqual(listed.find((u) => u.username === 'rupert'), { ...listed.find((u) => u.username === 'rupert')!, status: 'active', mfa: 'totp' });
+
+      assert.equal((await runCli(['users', 'disable', 'rupert'], env)).code, 0);
+      let b = new Browser(kluis.issuer);
+      let { res } = await b.follow((await rp.request()).url);
+      const refused = await signIn(b, await res.text(), 'rupert', 'rupert password 1', await totpCode(secret));
+      assert.equal(refused.external, undefined, 'a disabled account cannot sign in');
+
+      await t.db.query(`update accounts set status = 'active' where username = 'rupert'`);
+      assert.equal((await runCli(['users', 'reset-mfa', 'rupert'], env)).code, 0);
+      b = new Browser(kluis.issuer);
+      ({ res } = await b.follow((await rp.request()).url));
+      const loginPage = await res.text();
+      const { res: next } = await b.submit(formAction(loginPage, 'login'), loginPage, { username: 'rupert', password: 'rupert password 1' });
+      assert.match(await next.text(), /Set up two-step verification/);
+      const { rows } = await t.db.query(`select type from audit_events where account_id = (select id from accounts where username = 'rupert') and actor = 'operator' order by id`);
+      assert.deepEqual(rows.map((r) => r.type), ['account.created', 'account.disabled', 'mfa.reset']);
+    } finally {
+      await kluis.stop();
+    }
+  });
+
+  test('a hash made with older parameters is replaced at the next correct password', async () => {
+    const old = await new PasswordHasher({ memoryKiB: 19456, iterations: 2, parallelism: 1 }).hash('sybil password 1');
+    await t.db.query(`insert into accounts (id, username, password_hash) values ('sybil-id', 'sybil', $1)`, [old]);
+    const config = loadConfig({ DATABASE_URL: t.url, ARGON2_ITERATIONS: '3' });
+    const secrets = await loadServerSecrets(t.db, config);
+    const signIn = new SignIn(t.db, secrets.box, new AuditLog(t.db, createLogger('silent')), config.sca);
+    await signIn.passwordStep('sybil', 'wrong');
+    let { rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`);
+    assert.equal(rows[0]!.password_hash, old, 'not on a wrong password');
+    assert.ok((await signIn.passwordStep('sybil', 'sybil password 1')).passwordOk);
+    ({ rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`));
+    assert.match(rows[0]!.password_hash, /,t=3\$/);
+  });
+});
