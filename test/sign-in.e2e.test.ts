@@ -101,4 +101,31 @@ describe('sign-in with strong customer authentication', () => {
     assert.equal(none, undefined, 'no code for a replayed TOTP');
     assert.match(await failed.text(), /not correct/);
   });
+
+  test('of 20 parallel redemptions of one authorization code exactly one gets tokens', async () => {
+    const trent = await addPerson(t.url, 'trent', PASSWORD, { totp: true });
+    const browser = new Browser(kluis.issuer);
+    const request = await rp.request();
+    const { res } = await browser.follow(request.url);
+    const { res: consent } = await signIn(browser, await res.text(), 'trent', PASSWORD, await totpCode(trent.secret!));
+    const consentPage = await consent.text();
+    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile'] });
+    assert.ok(external, 'signed in');
+    const body = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: external.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: request.verifier,
+    });
+    const auth = `Basic ${Buffer.from(`${web.client_id}:${web.client_secret}`).toString('base64')}`;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(new URL('/token', kluis.issuer), { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','));
+    assert.ok(statuses.filter((s) => s !== 200).every((s) => s === 400));
+  });
 });
+

@@ -130,6 +130,36 @@ describe('lockout', () => {
   });
 });
 
+describe('per-IP throttle', () => {
+  test('after LOGIN_IP_LIMIT failures from one address, sign-in from it is refused for every account', async () => {
+    await t.db.query('delete from login_failures_by_ip');
+    const strict = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '5' });
+    try {
+      const client = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email' });
+      const strictRp = await RelyingParty.create(strict.issuer, client);
+      const open = async () => {
+        const b = new Browser(strict.issuer);
+        const { res } = await b.follow((await strictRp.request()).url);
+        return { b, page: await res.text() };
+      };
+      // Five different accounts, one failure each: no account reaches its own lockout threshold.
+      for (const name of ['u1', 'u2', 'u3', 'u4', 'u5']) {
+        const { b, page } = await open();
+        await signIn(b, page, name, 'guess', '123456');
+      }
+      const { b, page } = await open();
+      const { res, external } = await b.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+      assert.equal(external, undefined);
+      assert.match(await res.text(), /Too many failed sign-ins from your network/);
+      const { rows } = await t.db.query<{ n: number }>(`select count(*)::int as n from audit_events where type = 'login.throttled'`);
+      assert.ok(rows[0]!.n >= 1);
+    } finally {
+      await strict.stop();
+      await t.db.query('delete from login_failures_by_ip');
+    }
+  });
+});
+
 describe('forms and flow integrity', () => {
   test('skipping the second factor yields no code', async () => {
     const browser = new Browser(kluis.issuer);

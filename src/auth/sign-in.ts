@@ -41,8 +41,11 @@ export class SignIn {
     this.hasher = new PasswordHasher(policy.argon2);
   }
 
+  /** True (and audited) when `ip` has used up its failed sign-ins for the window: one address cannot lock out many accounts. */
   async ipThrottled(ip: string): Promise<boolean> {
-    return (await accounts.ipFailures(this.#db, ip, this.#policy.ipLimit.windowSeconds)) >= this.#policy.ipLimit.failures;
+    const throttled = (await accounts.ipFailures(this.#db, ip, this.#policy.ipLimit.windowSeconds)) >= this.#policy.ipLimit.failures;
+    if (throttled) await this.#audit.record({ type: 'login.throttled', actor: 'anonymous', details: { ip } });
+    return throttled;
   }
 
   /** First step: check the password (against a dummy hash for unknown users) and remember the result. */
@@ -64,10 +67,7 @@ export class SignIn {
 
   /** Second step: decides on both factors together, counts failures, locks, audits. */
   async secondStep(step: PasswordStep, code: string, ip: string): Promise<ScaOutcome> {
-    if (await this.ipThrottled(ip)) {
-      await this.#audit.record({ type: 'login.throttled', actor: 'anonymous', details: { ip } });
-      return { ok: false, reason: 'throttled' };
-    }
+    if (await this.ipThrottled(ip)) return { ok: false, reason: 'throttled' };
     const account = step.accountId ? await accounts.findAccountById(this.#db, step.accountId) : undefined;
     const trimmed = code.trim();
 
