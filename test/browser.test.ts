@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { chromium, type Browser as Chromium } from 'playwright-core';
+import { SCA_ACR } from '../src/oidc/policy.ts';
+import { registerClient } from './support/clients.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { ROOT, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { addPerson, totpCode } from './support/people.ts';
+import { REDIRECT, RelyingParty } from './support/rp.ts';
+
+// A person in headless Chromium clicks and types through sign-in, TOTP enrolment and consent.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
+
+let t: TestDatabase;
+let kluis: TestKluis;
+let rp: RelyingParty;
+let browser: Chromium | undefined;
+
+before(async () => {
+  if (skip) return;
+  t = await createTestDatabase();
+  const web = await registerClient(t.url, { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' });
+  await addPerson(t.url, 'victor', 'victor typed this password', { name: 'Victor Browser', email: 'victor@example.com' });
+  kluis = await startTestKluis(t.url);
+  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await kluis?.stop();
+  await t?.drop();
+});
+
+test('a person signs in, enrols an authenticator and consents by clicking and typing', { skip }, async () => {
+  const page = await browser!.newPage();
+  let callback: URL | undefined;
+  // The relying party's redirect URI is not on this machine: catch the navigation there.
+  await page.route('https://rp.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
+  });
+  const request = await rp.request();
+  await page.goto(request.url.toString());
+
+  await page.getByLabel('Username').fill('victor');
+  await page.getByLabel('Password').fill('victor typed this password');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'login.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Continue' }).click();
+
+  await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+  const secret = (await page.locator('#totp-secret').textContent())!.trim();
+  await page.getByLabel('Code from the app').fill(await totpCode(secret));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-enrolment.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Confirm' }).click();
+
+  assert.equal(await page.locator('#recovery-codes li').count(), 10);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'recovery-codes.png'), fullPage: true });
+  await page.locator('#continue').click();
+
+  await page.getByRole('heading', { name: 'Savings app wants to access your account' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'consent.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/rp\.example/);
+
+  assert.ok(callback?.searchParams.get('code'), 'the browser came back to the client with a code');
+  const tokens = await rp.redeem(callback!, request);
+  assert.equal(tokens.claims()!.acr, SCA_ACR);
+  assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
+  for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});
