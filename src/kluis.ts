@@ -6,6 +6,8 @@ import type { Config } from './config/env.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
+import { demoRelyingParty } from './demo/relying-party.ts';
+import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
 import { interactionRoutes } from './interaction/routes.ts';
 import type { Logger } from './log/logger.ts';
@@ -17,6 +19,8 @@ export interface RunningKluis {
   url: string;
   host: ProviderHost;
   connection: Connection;
+  /** Set when DEMO is on: the demo person and client, for the start banner. */
+  demo: DemoSetup | undefined;
   /** Stops accepting connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT), then closes the database. */
   stop(): Promise<void>;
 }
@@ -38,7 +42,9 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
 
     const signIn = new SignIn(db, secrets.box, audit, config.sca);
     const interactions = interactionRoutes({ host, db, signIn, audit, issuerName: new URL(config.issuer).host });
-    const app = createApp({ config, db, host, log, routers: [interactions] });
+    const demo = config.demo ? await seedDemo({ config, db, secrets, host, audit }) : undefined;
+    const routers = demo ? [interactions, demoRelyingParty(config.issuer, demo)] : [interactions];
+    const app = createApp({ config, db, host, log, routers });
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
@@ -49,6 +55,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       url: `http://127.0.0.1:${port}`,
       host,
       connection,
+      demo,
       async stop() {
         host.stop();
         stopSweeper();

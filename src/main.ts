@@ -24,6 +24,21 @@ const kluis = await startKluis(config, log).catch((err: unknown) => {
   process.exit(1);
 });
 
+if (kluis.demo) {
+  const { startUrl, username, password } = kluis.demo;
+  process.stdout.write(
+    [
+      '',
+      'Kluis demo (development only; DEMO=off turns it off)',
+      `  open        ${startUrl}`,
+      `  username    ${username}`,
+      `  password    ${password}`,
+      '  The first sign-in enrols an authenticator app (any TOTP app: scan the QR code or type the secret).',
+      '',
+    ].join('\n') + '\n',
+  );
+}
+
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

@@ -18,12 +18,25 @@ describe('configuration', () => {
     assert.equal(config.accessTokenTtl, 600);
   });
 
+  test('DEMO=auto seeds the demo only for a plain start: embedded database and http issuer', () => {
+    assert.equal(loadConfig({}).demo, true);
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/kluis' }).demo, false);
+    assert.equal(loadConfig({ ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET }).demo, false);
+    assert.equal(loadConfig({ DEMO: 'off' }).demo, false);
+    assert.equal(loadConfig({ DEMO: 'on', DATABASE_URL: 'postgres://db/kluis' }).demo, true);
+    assert.throws(
+      () => loadConfig({ DEMO: 'on', ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET }),
+      (err: unknown) => err instanceof ConfigError && /DEMO=on is for development only/.test(err.message),
+    );
+  });
+
   test('the default issuer follows PORT; empty variables count as unset', () => {
     assert.equal(loadConfig({ PORT: '8080', DATABASE_URL: '' }).issuer, 'http://localhost:8080');
     assert.equal(loadConfig({ PORT: '8080', DATABASE_URL: '' }).databaseUrl, undefined);
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
+    ['DEMO', { DEMO: 'yes' }, /^DEMO must be auto, on or off \(got "yes"\)$/],
     ['PORT', { PORT: 'abc' }, /^PORT must be a TCP port number \(1-65535\) \(got "abc"\)$/],
     ['PORT', { PORT: '70000' }, /^PORT must be a TCP port number/],
     ['ISSUER', { ISSUER: 'https://login.example.com/' }, /^ISSUER must be an absolute http\(s\) URL/],

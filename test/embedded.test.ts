@@ -32,6 +32,7 @@ const postmasterPid = () => path.join(dir.path, 'postgres', 'postmaster.pid');
 describe('embedded PostgreSQL', () => {
   let client: AdapterPayload;
   let kids: string[];
+  let demoPassword: string;
 
   test('npm start with no DATABASE_URL initialises Postgres under the data dir and serves discovery', async () => {
     const started = Date.now();
@@ -41,6 +42,9 @@ describe('embedded PostgreSQL', () => {
     assert.equal(((await res.json()) as { issuer: string }).issuer, server.issuer);
     assert.ok(existsSync(path.join(dir.path, 'postgres', 'PG_VERSION')));
     assert.match(server.output(), /"database":"embedded"/);
+    // The plain `npm start` seeds the demo and says how to log in (DEMO=auto: embedded database, http issuer).
+    assert.match(server.output(), new RegExp(`open\\s+${server.issuer}/demo\\n\\s+username\\s+demo\\n\\s+password\\s+\\S{16}`));
+    demoPassword = /password\s+(\S+)/.exec(server.output())![1]!;
     // Measured, not asserted (speed is the benchmark's business): printed for the record.
     console.log(`# first start with initdb served discovery after ${Date.now() - started} ms`);
   });
@@ -89,6 +93,7 @@ describe('embedded PostgreSQL', () => {
     const started = Date.now();
     server = await spawnKluis(env);
     console.log(`# second start served after ${Date.now() - started} ms`);
+    assert.equal(/password\s+(\S+)/.exec(server.output())?.[1], demoPassword, 'the same demo password at every start');
     const jwks = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] };
     assert.deepEqual(jwks.keys.map((k) => k.kid), kids);
     const { access_token } = await oidc.clientCredentialsGrant(await relyingParty(server.issuer, client), {});

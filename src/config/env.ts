@@ -53,6 +53,7 @@ const schema = z.object({
   KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
   EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
   TRUST_PROXY: flag('TRUST_PROXY').default(false),
+  DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
@@ -124,6 +125,11 @@ export interface Config {
   dataDir: string;
   embeddedPgPort: number;
   trustProxy: boolean;
+  /**
+   * Development only: seed a demo person and a demo client, and serve a demo relying party at /demo.
+   * DEMO=auto (the default) turns it on for the embedded database with an http issuer, i.e. a plain `npm start`.
+   */
+  demo: boolean;
   logLevel: LogLevel;
   /** The operator's master secret; undefined only in development. */
   secret: string | undefined;
@@ -170,6 +176,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'KLUIS_SECRET is required when ISSUER is https (production): set it to at least 32 random characters, e.g. `openssl rand -base64 48`; Kluis never generates it for you',
     );
   }
+  if (production && e.DEMO === 'on') {
+    throw new ConfigError('DEMO=on is for development only; it is refused when ISSUER is https (production)');
+  }
   if (e.KEY_RETENTION < ID_TOKEN_TTL) {
     throw new ConfigError(`KEY_RETENTION must be at least ${ID_TOKEN_TTL} seconds so tokens signed by a retired key stay verifiable`);
   }
@@ -184,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.KLUIS_DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     trustProxy: e.TRUST_PROXY,
+    demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !production && e.DATABASE_URL === undefined),
     logLevel: e.LOG_LEVEL,
     secret: e.KLUIS_SECRET,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,

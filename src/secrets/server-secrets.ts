@@ -45,16 +45,19 @@ export async function loadServerSecrets(db: Database, config: Pick<Config, 'secr
     );
   }
 
-  const sealedCookieKeys = await getOrCreate(db, COOKIE_KEYS, () =>
-    box.encrypt(JSON.stringify([randomBytes(32).toString('base64url')]), COOKIE_KEYS),
-  );
-  const sealedSalt = await getOrCreate(db, PAIRWISE_SALT, () => box.encrypt(randomBytes(32).toString('base64url'), PAIRWISE_SALT));
-
   return {
     box,
-    cookieKeys: JSON.parse(box.decrypt(sealedCookieKeys, COOKIE_KEYS)) as string[],
-    pairwiseSalt: box.decrypt(sealedSalt, PAIRWISE_SALT),
+    cookieKeys: JSON.parse(await sealedValue(db, box, COOKIE_KEYS, () => JSON.stringify([randomBytes(32).toString('base64url')]))) as string[],
+    pairwiseSalt: await sealedValue(db, box, PAIRWISE_SALT, () => randomBytes(32).toString('base64url')),
   };
+}
+
+/**
+ * A secret value kept in `server_secrets`, encrypted under `name` as its purpose; created by `create` on first use.
+ * Concurrent first calls agree on one value.
+ */
+export async function sealedValue(db: Database, box: SecretBox, name: string, create: () => string): Promise<string> {
+  return box.decrypt(await getOrCreate(db, name, () => box.encrypt(create(), name)), name);
 }
 
 async function getOrCreate(db: Database, name: string, create: () => string): Promise<string> {

@@ -1,0 +1,99 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { AdapterPayload } from 'oidc-provider';
+import type { AuditLog } from '../audit/writer.ts';
+import { PasswordHasher } from '../auth/password.ts';
+import type { Config } from '../config/env.ts';
+import * as accounts from '../db/accounts.ts';
+import type { Database } from '../db/database.ts';
+import { PostgresAdapter } from '../db/oidc-adapter.ts';
+import type { ProviderHost } from '../oidc/provider-host.ts';
+import { sealedValue, type ServerSecrets } from '../secrets/server-secrets.ts';
+
+export const DEMO_USERNAME = 'demo';
+export const DEMO_CLIENT_ID = 'kluis-demo';
+
+/** What a newcomer needs to try the flow, printed at start. */
+export interface DemoSetup {
+  username: string;
+  password: string;
+  clientId: string;
+  clientSecret: string;
+  redirectUri: string;
+  /** The demo relying party's start page. */
+  startUrl: string;
+}
+
+interface SeedDependencies {
+  config: Pick<Config, 'issuer' | 'sca'>;
+  db: Database;
+  secrets: ServerSecrets;
+  host: ProviderHost;
+  audit: AuditLog;
+}
+
+/**
+ * Development only (DEMO): makes sure a demo person and a demo client exist. The password is random per database
+ * and kept encrypted, so it can be printed at every start without being a well-known default; the client is
+ * rewritten at every start so its redirect URI follows ISSUER.
+ */
+export async function seedDemo({ config, db, secrets, host, audit }: SeedDependencies): Promise<DemoSetup> {
+  const password = await sealedValue(db, secrets.box, 'demo_password', () => randomBytes(12).toString('base64url'));
+  await ensureDemoPerson(db, audit, config, password);
+
+  const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () => randomBytes(32).toString('base64url'));
+  const redirectUri = `${config.issuer}/demo/callback`;
+  const metadata: AdapterPayload = {
+    client_id: DEMO_CLIENT_ID,
+    client_secret: clientSecret,
+    client_name: 'Kluis demo app',
+    client_uri: `${config.issuer}/demo`,
+    redirect_uris: [redirectUri],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'openid profile email',
+  };
+  // oidc-provider's own validation, as for any other client.
+  const stored = new (host.provider.Client as unknown as new (m: AdapterPayload) => { metadata(): AdapterPayload })(metadata).metadata();
+  const clients = new PostgresAdapter('Client', db, secrets.box);
+  const existed = await clients.find(DEMO_CLIENT_ID);
+  await clients.upsert(DEMO_CLIENT_ID, { ...stored, client_id_issued_at: existed?.client_id_issued_at ?? Math.floor(Date.now() / 1000) });
+  if (!existed) {
+    await audit.record({
+      type: 'client.created',
+      actor: 'system',
+      clientId: DEMO_CLIENT_ID,
+      details: { demo: true, grant_types: ['authorization_code'], auth_method: 'client_secret_basic' },
+    });
+  }
+
+  return {
+    username: DEMO_USERNAME,
+    password,
+    clientId: DEMO_CLIENT_ID,
+    clientSecret,
+    redirectUri,
+    startUrl: `${config.issuer}/demo`,
+  };
+}
+
+async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Config, 'sca'>, password: string): Promise<void> {
+  if (await accounts.findAccountByUsername(db, DEMO_USERNAME)) return;
+  const id = randomUUID();
+  try {
+    await accounts.insertAccount(db, {
+      id,
+      username: DEMO_USERNAME,
+      email: 'demo@example.com',
+      passwordHash: await new PasswordHasher(config.sca.argon2).hash(password),
+      claims: { name: 'Demo Person', given_name: 'Demo', family_name: 'Person', locale: 'en' },
+      // No second factor yet: the first sign-in shows TOTP enrolment, as it would for a real new customer.
+      totpSecretEncrypted: null,
+    });
+  } catch (err) {
+    // Another process seeded it at the same moment.
+    if ((err as { code?: string }).code === '23505') return;
+    throw err;
+  }
+  await audit.record({ type: 'account.created', actor: 'system', accountId: id, details: { demo: true, totp_preenrolled: false } });
+}
