@@ -7,6 +7,8 @@ import { createLogger } from '../src/log/logger.ts';
 import { M2M_METADATA, registerClient, relyingParty } from './support/clients.ts';
 import { freePort, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { tempDir } from './support/tempdir.ts';
+import { Browser, formAction } from './support/browser.ts';
+import { REDIRECT, RelyingParty } from './support/rp.ts';
 
 // Postgres goes away under a running Kluis and comes back. The test starts and stops a Postgres of its own
 // (embedded), never the machine's shared server.
@@ -15,6 +17,7 @@ let port: number;
 let postgres: EmbeddedServer;
 let kluis: TestKluis;
 let client: AdapterPayload;
+let web: AdapterPayload;
 const log = createLogger('silent');
 
 before(async () => {
@@ -22,6 +25,7 @@ before(async () => {
   port = await freePort();
   postgres = await startEmbeddedPostgres(dir.path, port, log);
   client = await registerClient(postgres.url, M2M_METADATA);
+  web = await registerClient(postgres.url, { redirect_uris: [REDIRECT], scope: 'openid profile email' });
   kluis = await startTestKluis(postgres.url, { DATABASE_POOL_MAX: '4' });
 });
 after(async () => {
@@ -45,8 +49,22 @@ describe('database outage', () => {
   test('while Postgres is down requests get 503, and service resumes on its own when it is back', async () => {
     const rp = await relyingParty(kluis.issuer, client);
     const { access_token } = await oidc.clientCredentialsGrant(rp, {});
+    // A person half-way through signing in when the database goes away.
+    const browser = new Browser(kluis.issuer);
+    const webRp = await RelyingParty.create(kluis.issuer, web);
+    const request = await webRp.request();
+    const { res: login } = await browser.follow(request.url);
+    const loginPage = await login.text();
+    assert.equal(login.status, 200, login.headers.get('location') ?? '');
 
     await postgres.stop();
+
+    const { res: signIn } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'someone', password: 'a password' });
+    assert.equal(signIn.status, 503, 'the sign-in page says temporarily unavailable, not 500');
+    assert.equal(signIn.headers.get('retry-after'), '5');
+    assert.match(await signIn.text(), /temporarily unavailable/);
+    const { res: authorize } = await new Browser(kluis.issuer).follow((await webRp.request()).url);
+    assert.equal(authorize.status, 503, 'a new authorization request too');
 
     const token = await post('/token', 'grant_type=client_credentials');
     assert.equal(token.status, 503);

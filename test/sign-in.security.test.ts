@@ -160,6 +160,37 @@ describe('per-IP throttle', () => {
   });
 });
 
+describe('per-IP throttle behind a proxy', () => {
+  test('with TRUST_PROXY the address the proxy saw counts; client-written X-Forwarded-For entries cannot dodge it', async () => {
+    await t.db.query('delete from login_failures_by_ip');
+    const proxied = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '5', TRUST_PROXY: 'true' });
+    try {
+      const client = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email' });
+      const proxiedRp = await RelyingParty.create(proxied.issuer, client);
+      // The proxy appends the address it saw (203.0.113.7) to whatever the client sent.
+      const open = async (forwardedFor: string) => {
+        const b = new Browser(proxied.issuer, { 'x-forwarded-for': forwardedFor });
+        const { res } = await b.follow((await proxiedRp.request()).url);
+        return { b, page: await res.text() };
+      };
+      for (const n of [1, 2, 3, 4, 5]) {
+        const { b, page } = await open(`198.51.100.${n}, 203.0.113.7`);
+        await signIn(b, page, `p${n}`, 'guess', '123456');
+      }
+      const { b, page } = await open('198.51.100.99, 203.0.113.7');
+      const { res } = await b.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+      assert.match(await res.text(), /Too many failed sign-ins from your network/);
+
+      const other = await open('203.0.113.8');
+      const { res: fine } = await other.b.submit(formAction(other.page, 'login'), other.page, { username: 'frank', password: PASSWORD });
+      assert.doesNotMatch(await fine.text(), /Too many failed sign-ins/, 'another address is not affected');
+    } finally {
+      await proxied.stop();
+      await t.db.query('delete from login_failures_by_ip');
+    }
+  });
+});
+
 describe('forms and flow integrity', () => {
   test('skipping the second factor yields no code', async () => {
     const browser = new Browser(kluis.issuer);

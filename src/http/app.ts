@@ -21,7 +21,9 @@ export interface AppDependencies {
 
 /** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
 export function createApp({ config, db, host, log, routers }: AppDependencies): Koa {
-  const app = new Koa({ proxy: config.trustProxy });
+  // Behind the one proxy TRUST_PROXY vouches for, only the last X-Forwarded-For entry (the address that proxy saw)
+  // is trusted: the entries before it come from the client, and the per-IP sign-in throttle must not be dodged with them.
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const health = healthRoutes(db);
 
   app.use(requestId(config.trustProxy));

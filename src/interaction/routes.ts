@@ -7,8 +7,10 @@ import type { AuditLog } from '../audit/writer.ts';
 import { totpUri } from '../auth/totp.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import { findAccountById } from '../db/accounts.ts';
+import { DatabaseUnavailable } from '../db/errors.ts';
 import type { Database } from '../db/database.ts';
 import { render } from '../http/views.ts';
+import { TemporarilyUnavailable } from '../oidc/errors.ts';
 import { SCA_ACR } from '../oidc/policy.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
 import { saveGrant, scopeChoices } from './consent.ts';
@@ -51,6 +53,11 @@ const pageErrors: Middleware = async (ctx, next) => {
     if (err instanceof InteractionPageError) {
       status = err.status;
       description = err.message;
+    } else if (err instanceof DatabaseUnavailable || err instanceof TemporarilyUnavailable) {
+      // Nothing was half-done (each step is one statement or transaction): the person can simply retry.
+      status = 503;
+      description = 'Sign-in is temporarily unavailable. Please try again in a moment.';
+      ctx.set('Retry-After', '5');
     } else if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
       status = 400;
       description = 'This sign-in request is unknown or has expired. Please return to the app and start again.';
@@ -59,7 +66,7 @@ const pageErrors: Middleware = async (ctx, next) => {
     }
     ctx.status = status;
     ctx.type = 'html';
-    ctx.body = render('error', { heading: 'Sign-in could not continue', description, error: status === 403 ? 'forbidden' : 'invalid_request', requestId: ctx.state.requestId });
+    ctx.body = render('error', { heading: 'Sign-in could not continue', description, error: status === 403 ? 'forbidden' : status === 503 ? 'temporarily_unavailable' : 'invalid_request', requestId: ctx.state.requestId });
   }
 };
 

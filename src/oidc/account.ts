@@ -1,6 +1,7 @@
 import type { Account, FindAccount } from 'oidc-provider';
 import { findAccountById } from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
+import { unlessUnavailable } from './errors.ts';
 
 /** Standard claims (OIDC Core 5.4) per scope; oidc-provider releases only those of granted scopes. */
 export const CLAIMS = {
@@ -16,7 +17,7 @@ export const CLAIMS = {
 /** Looks people up for oidc-provider; a disabled account is treated as gone, so its tokens stop working. */
 export function accountFinder(db: Database): FindAccount {
   return async (_ctx, id) => {
-    const account = await findAccountById(db, id);
+    const account = await unlessUnavailable(findAccountById(db, id));
     if (!account || account.status !== 'active') return undefined;
     const found: Account = {
       accountId: account.id,

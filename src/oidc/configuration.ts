@@ -8,6 +8,7 @@ import { render } from '../http/views.ts';
 import { currentRequestId } from '../log/request-context.ts';
 import type { ServerSecrets } from '../secrets/server-secrets.ts';
 import { accountFinder, CLAIMS } from './account.ts';
+import { unlessUnavailable } from './errors.ts';
 import type { KeyRing } from './keys.ts';
 import { SCA_ACR, scaPolicy } from './policy.ts';
 import { SIGNING_ALGS } from './keys.ts';
@@ -126,7 +127,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
         defaultResource: async (_ctx, _client, oneOf) => oneOf,
         useGrantedResource: async () => true,
         async getResourceServerInfo(_ctx, resourceIndicator, client) {
-          const server = await findResourceServer(db, resourceIndicator);
+          const server = await unlessUnavailable(findResourceServer(db, resourceIndicator));
           if (!server) throw new errors.InvalidTarget('resource indicator is not registered');
           // A client receives a resource server's scope only where its own `scope` metadata lists it.
           const allowed = new Set((client.scope ?? '').split(' '));
@@ -150,7 +151,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       const grantId =
         (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ??
         oidc.session.grantIdFor(oidc.client.clientId) ??
-        (await findGrantId(db, accountId, oidc.client.clientId));
+        (await unlessUnavailable(findGrantId(db, accountId, oidc.client.clientId)));
       return grantId ? oidc.provider.Grant.find(grantId) : undefined;
     },
 

@@ -1,4 +1,5 @@
 import { errors } from 'oidc-provider';
+import { DatabaseUnavailable } from '../db/errors.ts';
 
 /**
  * Kluis's own protocol errors, typed and carrying their OAuth error code, rendered by oidc-provider's
@@ -14,6 +15,19 @@ export class TemporarilyUnavailable extends errors.CustomOIDCProviderError {
     // oidc-provider hides the error of any status >= 500 behind `server_error`; this one is safe to show.
     this.expose = true;
     this.allow_redirect = true;
+  }
+}
+
+/**
+ * Runs a database call made on oidc-provider's behalf (account, grant or resource server lookups): an outage becomes
+ * `temporarily_unavailable` (503) instead of the `server_error` (500) oidc-provider makes of any other error.
+ */
+export async function unlessUnavailable<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (err instanceof DatabaseUnavailable) throw new TemporarilyUnavailable({ cause: err });
+    throw err;
   }
 }
 

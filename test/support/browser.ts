@@ -7,14 +7,18 @@ export class Browser {
   readonly base: string;
   readonly cookies = new Map<string, string>();
   lastStatus = 0;
+  /** Sent with every request, e.g. the X-Forwarded-For a proxy would add. */
+  readonly headers: Record<string, string>;
 
-  constructor(base: string) {
+  constructor(base: string, headers: Record<string, string> = {}) {
     this.base = base;
+    this.headers = headers;
   }
 
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
     const target = new URL(url, this.base);
     const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await fetch(target, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) {
