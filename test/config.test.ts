@@ -21,11 +21,11 @@ describe('configuration', () => {
   test('DEMO=auto seeds the demo only for a plain start: embedded database and http issuer', () => {
     assert.equal(loadConfig({}).demo, true);
     assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/kluis' }).demo, false);
-    assert.equal(loadConfig({ ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET }).demo, false);
+    assert.equal(loadConfig({ ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' }).demo, false);
     assert.equal(loadConfig({ DEMO: 'off' }).demo, false);
     assert.equal(loadConfig({ DEMO: 'on', DATABASE_URL: 'postgres://db/kluis' }).demo, true);
     assert.throws(
-      () => loadConfig({ DEMO: 'on', ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET }),
+      () => loadConfig({ DEMO: 'on', ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' }),
       (err: unknown) => err instanceof ConfigError && /DEMO=on is for development only/.test(err.message),
     );
   });
@@ -59,9 +59,16 @@ describe('configuration', () => {
 
   test('an https issuer (production) refuses to start without KLUIS_SECRET', () => {
     assert.throws(() => loadConfig({ ISSUER: 'https://login.bank.example' }), /KLUIS_SECRET is required when ISSUER is https/);
-    const config = loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET });
+    const config = loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' });
     assert.equal(config.production, true);
     assert.equal(config.secret, SECRET);
+  });
+
+  test('an https issuer needs TRUST_PROXY: Kluis serves plain HTTP behind a TLS-terminating proxy', () => {
+    assert.throws(
+      () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET }),
+      (err: unknown) => err instanceof ConfigError && /ISSUER is https but Kluis serves plain HTTP: .* set TRUST_PROXY=true$/.test(err.message),
+    );
   });
 
   test('the server stops with exit status 1 and one line naming the bad variable', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { checkTotp } from '../src/auth/totp.ts';
@@ -241,6 +242,45 @@ describe('forms and flow integrity', () => {
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(page.headers.get('cache-control'), 'no-store');
     assert.doesNotMatch(await page.text(), /(src|href)="https?:\/\/(?!rp\.example)/, 'no third-party resources');
+  });
+
+  test('over https every cookie is Secure and prefixed (__Host- for the session), HttpOnly, SameSite=Lax; HSTS is sent', async () => {
+    const production = await createTestDatabase();
+    const issuer = 'https://login.bank.example';
+    const env = { ISSUER: issuer, TRUST_PROXY: 'true', KLUIS_SECRET: 'an-operator-supplied-secret-of-48-characters-xx' };
+    const server = await startTestKluis(production.url, env);
+    try {
+      const client = await registerClient(production.url, { redirect_uris: [REDIRECT], scope: 'openid' }, env);
+      const person = await addPerson(production.url, 'henk', PASSWORD, { totp: true }, env);
+      // The TLS-terminating proxy in front of Kluis says the browser used https.
+      const browser = new Browser(server.url, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.bank.example' }, issuer);
+      const verifier = 'a-code-verifier-of-at-least-43-characters-long-xyz';
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      const query = new URLSearchParams({ client_id: String(client.client_id), redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256', nonce: 'n', state: 's' });
+      const { res } = await browser.follow(`${issuer}/auth?${query}`);
+      assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains');
+      const { res: consent } = await signIn(browser, await res.text(), 'henk', PASSWORD, await totpCode(person.secret!));
+      const consentPage = await consent.text();
+      const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {});
+      assert.ok(external?.searchParams.get('code'), 'signed in over https');
+
+      const names = browser.setCookies.map((line) => line.split('=')[0]!);
+      assert.ok(names.includes('__Host-kluis.session'), `session cookie is __Host-: ${names.join(', ')}`);
+      for (const line of browser.setCookies) {
+        if (/expires=Thu, 01 Jan 1970/i.test(line)) continue;
+        assert.match(line, /^__(Host|Secure)-/, line);
+        assert.match(line, /;\s*secure/i, line);
+        assert.match(line, /httponly/i, line);
+        assert.match(line, /samesite=lax/i, line);
+        if (line.startsWith('__Host-')) {
+          assert.match(line, /path=\/(;|$)/i, line);
+          assert.doesNotMatch(line, /domain=/i, line);
+        }
+      }
+    } finally {
+      await server.stop();
+      await production.drop();
+    }
   });
 
   test('a password of 100 characters is used whole, not truncated', async () => {

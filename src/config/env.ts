@@ -176,6 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'KLUIS_SECRET is required when ISSUER is https (production): set it to at least 32 random characters, e.g. `openssl rand -base64 48`; Kluis never generates it for you',
     );
   }
+  if (production && !e.TRUST_PROXY) {
+    // Kluis serves plain HTTP; with an https issuer its Secure cookies and https URLs need the proxy's word that the
+    // browser used https (X-Forwarded-Proto), which Kluis only believes with TRUST_PROXY.
+    throw new ConfigError(
+      'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets X-Forwarded-Proto and set TRUST_PROXY=true',
+    );
+  }
   if (production && e.DEMO === 'on') {
     throw new ConfigError('DEMO=on is for development only; it is refused when ISSUER is https (production)');
   }

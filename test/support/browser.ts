@@ -9,19 +9,31 @@ export class Browser {
   lastStatus = 0;
   /** Sent with every request, e.g. the X-Forwarded-For a proxy would add. */
   readonly headers: Record<string, string>;
+  /** Every Set-Cookie line received, in order. */
+  readonly setCookies: string[] = [];
+  /** An issuer origin served at `base` (an https issuer behind a test proxy): its URLs are fetched from `base`. */
+  readonly alias: string | undefined;
 
-  constructor(base: string, headers: Record<string, string> = {}) {
+  constructor(base: string, headers: Record<string, string> = {}, alias?: string) {
     this.base = base;
     this.headers = headers;
+    this.alias = alias && new URL(alias).origin;
+  }
+
+  private local(url: string | URL): URL {
+    const target = new URL(url, this.base);
+    if (this.alias && target.origin === this.alias) return new URL(target.pathname + target.search, this.base);
+    return target;
   }
 
   async request(url: string | URL, init: RequestInit = {}): Promise<Response> {
-    const target = new URL(url, this.base);
+    const target = this.local(url);
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const res = await fetch(target, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) {
+      this.setCookies.push(line);
       const [pair = ''] = line.split(';');
       const index = pair.indexOf('=');
       const name = pair.slice(0, index).trim();
@@ -37,7 +49,7 @@ export class Browser {
   async follow(url: string | URL, init: RequestInit = {}): Promise<{ res: Response; external?: URL }> {
     let res = await this.request(url, init);
     for (let hops = 0; hops < 20 && res.status >= 300 && res.status < 400; hops += 1) {
-      const location = new URL(res.headers.get('location')!, this.base);
+      const location = this.local(res.headers.get('location')!);
       if (location.origin !== new URL(this.base).origin) return { res, external: location };
       res = await this.request(location);
     }

@@ -4,8 +4,12 @@ import { addClient } from '../../src/cli/clients.ts';
 import { openContext } from '../../src/cli/context.ts';
 
 /** Registers a client the way `kluis clients add` does, in this process. */
-export async function registerClient(databaseUrl: string, metadata: Record<string, unknown>): Promise<AdapterPayload> {
-  const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+export async function registerClient(
+  databaseUrl: string,
+  metadata: Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<AdapterPayload> {
+  const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
   try {
     return await addClient(ctx, metadata);
   } finally {

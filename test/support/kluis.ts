@@ -28,7 +28,7 @@ export async function startTestKluis(databaseUrl: string, env: Record<string, st
   const issuer = `http://localhost:${port}`;
   const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, ...env });
   const kluis = await startKluis(config, createLogger('silent'));
-  return { ...kluis, issuer };
+  return { ...kluis, issuer: config.issuer };
 }
 
 export interface KluisProcess {

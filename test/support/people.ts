@@ -3,8 +3,14 @@ import { openContext } from '../../src/cli/context.ts';
 import { addUser, type AddUserOptions } from '../../src/cli/users.ts';
 
 /** Adds a person the way `kluis users add` does; returns the TOTP secret when pre-enrolled. */
-export async function addPerson(databaseUrl: string, username: string, password: string, options: AddUserOptions = {}) {
-  const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
+export async function addPerson(
+  databaseUrl: string,
+  username: string,
+  password: string,
+  options: AddUserOptions = {},
+  env: Record<string, string> = {},
+) {
+  const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
   try {
     const added = await addUser(ctx, username, password, options);
     const secret = added.otpauth_uri ? new URL(added.otpauth_uri).searchParams.get('secret')! : undefined;
