@@ -47,6 +47,18 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
     events.on(`${model}.consumed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.consumed', token)));
   }
 
+  // RFC 7591/7592: clients registering, updating and deleting themselves.
+  const registration = (type: AuditEvent['type'], via: string) => (_ctx: KoaContextWithOIDC, client: { clientId: string; metadata(): Record<string, unknown> }) =>
+    audit.recordLater({
+      type,
+      actor: `client:${client.clientId}`,
+      clientId: client.clientId,
+      details: { via, ...(client.metadata().software_id ? { software_id: String(client.metadata().software_id) } : {}) },
+    });
+  events.on('registration_create.success', registration('client.created', 'registration'));
+  events.on('registration_update.success', registration('client.updated', 'registration management'));
+  events.on('registration_delete.success', registration('client.removed', 'registration management'));
+
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const clientId = ctx.oidc?.client?.clientId;
     audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId });

@@ -4,7 +4,7 @@ import { ConfigError } from '../config/env.ts';
 import { EmbeddedPostgresError } from '../db/embedded.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { MigrationError } from '../db/migrate.ts';
-import { addClient, listClients, parseMetadata, removeClient, showClient } from './clients.ts';
+import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
 import { CliError, openContext, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
 import { addResource, listResources, removeResource } from './resources.ts';
@@ -16,6 +16,14 @@ const USAGE = `usage: kluis <command>
   clients add [--metadata JSON]            register a client (metadata JSON from --metadata or stdin);
                                            prints the stored client with its secret, once
   clients list | show ID | remove ID
+  clients update ID [--metadata JSON]       merge metadata (JSON from --metadata or stdin; null removes a field)
+  clients rotate-secret ID [--grace SECONDS]
+                                           new secret, printed once; the old one works for the grace period
+                                           (default CLIENT_SECRET_ROTATION_GRACE)
+  clients disable ID | enable ID           a disabled client cannot authenticate; its tokens stop working
+  iat create [--expires-in SECONDS] [--single-use]
+                                           an initial access token for dynamic client registration (POST /reg),
+                                           printed once; default expiry 86400 s
   keys list                                signing keys with their state
   keys rotate                              new keys now, signing after KEY_ROTATION_OVERLAP
   resources add URI --scope "a b" [--format jwt|opaque] [--alg ES256|PS256|EdDSA] [--ttl SECONDS]
@@ -40,6 +48,9 @@ const { values, positionals } = (() => {
         email: { type: 'string' },
         name: { type: 'string' },
         totp: { type: 'boolean' },
+        grace: { type: 'string' },
+        'expires-in': { type: 'string' },
+        'single-use': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -73,6 +84,14 @@ async function stdin(missing: string): Promise<string> {
   return text(process.stdin);
 }
 
+/** A whole number of seconds from an option, within bounds; anything else is refused in one line. */
+function secondsOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < min || seconds > max) throw new CliError(`--${name} must be a whole number of seconds between ${min} and ${max}`);
+  return seconds;
+}
+
 type Command = (ctx: CliContext) => Promise<unknown>;
 
 const COMMANDS: Record<string, Command> = {
@@ -85,6 +104,12 @@ const COMMANDS: Record<string, Command> = {
   'clients list': listClients,
   'clients show': (ctx) => showClient(ctx, argument(2, 'client id')),
   'clients remove': async (ctx) => ({ removed: argument(2, 'client id'), artefacts_revoked: await removeClient(ctx, argument(2, 'client id')) }),
+  'clients update': async (ctx) => updateClient(ctx, argument(2, 'client id'), parseMetadata(await metadataInput())),
+  'clients rotate-secret': (ctx) =>
+    rotateClientSecret(ctx, argument(2, 'client id'), secondsOption('grace', values.grace, ctx.config.registration.secretRotationGrace, 0, 30 * 86400)),
+  'clients disable': (ctx) => setClientDisabled(ctx, argument(2, 'client id'), true),
+  'clients enable': (ctx) => setClientDisabled(ctx, argument(2, 'client id'), false),
+  'iat create': (ctx) => createIat(ctx, secondsOption('expires-in', values['expires-in'], 86400, 60, 365 * 86400), values['single-use'] === true),
   'keys list': listKeys,
   'keys rotate': rotateKeys,
   'resources add': (ctx) => addResource(ctx, argument(2, 'resource identifier'), values),

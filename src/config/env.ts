@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /**
@@ -53,6 +54,10 @@ const schema = z.object({
   KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
   EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
   TRUST_PROXY: flag('TRUST_PROXY').default(false),
+  CLIENT_SECRET_ROTATION_GRACE: seconds('CLIENT_SECRET_ROTATION_GRACE', 0, 30 * 86400).default(86400),
+  SOFTWARE_STATEMENT_JWKS: z.string().min(1).optional(),
+  SOFTWARE_STATEMENT_ISSUER: z.string().min(1).optional(),
+  SOFTWARE_STATEMENT_REQUIRED: flag('SOFTWARE_STATEMENT_REQUIRED').default(false),
   DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -130,6 +135,11 @@ export interface Config {
    * DEMO=auto (the default) turns it on for the embedded database with an http issuer, i.e. a plain `npm start`.
    */
   demo: boolean;
+  registration: {
+    /** Seconds a client's previous secret keeps working after `clients rotate-secret`. */
+    secretRotationGrace: number;
+    softwareStatements: SoftwareStatementTrust;
+  };
   logLevel: LogLevel;
   /** The operator's master secret; undefined only in development. */
   secret: string | undefined;
@@ -144,6 +154,16 @@ export interface Config {
     ipLimit: { failures: number; windowSeconds: number };
     argon2: { memoryKiB: number; iterations: number; parallelism: number };
   };
+}
+
+/** Whose software statements (RFC 7591 2.3) dynamic registration accepts. */
+export interface SoftwareStatementTrust {
+  /** The directory's public keys: a JWKS read from a file at boot, or an https URL fetched (and cached) when needed. */
+  jwks: { keys: Record<string, unknown>[] } | URL | undefined;
+  /** When set, a statement's `iss` must equal it. */
+  issuer: string | undefined;
+  /** Dynamic registration without a software statement is refused. */
+  required: boolean;
 }
 
 /** A configuration mistake: the message names the variable and what it expects. */
@@ -190,6 +210,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`KEY_RETENTION must be at least ${ID_TOKEN_TTL} seconds so tokens signed by a retired key stay verifiable`);
   }
 
+  const softwareStatementJwks = e.SOFTWARE_STATEMENT_JWKS === undefined ? undefined : loadTrustedJwks(e.SOFTWARE_STATEMENT_JWKS);
+  if (e.SOFTWARE_STATEMENT_REQUIRED && !softwareStatementJwks) {
+    throw new ConfigError('SOFTWARE_STATEMENT_REQUIRED=true needs SOFTWARE_STATEMENT_JWKS: the directory keys that sign the statements');
+  }
+
   return {
     port: e.PORT,
     host: e.HOST,
@@ -200,6 +225,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.KLUIS_DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     trustProxy: e.TRUST_PROXY,
+    registration: {
+      secretRotationGrace: e.CLIENT_SECRET_ROTATION_GRACE,
+      softwareStatements: { jwks: softwareStatementJwks, issuer: e.SOFTWARE_STATEMENT_ISSUER, required: e.SOFTWARE_STATEMENT_REQUIRED },
+    },
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !production && e.DATABASE_URL === undefined),
     logLevel: e.LOG_LEVEL,
     secret: e.KLUIS_SECRET,
@@ -218,4 +247,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       argon2: { memoryKiB: e.ARGON2_MEMORY_KIB, iterations: e.ARGON2_ITERATIONS, parallelism: e.ARGON2_PARALLELISM },
     },
   };
+}
+
+/** SOFTWARE_STATEMENT_JWKS: an https URL, or a file holding a JWKS of public keys (checked now, not at first use). */
+function loadTrustedJwks(value: string): SoftwareStatementTrust['jwks'] {
+  if (/^https?:\/\//.test(value)) {
+    if (!value.startsWith('https://')) throw new ConfigError('SOFTWARE_STATEMENT_JWKS must be an https URL or a file path');
+    return new URL(value);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(value, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`SOFTWARE_STATEMENT_JWKS: cannot read a JSON file at ${value} (${(err as Error).message})`);
+  }
+  const keys = (parsed as { keys?: unknown }).keys;
+  if (!Array.isArray(keys) || keys.length === 0 || !keys.every((key) => typeof key === 'object' && key !== null && 'kty' in key)) {
+    throw new ConfigError(`SOFTWARE_STATEMENT_JWKS: ${value} must hold a JWKS, {"keys": [...]} with at least one key`);
+  }
+  if (keys.some((key) => 'd' in key)) throw new ConfigError(`SOFTWARE_STATEMENT_JWKS: ${value} holds a private key; give the public keys only`);
+  return { keys: keys as Record<string, unknown>[] };
 }

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/errors.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
-import type { Database } from './database.ts';
+import type { Database, Queryable } from './database.ts';
 import { DatabaseUnavailable } from './errors.ts';
 
 /** Every model oidc-provider persists through its adapter. */
@@ -22,7 +22,7 @@ export const MODELS = [
   'BackchannelAuthenticationRequest',
 ] as const;
 
-const CLIENT_SECRET_PURPOSE = 'client_secret';
+export const CLIENT_SECRET_PURPOSE = 'client_secret';
 
 interface StoredRow {
   payload: AdapterPayload;
@@ -38,13 +38,16 @@ interface StoredRow {
  */
 export class PostgresAdapter implements Adapter {
   readonly model: string;
-  readonly #db: Database;
+  readonly #db: Queryable;
   readonly #box: SecretBox;
+  readonly #includeDisabled: boolean;
 
-  constructor(model: string, db: Database, box: SecretBox) {
+  /** `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them. */
+  constructor(model: string, db: Queryable, box: SecretBox, { includeDisabled = false } = {}) {
     this.model = model;
     this.#db = db;
     this.#box = box;
+    this.#includeDisabled = includeDisabled;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -59,6 +62,18 @@ export class PostgresAdapter implements Adapter {
         [this.model, id, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
       ),
     );
+  }
+
+  /** Stores a new instance; false when one with `id` exists already (never overwrites it). */
+  async insert(id: string, payload: AdapterPayload): Promise<boolean> {
+    const { rowCount } = await this.#run(() =>
+      this.#db.query(
+        `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
+         on conflict (model, id) do nothing`,
+        [this.model, id, this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
+      ),
+    );
+    return rowCount === 1;
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
@@ -93,10 +108,12 @@ export class PostgresAdapter implements Adapter {
   }
 
   async #findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+    // A disabled client is not found: it cannot authenticate, and tokens issued to it introspect as inactive.
+    const enabled = this.model === 'Client' && !this.#includeDisabled ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)' : '';
     const { rows } = await this.#run(() =>
       this.#db.query<StoredRow & Record<string, unknown>>(
         `select payload, consumed_at from oidc_models
-         where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now())`,
+         where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now()) ${enabled}`,
         [this.model, value],
       ),
     );

@@ -11,6 +11,9 @@ import { accountFinder, CLAIMS } from './account.ts';
 import { unlessUnavailable } from './errors.ts';
 import type { KeyRing } from './keys.ts';
 import { SCA_ACR, scaPolicy } from './policy.ts';
+import { checkClientMetadata } from './client-policy.ts';
+import { pairwiseSubject } from './pairwise.ts';
+import { registrationFeatures } from './registration.ts';
 import { SIGNING_ALGS } from './keys.ts';
 
 export interface ProviderSettings {
@@ -28,7 +31,7 @@ const algs = [...SIGNING_ALGS];
  * Client metadata Kluis adds to RFC 7591's: `introspect_any_token` marks a resource server's client, which may
  * introspect tokens issued to other clients. Every other client only learns about its own tokens (RFC 7662 4).
  */
-export const EXTRA_CLIENT_METADATA = ['introspect_any_token'];
+export const EXTRA_CLIENT_METADATA = ['introspect_any_token', 'software_statement', 'software_id', 'software_version'];
 
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
 export function providerConfiguration({ config, db, secrets, keys, resourceScopes }: ProviderSettings): Configuration {
@@ -62,7 +65,11 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       policy: scaPolicy(config.sca.maxAge),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    subjectTypes: ['public'],
+    // Pairwise by default (OIDC Core 8.1): `public` only for first-party clients the operator registers as such.
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: pairwiseSubject(secrets.pairwiseSalt),
+    // Kluis checks sector_identifier_uri itself (sector-identifier.ts), on the CLI path as well as registration.
+    sectorIdentifierUriValidate: () => false,
     clockTolerance: 5,
 
     clientDefaults: {
@@ -70,6 +77,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'client_secret_basic',
+      subject_type: 'pairwise',
       // oidc-provider lets a client without `scope` metadata ask for any known scope; an API's scopes must be
       // granted to a client explicitly.
       scope: 'openid offline_access',
@@ -77,10 +85,15 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
     clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
-      validator(_ctx, key, value) {
+      validator(_ctx, key, value, metadata) {
         if (key === 'introspect_any_token' && value !== undefined && typeof value !== 'boolean') {
           throw new errors.InvalidClientMetadata('introspect_any_token must be a boolean');
         }
+        if (key !== 'introspect_any_token' && value !== undefined && typeof value !== 'string') {
+          throw new errors.InvalidClientMetadata(`${key} must be a string`);
+        }
+        // Called once per extra property; the whole-client rules run once, with the first.
+        if (key === EXTRA_CLIENT_METADATA[0]) checkClientMetadata(metadata as Record<string, unknown>, config.production);
       },
     },
 
@@ -110,6 +123,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
 
     features: {
       devInteractions: { enabled: false },
+      ...registrationFeatures(config, db, secrets.box),
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       introspection: {

@@ -37,3 +37,10 @@ export class AlreadyConsumed extends errors.InvalidGrant {
     super(`${model} already consumed`);
   }
 }
+
+/** A registration's redirect URI breaks Kluis's rules (RFC 7591 3.2.2 `invalid_redirect_uri`). */
+export class InvalidRedirectUriMetadata extends errors.CustomOIDCProviderError {
+  constructor(description: string) {
+    super('invalid_redirect_uri', description);
+  }
+}

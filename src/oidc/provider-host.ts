@@ -7,6 +7,7 @@ import { clientAuthStatus } from './client-auth-status.ts';
 import { providerConfiguration, type ProviderSettings } from './configuration.ts';
 import { listResourceServers } from '../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
+import { acceptRotatedSecrets } from './rotated-secrets.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -89,6 +90,7 @@ function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint
   // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4).
   provider.proxy = options.config.trustProxy;
   provider.use(clientAuthStatus);
+  acceptRotatedSecrets(provider, options.db, options.secrets.box);
   wireProviderEvents(provider, options.audit, options.log);
   const callback = provider.callback();
   return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
