@@ -128,6 +128,20 @@ describe('dynamic client registration', () => {
   });
 });
 
+describe('sector identifier at registration', () => {
+  test('a sector_identifier_uri that cannot be fetched, or is not https, is rejected', async () => {
+    const token = await iat();
+    const spanning = { redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] };
+    const unreachable = await register(token, { ...spanning, sector_identifier_uri: 'https://127.0.0.1:1/sector.json' });
+    assert.equal(unreachable.status, 400);
+    assert.equal(unreachable.body.error, 'invalid_client_metadata');
+    assert.match(String(unreachable.body.error_description), /sector_identifier_uri could not be fetched/);
+    const plain = await register(token, { ...spanning, sector_identifier_uri: 'http://sector.example/sector.json' });
+    assert.equal(plain.body.error, 'invalid_client_metadata');
+    assert.match(String(plain.body.error_description), /sector_identifier_uri/);
+  });
+});
+
 describe('software statements', () => {
   test("a statement signed by the trusted directory has its claims applied over the request's", async () => {
     const ssa = await statement({ software_id: 'budget-42', client_name: 'Budget (verified)', redirect_uris: ['https://budget.example/cb'] });

@@ -128,8 +128,12 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       userinfo: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) =>
-          token.clientId === client.clientId || (client as unknown as { introspect_any_token?: boolean }).introspect_any_token === true,
+        async allowedPolicy(ctx, client, token) {
+          if (token.clientId === client.clientId) return true;
+          if ((client as unknown as { introspect_any_token?: boolean }).introspect_any_token !== true) return false;
+          // A token of a disabled or removed client is inactive (`clients disable` stops its tokens at once).
+          return token.clientId !== undefined && (await ctx.oidc.provider.Client.find(token.clientId)) !== undefined;
+        },
       },
       revocation: {
         enabled: true,

@@ -14,16 +14,19 @@ export interface PendingRequest {
 /** A confidential web client driven with openid-client: builds PKCE requests and redeems codes. */
 export class RelyingParty {
   readonly config: oidc.Configuration;
+  readonly redirectUri: string;
 
-  private constructor(config: oidc.Configuration) {
+  private constructor(config: oidc.Configuration, redirectUri: string) {
     this.config = config;
+    this.redirectUri = redirectUri;
   }
 
-  static async create(issuer: string, client: AdapterPayload): Promise<RelyingParty> {
+  static async create(issuer: string, client: AdapterPayload, redirectUri = REDIRECT): Promise<RelyingParty> {
     return new RelyingParty(
       await oidc.discovery(new URL(issuer), String(client.client_id), undefined, oidc.ClientSecretBasic(String(client.client_secret)), {
         execute: [oidc.allowInsecureRequests],
       }),
+      redirectUri,
     );
   }
 
@@ -32,7 +35,7 @@ export class RelyingParty {
     const nonce = oidc.randomNonce();
     const state = oidc.randomState();
     const url = oidc.buildAuthorizationUrl(this.config, {
-      redirect_uri: REDIRECT,
+      redirect_uri: this.redirectUri,
       scope: 'openid profile email',
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { Browser, formAction } from './support/browser.ts';
+import { registerClient } from './support/clients.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { addPerson, totpCode } from './support/people.ts';
+import { RelyingParty } from './support/rp.ts';
+import { startTlsSite, type TlsSite } from './support/tls.ts';
+
+// OIDC Core 8.1: what each client learns about one person, and what it cannot correlate.
+let t: TestDatabase;
+let kluis: TestKluis;
+let site: TlsSite;
+let person: { id: string; secret?: string | undefined };
+const PASSWORD = 'pairwise passphrase 1';
+const SCOPE = 'openid profile email';
+
+before(async () => {
+  t = await createTestDatabase();
+  site = await startTlsSite({
+    '/sector.json': ['https://d1.example/cb', 'https://d2.example/cb'],
+    '/partial.json': ['https://d1.example/cb'],
+    '/not-an-array.json': { redirect_uris: ['https://d1.example/cb'] },
+  });
+  person = await addPerson(t.url, 'paula', PASSWORD, { totp: true, email: 'paula@example.com' });
+  kluis = await startTestKluis(t.url);
+});
+after(async () => {
+  await kluis?.stop();
+  await t?.drop();
+  await site?.close();
+});
+
+async function client(redirectUris: string[], extra: Record<string, unknown> = {}) {
+  const registered = await registerClient(t.url, { redirect_uris: redirectUris, scope: SCOPE, ...extra });
+  return { registered, rp: await RelyingParty.create(kluis.issuer, registered as AdapterPayload, redirectUris[0]) };
+}
+
+/** Signs paula in (fresh SCA each time) and consents; returns the sub values the client sees everywhere. */
+async function subjects(rp: RelyingParty) {
+  const browser = new Browser(kluis.issuer);
+  const request = await rp.request();
+  const { res } = await browser.follow(request.url);
+  const loginPage = await res.text();
+  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'paula', password: PASSWORD });
+  const mfaPage = await mfa.text();
+  // Each sign-in here falls in the same 30 s step; replay protection (tested elsewhere) would refuse the code again.
+  await t.db.query('update accounts set totp_last_step = null where username = $1', ['paula']);
+  let { res: next, external } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+  if (!external) {
+    const consentPage = await next.text();
+    ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] }));
+  }
+  assert.ok(external, 'signed in');
+  const tokens = await rp.redeem(external, request);
+  const idToken = tokens.claims()!.sub;
+  const userinfo = (await oidc.fetchUserInfo(rp.config, tokens.access_token, idToken)).sub;
+  const introspection = (await oidc.tokenIntrospection(rp.config, tokens.access_token)).sub;
+  return { idToken, userinfo, introspection };
+}
+
+describe('pairwise subject identifiers', () => {
+  let a: Awaited<ReturnType<typeof subjects>>;
+
+  test('a client gets a sub that is not the account id, the same in the ID token, userinfo and introspection', async () => {
+    const { registered, rp } = await client(['https://a.example/cb']);
+    assert.equal(registered.subject_type, 'pairwise', 'pairwise is the default');
+    a = await subjects(rp);
+    assert.notEqual(a.idToken, person.id);
+    assert.equal(a.userinfo, a.idToken);
+    assert.equal(a.introspection, a.idToken);
+    assert.match(a.idToken, /^[\w-]{43}$/, 'an HMAC-SHA256, base64url');
+  });
+
+  test('the value is stable: the same client gets the same sub at the next sign-in', async () => {
+    const { rp } = await client(['https://a.example/cb']);
+    const again = await subjects(rp);
+    assert.equal(again.idToken, a.idToken, 'a second client of sector a.example sees the same sub');
+  });
+
+  test('a client in another sector gets an unrelated sub; a client in the same sector (other path) the same', async () => {
+    const other = await subjects((await client(['https://b.example/cb'])).rp);
+    assert.notEqual(other.idToken, a.idToken);
+    const samePlace = await subjects((await client(['https://a.example/elsewhere'])).rp);
+    assert.equal(samePlace.idToken, a.idToken);
+  });
+
+  test('with a sector_identifier_uri the sector is its host, across redirect hosts', async () => {
+    const sectorUri = `${site.origin}/sector.json`;
+    const result = await runCli(['clients', 'add'], { DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile }, JSON.stringify({
+      redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'],
+      sector_identifier_uri: sectorUri,
+      scope: SCOPE,
+    }));
+    assert.equal(result.code, 0, result.stderr);
+    const spanning = JSON.parse(result.stdout) as AdapterPayload;
+    const viaD1 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d1.example/cb'));
+    const viaD2 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d2.example/cb'));
+    assert.equal(viaD1.idToken, viaD2.idToken);
+    // A client whose single redirect URI is on the sector's host shares the sector.
+    const onSectorHost = await subjects((await client([`${site.origin}/cb`])).rp);
+    assert.equal(onSectorHost.idToken, viaD1.idToken);
+    assert.notEqual(viaD1.idToken, a.idToken);
+  });
+
+  test('a bad sector_identifier_uri is rejected: not https, unreachable, not an array, missing a redirect URI', async () => {
+    const env = { DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile };
+    const attempt = (uri: string) =>
+      runCli(['clients', 'add'], env, JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'], sector_identifier_uri: uri }));
+    const cases: [string, RegExp][] = [
+      [`http://localhost/sector.json`, /sector_identifier_uri must be an? https (URL|uri)/],
+      ['https://127.0.0.1:1/sector.json', /sector_identifier_uri could not be fetched/],
+      [`${site.origin}/missing.json`, /sector_identifier_uri answered HTTP 404/],
+      [`${site.origin}/not-an-array.json`, /sector_identifier_uri must return a JSON array/],
+      [`${site.origin}/partial.json`, /sector_identifier_uri does not list every redirect URI \(missing https:\/\/d2.example\/cb\)/],
+    ];
+    for (const [uri, message] of cases) {
+      const result = await attempt(uri);
+      assert.equal(result.code, 1, uri);
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
+      assert.match(result.stderr, message);
+    }
+    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload->>'sector_identifier_uri' like '%partial%'`);
+    assert.equal(rows.length, 0, 'nothing stored');
+  });
+
+  test('two redirect hosts without a sector_identifier_uri are refused', async () => {
+    const result = await runCli(['clients', 'add'], { DATABASE_URL: t.url }, JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] }));
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /sector_identifier_uri is mandatory/);
+  });
+
+  test('a first-party client the operator marks public gets the account id', async () => {
+    const { registered, rp } = await client(['https://bank.example/cb'], { subject_type: 'public' });
+    assert.equal(registered.subject_type, 'public');
+    assert.equal((await subjects(rp)).idToken, person.id);
+  });
+});

@@ -1,0 +1,46 @@
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { tempDir } from './tempdir.ts';
+
+export interface TlsSite {
+  /** https://localhost:PORT */
+  origin: string;
+  /** The self-signed certificate, for NODE_EXTRA_CA_CERTS of a process that must trust the site. */
+  certFile: string;
+  close(): Promise<void>;
+}
+
+/** An https site on localhost serving fixed JSON documents by path (e.g. a sector_identifier_uri), with a fresh certificate. */
+export async function startTlsSite(documents: Record<string, unknown>): Promise<TlsSite> {
+  const dir = await tempDir('kluis-tls');
+  const keyFile = path.join(dir.path, 'key.pem');
+  const certFile = path.join(dir.path, 'cert.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
+    const document = documents[req.url ?? ''];
+    if (document === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `https://localhost:${port}`,
+    certFile,
+    async close() {
+      server.close();
+      await dir.remove();
+    },
+  };
+}
