@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { addResourceServer } from '../src/db/resource-servers.ts';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from './support/browser.ts';
@@ -17,6 +22,7 @@ let site: TlsSite;
 let person: { id: string; secret?: string | undefined };
 const PASSWORD = 'pairwise passphrase 1';
 const SCOPE = 'openid profile email';
+const API = 'https://api.bank.example';
 
 before(async () => {
   t = await createTestDatabase();
@@ -26,6 +32,7 @@ before(async () => {
     '/not-an-array.json': { redirect_uris: ['https://d1.example/cb'] },
   });
   person = await addPerson(t.url, 'paula', PASSWORD, { totp: true, email: 'paula@example.com' });
+  await addResourceServer(t.db, { identifier: API, scope: 'accounts:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 300 });
   kluis = await startTestKluis(t.url);
 });
 after(async () => {
@@ -40,9 +47,9 @@ async function client(redirectUris: string[], extra: Record<string, unknown> = {
 }
 
 /** Signs paula in (fresh SCA each time) and consents; returns the sub values the client sees everywhere. */
-async function subjects(rp: RelyingParty) {
+async function subjects(rp: RelyingParty, params: Record<string, string> = {}, consentScopes = ['profile', 'email']) {
   const browser = new Browser(kluis.issuer);
-  const request = await rp.request();
+  const request = await rp.request(params);
   const { res } = await browser.follow(request.url);
   const loginPage = await res.text();
   const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'paula', password: PASSWORD });
@@ -52,14 +59,16 @@ async function subjects(rp: RelyingParty) {
   let { res: next, external } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
   if (!external) {
     const consentPage = await next.text();
-    ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] }));
+    ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: consentScopes }));
   }
   assert.ok(external, 'signed in');
   const tokens = await rp.redeem(external, request);
   const idToken = tokens.claims()!.sub;
-  const userinfo = (await oidc.fetchUserInfo(rp.config, tokens.access_token, idToken)).sub;
-  const introspection = (await oidc.tokenIntrospection(rp.config, tokens.access_token)).sub;
-  return { idToken, userinfo, introspection };
+  // An access token for an API (resource indicator) is not for userinfo; the API introspects or verifies it.
+  const forApi = params.resource !== undefined;
+  const userinfo = forApi ? undefined : (await oidc.fetchUserInfo(rp.config, tokens.access_token, idToken)).sub;
+  const introspection = forApi ? undefined : (await oidc.tokenIntrospection(rp.config, tokens.access_token)).sub;
+  return { idToken, userinfo, introspection, browser, tokens };
 }
 
 describe('pairwise subject identifiers', () => {
@@ -131,6 +140,51 @@ describe('pairwise subject identifiers', () => {
     const result = await runCli(['clients', 'add'], { DATABASE_URL: t.url }, JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] }));
     assert.equal(result.code, 1);
     assert.match(result.stderr, /sector_identifier_uri is mandatory/);
+  });
+
+  test('a JWT access token for an API carries the same pairwise sub', async () => {
+    const { rp } = await client(['https://a.example/api-cb'], { scope: `${SCOPE} accounts:read` });
+    const { idToken, tokens } = await subjects(rp, { resource: API, scope: 'openid accounts:read' }, ['accounts:read']);
+    const accessToken = decodeJwt(tokens.access_token);
+    assert.equal(accessToken.aud, API);
+    assert.equal(accessToken.sub, idToken);
+    assert.equal(idToken, a.idToken);
+  });
+
+  test('a back-channel logout token carries the pairwise sub the client knows', async () => {
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push(new URLSearchParams(body).get('logout_token') ?? '');
+        res.writeHead(200).end();
+      });
+    });
+    receiver.listen(0, '127.0.0.1');
+    await once(receiver, 'listening');
+    try {
+      const { port } = receiver.address() as AddressInfo;
+      const { rp } = await client(['https://a.example/logout-cb'], { backchannel_logout_uri: `http://127.0.0.1:${port}/bcl` });
+      const { idToken, browser, tokens } = await subjects(rp);
+      const { res } = await browser.follow(`/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token! })}`);
+      const page = await res.text();
+      assert.doesNotMatch(page, /https:\/\/fonts/, 'Kluis renders its own logout page');
+      const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)![1]!;
+      const { res: done } = await browser.follow('/session/end/confirm', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ xsrf, logout: 'yes' }),
+      });
+      assert.match(await done.text(), /You are signed out/);
+      for (let tries = 0; tries < 40 && received.length === 0; tries += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(received.length, 1, 'one logout token');
+      const logoutToken = decodeJwt(received[0]!);
+      assert.equal(logoutToken.sub, idToken);
+      assert.equal(logoutToken.sub, a.idToken);
+    } finally {
+      receiver.close();
+    }
   });
 
   test('a first-party client the operator marks public gets the account id', async () => {

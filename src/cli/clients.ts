@@ -41,7 +41,7 @@ async function validatedClient(provider: Provider, metadata: Metadata, productio
   try {
     checkClientMetadata(metadata, production);
     client = new Client(metadata as AdapterPayload);
-    await verifySectorIdentifierUri(metadata);
+    await verifySectorIdentifierUri(metadata, production);
   } catch (err) {
     throw asCliError(err);
   }

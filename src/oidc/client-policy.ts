@@ -30,6 +30,14 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
       throw new InvalidRedirectUriMetadata(`${field} must use https; http is allowed only on loopback addresses for native apps (${uri})`);
     }
   }
+  // Logout tokens carry the pairwise sub: they go to https endpoints only (loopback http while in development).
+  const backchannel = metadata.backchannel_logout_uri;
+  if (typeof backchannel === 'string' && URL.canParse(backchannel)) {
+    const url = new URL(backchannel);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) && !production)) {
+      throw new errors.InvalidClientMetadata(`backchannel_logout_uri must use https (${backchannel})`);
+    }
+  }
   if (metadata.introspect_any_token === true && metadata.token_endpoint_auth_method === 'none') {
     throw new errors.InvalidClientMetadata('introspect_any_token requires a client that authenticates (token_endpoint_auth_method other than none)');
   }

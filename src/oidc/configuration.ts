@@ -66,6 +66,9 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     // Pairwise by default (OIDC Core 8.1): `public` only for first-party clients the operator registers as such.
+    // oidc-provider's outbound calls (back-channel logout, remote client JWKS) refuse special-use addresses. In
+    // development (http issuer) a developer's loopback services are allowed, as for redirect URIs.
+    ...(config.production ? {} : { fetch: (url: string | URL | Request, options?: RequestInit) => fetch(url, { ...options, dispatcher: undefined } as RequestInit) }),
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: pairwiseSubject(secrets.pairwiseSalt),
     // Kluis checks sector_identifier_uri itself (sector-identifier.ts), on the CLI path as well as registration.
@@ -123,6 +126,19 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
 
     features: {
       devInteractions: { enabled: false },
+      // RP-initiated logout with Kluis's own pages (oidc-provider's defaults load web fonts from a third party).
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          // `form` is oidc-provider's hidden form (action and xsrf token); the buttons submit it.
+          ctx.body = render('logout', { form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.body = render('signed-out', { client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
+        },
+      },
+      // OpenID Connect Back-Channel Logout 1.0: clients with a backchannel_logout_uri hear of every sign-out.
+      backchannelLogout: { enabled: true },
       ...registrationFeatures(config, db, secrets.box),
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },

@@ -39,7 +39,7 @@ export function registrationFeatures(config: Pick<Config, 'registration' | 'prod
     if (properties.subject_type === 'public') {
       throw new errors.InvalidClientMetadata('subject_type public is only for first-party clients registered by the operator');
     }
-    await verifySectorIdentifierUri(properties);
+    await verifySectorIdentifierUri(properties, config.production);
   }
 
   async function singleUsePolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {

@@ -1,4 +1,5 @@
 import { errors } from 'oidc-provider';
+import { assertPublicHost } from './outbound.ts';
 
 const FETCH_TIMEOUT_MS = 5000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -8,7 +9,7 @@ const MAX_BODY_BYTES = 64 * 1024;
  * URL whose JSON array lists every redirect URI; its host is then the sector. Kluis fetches and checks it on every
  * registration path, so a client cannot claim another party's sector (and receive that party's `sub` values).
  */
-export async function verifySectorIdentifierUri(metadata: Record<string, unknown>): Promise<void> {
+export async function verifySectorIdentifierUri(metadata: Record<string, unknown>, production: boolean): Promise<void> {
   const uri = metadata.sector_identifier_uri;
   if (uri === undefined) return;
   const fail = (reason: string) => new errors.InvalidClientMetadata(`sector_identifier_uri ${reason}`);
@@ -16,6 +17,7 @@ export async function verifySectorIdentifierUri(metadata: Record<string, unknown
 
   let body: string;
   try {
+    if (production) await assertPublicHost(new URL(uri));
     const res = await fetch(uri, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
     if (res.status !== 200) throw fail(`answered HTTP ${res.status}, expected 200`);
     const length = Number(res.headers.get('content-length') ?? 0);
