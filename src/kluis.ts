@@ -6,6 +6,10 @@ import type { Config } from './config/env.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
+import { accountRoutes } from './account/routes.ts';
+import { AccountSession } from './account/session.ts';
+import { Consents } from './consent/consents.ts';
+import { ensureAccountClient } from './oidc/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
@@ -41,9 +45,12 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const stopSweeper = startSweeper(db, config.sweep, log);
 
     const signIn = new SignIn(db, secrets.box, audit, config.sca);
-    const interactions = interactionRoutes({ host, db, signIn, audit, issuerName: new URL(config.issuer).host });
+    const consents = new Consents(db, secrets.box, host, audit, log);
+    await ensureAccountClient(host, db, secrets.box, config.issuer);
+    const interactions = interactionRoutes({ host, db, signIn, audit, consents, issuerName: new URL(config.issuer).host });
+    const account = accountRoutes({ config, db, secrets, session: new AccountSession(host, db, secrets, config), consents, signIn, audit });
     const demo = config.demo ? await seedDemo({ config, db, secrets, host, audit }) : undefined;
-    const routers = demo ? [interactions, demoRelyingParty(config.issuer, demo)] : [interactions];
+    const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
     const app = createApp({ config, db, host, log, routers });
     server = app.listen(config.port, config.host);
     await once(server, 'listening');

@@ -3,6 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.ts';
 import type { AuditEvent } from './events.ts';
 import type { AuditLog } from './writer.ts';
+import type { GrantActivity } from '../consent/activity.ts';
 
 /** The fields of oidc-provider token models the audit log keeps: identifiers of parties, never token values. */
 interface TokenLike {
@@ -13,6 +14,8 @@ interface TokenLike {
   scope?: string;
   gty?: string;
   aud?: string | string[];
+  /** Lifetime in seconds (oidc-provider's BaseToken). */
+  expiration?: number;
 }
 
 function tokenEvent(type: AuditEvent['type'], token: TokenLike): AuditEvent {
@@ -37,12 +40,21 @@ const TOKEN_MODELS = ['access_token', 'client_credentials', 'refresh_token', 'au
  * The one place provider events reach the audit log. `saved` covers opaque tokens (stored), `issued` covers
  * JWT-format tokens (not stored); `destroyed` is a revocation; `consumed` a redeemed code or rotated refresh token.
  */
-export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Logger): void {
+export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Logger, grants: GrantActivity): void {
   // The per-model events are built from names, which the typings cannot check: use the plain emitter view.
   const events = provider as unknown as NodeJS.EventEmitter;
+  const failed = (what: string) => (err: unknown) => log.warn({ err: (err as Error).message }, `${what} could not be recorded`);
   for (const model of TOKEN_MODELS) {
-    events.on(`${model}.saved`, (token: TokenLike) => audit.recordLater(tokenEvent('token.issued', token)));
-    events.on(`${model}.issued`, (token: TokenLike) => audit.recordLater(tokenEvent('token.issued', token)));
+    events.on(`${model}.saved`, (token: TokenLike) => {
+      audit.recordLater(tokenEvent('token.issued', token));
+      if (token.grantId) grants.tokenIssued(token.grantId, null).catch(failed('grant use'));
+    });
+    // Not stored (JWT format): it cannot be recalled, so the grant remembers until when it works.
+    events.on(`${model}.issued`, (token: TokenLike) => {
+      audit.recordLater(tokenEvent('token.issued', token));
+      const until = new Date(Date.now() + (token.expiration ?? 0) * 1000);
+      if (token.grantId) grants.tokenIssued(token.grantId, until).catch(failed('grant use'));
+    });
     events.on(`${model}.destroyed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.revoked', token)));
     events.on(`${model}.consumed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.consumed', token)));
   }
@@ -59,9 +71,17 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   events.on('registration_update.success', registration('client.updated', 'registration management'));
   events.on('registration_delete.success', registration('client.removed', 'registration management'));
 
+  // oidc-provider revokes a grant when its client revokes a refresh token (RFC 7009) or a code is replayed.
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
-    const clientId = ctx.oidc?.client?.clientId;
-    audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId });
+    const client = ctx.oidc?.client;
+    const clientId = client?.clientId;
+    audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId, details: { channel: 'client' } });
+    const token = (ctx.oidc?.entities.RefreshToken ?? ctx.oidc?.entities.AccessToken ?? ctx.oidc?.entities.AuthorizationCode) as TokenLike | undefined;
+    if (client && token?.accountId) {
+      grants
+        .revokedByClient({ accountId: token.accountId, clientId: client.clientId, clientName: client.clientName ?? null, grantId, scope: token.scope ?? '' })
+        .catch(failed('consent ledger entry'));
+    }
   });
 
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {

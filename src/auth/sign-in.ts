@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
+import { recordSecurityEvent } from '../db/security-events.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { PasswordHasher } from './password.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
@@ -13,6 +14,12 @@ export const TOTP_PURPOSE = 'totp secret';
 export interface PasswordStep {
   accountId: string | null;
   passwordOk: boolean;
+}
+
+/** Where a sign-in came from, for the person's security activity (kept with their account, erased with it). */
+export interface Origin {
+  ip: string;
+  device: string;
 }
 
 export type ScaOutcome =
@@ -66,7 +73,8 @@ export class SignIn {
   }
 
   /** Second step: decides on both factors together, counts failures, locks, audits. */
-  async secondStep(step: PasswordStep, code: string, ip: string): Promise<ScaOutcome> {
+  async secondStep(step: PasswordStep, code: string, origin: Origin): Promise<ScaOutcome> {
+    const { ip } = origin;
     if (await this.ipThrottled(ip)) return { ok: false, reason: 'throttled' };
     const account = step.accountId ? await accounts.findAccountById(this.#db, step.accountId) : undefined;
     const trimmed = code.trim();
@@ -89,8 +97,9 @@ export class SignIn {
       if (possession === 'recovery') {
         const left = await accounts.unusedRecoveryCodes(this.#db, account.id);
         await this.#audit.record({ type: 'recovery_code.used', actor: `account:${account.id}`, accountId: account.id, details: { remaining: left } });
+        await recordSecurityEvent(this.#db, account.id, 'recovery_code.used', origin);
       }
-      await this.#audit.record({ type: 'login.succeeded', actor: `account:${account.id}`, accountId: account.id, details: { amr: ['pwd', 'otp'], ip } });
+      await this.recordSuccess(account.id, origin);
       return { ok: true, accountId: account.id, amr: ['pwd', 'otp'] };
     }
 
@@ -98,13 +107,17 @@ export class SignIn {
     const locked = account ? isLocked(account) : false;
     // Attempts against a locked account do not extend the lock: a victim cannot be locked out forever.
     const lockedNow = account && account.status === 'active' && !locked ? await accounts.recordFailure(this.#db, account.id, this.#policy.lockout) : null;
+    // The address goes into the audit log only when no account is involved; a person's addresses are kept with their
+    // security activity, which is erased with the account (GDPR Art 17).
     await this.#audit.record({
       type: 'login.failed',
       actor: account ? `account:${account.id}` : 'anonymous',
       accountId: account?.id,
-      details: { ip, known_account: !!account },
+      details: account ? { known_account: true } : { ip, known_account: false },
     });
+    if (account) await recordSecurityEvent(this.#db, account.id, 'login.failed', origin);
     if (lockedNow) {
+      await recordSecurityEvent(this.#db, account!.id, 'account.locked', origin);
       await this.#audit.record({
         type: 'account.locked',
         actor: 'system',
@@ -126,12 +139,68 @@ export class SignIn {
   }
 
   /** Confirms enrolment with a valid code; stores the secret and returns ten fresh recovery codes. */
-  async confirmEnrolment(accountId: string, sealed: string, code: string): Promise<string[] | null> {
+  async confirmEnrolment(accountId: string, sealed: string, code: string, origin: Origin): Promise<string[] | null> {
     const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
     await this.#db.transaction((tx) => accounts.enrolTotp(tx, accountId, sealed, step, codes.map(hashRecoveryCode)));
     await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp' } });
+    await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
+    return codes;
+  }
+
+  async recordSuccess(accountId: string, origin: Origin, details: Record<string, boolean> = {}): Promise<void> {
+    await this.#audit.record({ type: 'login.succeeded', actor: `account:${accountId}`, accountId, details: { amr: ['pwd', 'otp'], ...details } });
+    await recordSecurityEvent(this.#db, accountId, 'login.succeeded', origin);
+  }
+
+  /**
+   * A fresh second factor from a signed-in person (account area: re-enrolment, new recovery codes): a current TOTP
+   * code not used before, or an unused recovery code. Failures count towards the lockout like any other.
+   */
+  async confirmSecondFactor(accountId: string, code: string, origin: Origin): Promise<boolean> {
+    const account = await accounts.findAccountById(this.#db, accountId);
+    if (!account || account.status !== 'active' || isLocked(account)) return false;
+    const trimmed = code.trim();
+    let ok = false;
+    if (account.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
+      const matched = await checkTotp(this.#box.decrypt(account.totpSecretEncrypted, TOTP_PURPOSE), trimmed, account.totpLastStep);
+      ok = matched !== null && (await accounts.acceptTotpStep(this.#db, account.id, matched));
+    } else if (looksLikeRecoveryCode(trimmed)) {
+      ok = await accounts.useRecoveryCode(this.#db, account.id, hashRecoveryCode(trimmed));
+      if (ok) await recordSecurityEvent(this.#db, account.id, 'recovery_code.used', origin);
+    }
+    if (ok) {
+      await accounts.recordSuccess(this.#db, account.id);
+      return true;
+    }
+    const lockedNow = await accounts.recordFailure(this.#db, account.id, this.#policy.lockout);
+    await this.#audit.record({ type: 'login.failed', actor: `account:${account.id}`, accountId: account.id, details: { known_account: true, step_up: true } });
+    await recordSecurityEvent(this.#db, account.id, 'login.failed', origin);
+    if (lockedNow) {
+      await this.#audit.record({ type: 'account.locked', actor: 'system', accountId: account.id, details: { until: lockedNow.toISOString(), lockouts: account.lockouts + 1 } });
+      await recordSecurityEvent(this.#db, account.id, 'account.locked', origin);
+    }
+    return false;
+  }
+
+  /** Account area: a new TOTP secret (already proven by a code) and ten new recovery codes replace the old ones. */
+  async reenrol(accountId: string, sealed: string, code: string, origin: Origin): Promise<string[] | null> {
+    const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
+    if (step === null) return null;
+    const codes = newRecoveryCodes();
+    await this.#db.transaction((tx) => accounts.enrolTotp(tx, accountId, sealed, step, codes.map(hashRecoveryCode)));
+    await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', reenrolment: true } });
+    await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
+    return codes;
+  }
+
+  /** Account area: ten new recovery codes; the old ones stop working. */
+  async regenerateRecoveryCodes(accountId: string, origin: Origin): Promise<string[]> {
+    const codes = newRecoveryCodes();
+    await this.#db.transaction((tx) => accounts.replaceRecoveryCodes(tx, accountId, codes.map(hashRecoveryCode)));
+    await this.#audit.record({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId });
+    await recordSecurityEvent(this.#db, accountId, 'recovery_codes.regenerated', origin);
     return codes;
   }
 }

@@ -4,6 +4,7 @@ import { ConfigError } from '../config/env.ts';
 import { EmbeddedPostgresError } from '../db/embedded.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { MigrationError } from '../db/migrate.ts';
+import { deleteUser, listConsents, revokeConsents } from './consents.ts';
 import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
 import { CliError, openContext, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
@@ -32,6 +33,9 @@ const USAGE = `usage: kluis <command>
                                            add a person; the password is read from stdin; --totp pre-enrols
                                            an authenticator and prints its otpauth:// URI once
   users list | disable USERNAME | unlock USERNAME | reset-mfa USERNAME
+  users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
+  consents list USERNAME                   the person's consents, per client
+  consents revoke USERNAME [CLIENT_ID]     withdraw one client's consent, or all of them, as the operator
 
 Configuration comes from the same environment variables as the server (see README).`;
 
@@ -120,6 +124,9 @@ const COMMANDS: Record<string, Command> = {
   'users disable': (ctx) => disableUser(ctx, argument(2, 'username')),
   'users unlock': (ctx) => unlockUser(ctx, argument(2, 'username')),
   'users reset-mfa': (ctx) => resetMfa(ctx, argument(2, 'username')),
+  'users delete': (ctx) => deleteUser(ctx, argument(2, 'username')),
+  'consents list': (ctx) => listConsents(ctx, argument(2, 'username')),
+  'consents revoke': (ctx) => revokeConsents(ctx, argument(2, 'username'), positionals[3]),
   'resources remove': async (ctx) => {
     await removeResource(ctx, argument(2, 'resource identifier'));
     return { removed: argument(2, 'resource identifier') };

@@ -3,6 +3,9 @@ import { PasswordHasher, MAX_PASSWORD_LENGTH } from '../auth/password.ts';
 import { TOTP_PURPOSE, isLocked } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
+import { usernameHash } from '../account/erasure.ts';
+import { retiredUntil } from '../db/retired-usernames.ts';
+import { recordSecurityEvent } from '../db/security-events.ts';
 import { CliError, type CliContext } from './context.ts';
 
 const MIN_PASSWORD_LENGTH = 8; // OWASP ASVS 5.0 6.2.1
@@ -34,6 +37,8 @@ export async function addUser(ctx: CliContext, username: string, password: strin
   }
   if (options.email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(options.email)) throw new CliError('--email must be an email address');
   if (await accounts.findAccountByUsername(ctx.db, username)) throw new CliError(`a user ${username} already exists`);
+  const retired = await retiredUntil(ctx.db, usernameHash(ctx.secrets.pairwiseSalt, username));
+  if (retired) throw new CliError(`the username ${username} belonged to a deleted account; it is available again after ${retired.toISOString()}`);
 
   const hasher = new PasswordHasher(ctx.config.sca.argon2);
   const secret = options.totp ? newTotpSecret() : null;
@@ -84,6 +89,7 @@ export async function unlockUser(ctx: CliContext, username: string) {
   const account = await byUsername(ctx, username);
   await accounts.unlock(ctx.db, account.id);
   await ctx.audit.record({ type: 'account.unlocked', actor: 'operator', accountId: account.id });
+  await recordSecurityEvent(ctx.db, account.id, 'account.unlocked');
   return { username: account.username, status: account.status };
 }
 
@@ -92,5 +98,6 @@ export async function resetMfa(ctx: CliContext, username: string) {
   const account = await byUsername(ctx, username);
   await ctx.db.transaction((tx) => accounts.resetMfa(tx, account.id));
   await ctx.audit.record({ type: 'mfa.reset', actor: 'operator', accountId: account.id });
+  await recordSecurityEvent(ctx.db, account.id, 'mfa.reset');
   return { username: account.username, mfa: 'not enrolled' };
 }

@@ -69,6 +69,8 @@ const schema = z.object({
     .min(32, 'KLUIS_SECRET must be at least 32 characters of random data, e.g. the output of `openssl rand -base64 48`')
     .optional(),
   ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 30, 600).default(600),
+  JWT_ACCESS_TOKEN_TTL: seconds('JWT_ACCESS_TOKEN_TTL', 30, 600).default(300),
+  USERNAME_QUARANTINE: seconds('USERNAME_QUARANTINE', 0, 365 * 86400).default(30 * 86400),
   KEY_ROTATION_OVERLAP: seconds('KEY_ROTATION_OVERLAP', 0, 30 * 86400).default(3600),
   KEY_RETENTION: seconds('KEY_RETENTION', 3600, 365 * 86400).default(86400),
   KEYS_REFRESH_INTERVAL: seconds('KEYS_REFRESH_INTERVAL', 1, 60).default(30),
@@ -144,6 +146,10 @@ export interface Config {
   /** The operator's master secret; undefined only in development. */
   secret: string | undefined;
   accessTokenTtl: number;
+  /** JWT access tokens cannot be recalled when a consent is withdrawn: they live at most this long. */
+  jwtAccessTokenTtl: number;
+  /** Seconds a deleted account's username stays unavailable. */
+  usernameQuarantine: number;
   keys: { rotationOverlap: number; retention: number; refreshInterval: number };
   sweep: { interval: number; batchSize: number };
   shutdownTimeout: number;
@@ -233,6 +239,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     secret: e.KLUIS_SECRET,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,
+    jwtAccessTokenTtl: e.JWT_ACCESS_TOKEN_TTL,
+    usernameQuarantine: e.USERNAME_QUARANTINE,
     keys: {
       rotationOverlap: e.KEY_ROTATION_OVERLAP,
       retention: e.KEY_RETENTION,

@@ -105,6 +105,10 @@ export async function enrolTotp(db: Queryable, id: string, secretEncrypted: stri
     `update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1`,
     [id, secretEncrypted, step],
   );
+  await replaceRecoveryCodes(db, id, codeHashes);
+}
+
+export async function replaceRecoveryCodes(db: Queryable, id: string, codeHashes: string[]): Promise<void> {
   await db.query('delete from recovery_codes where account_id = $1', [id]);
   for (const hash of codeHashes) await db.query('insert into recovery_codes (account_id, code_hash) values ($1, $2)', [id, hash]);
 }

@@ -5,7 +5,7 @@ import { PasswordHasher } from '../auth/password.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
-import { PostgresAdapter } from '../db/oidc-adapter.ts';
+import { writeManagedClient } from '../oidc/managed-clients.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
 import { sealedValue, type ServerSecrets } from '../secrets/server-secrets.ts';
 
@@ -53,12 +53,8 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
     token_endpoint_auth_method: 'client_secret_basic',
     scope: 'openid profile email',
   };
-  // oidc-provider's own validation, as for any other client.
-  const stored = new (host.provider.Client as unknown as new (m: AdapterPayload) => { metadata(): AdapterPayload })(metadata).metadata();
-  const clients = new PostgresAdapter('Client', db, secrets.box);
-  const existed = await clients.find(DEMO_CLIENT_ID);
-  await clients.upsert(DEMO_CLIENT_ID, { ...stored, client_id_issued_at: existed?.client_id_issued_at ?? Math.floor(Date.now() / 1000) });
-  if (!existed) {
+  const created = await writeManagedClient(host, db, secrets.box, metadata);
+  if (created) {
     await audit.record({
       type: 'client.created',
       actor: 'system',

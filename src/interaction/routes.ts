@@ -4,8 +4,10 @@ import type { Context, Middleware } from 'koa';
 import { errors } from 'oidc-provider';
 import QRCode from 'qrcode';
 import type { AuditLog } from '../audit/writer.ts';
+import type { Consents } from '../consent/consents.ts';
 import { totpUri } from '../auth/totp.ts';
 import type { SignIn } from '../auth/sign-in.ts';
+import { origin } from '../http/request-origin.ts';
 import { findAccountById } from '../db/accounts.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import type { Database } from '../db/database.ts';
@@ -21,6 +23,7 @@ export interface InteractionDependencies {
   db: Database;
   signIn: SignIn;
   audit: AuditLog;
+  consents: Consents;
   issuerName: string;
 }
 
@@ -79,7 +82,7 @@ const noStore: Middleware = async (ctx, next) => {
  * The pages between a client's redirect and the authorization code: sign-in with both factors, TOTP enrolment,
  * consent. Every POST carries the interaction's CSRF token and answers 303 (RFC 9700 4.12: never 307).
  */
-export function interactionRoutes({ host, db, signIn, audit, issuerName }: InteractionDependencies): Router {
+export function interactionRoutes({ host, db, signIn, audit, consents, issuerName }: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const forms = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
@@ -178,7 +181,7 @@ export function interactionRoutes({ host, db, signIn, audit, issuerName }: Inter
   router.post('/mfa', forms, async (ctx) => {
     const { interaction, state, body } = await loadPost(ctx, 'login');
     if (!state.step) return see(ctx, `/interaction/${interaction.uid}`);
-    const outcome = await signIn.secondStep(state.step, field(body, 'code', 32), ctx.ip);
+    const outcome = await signIn.secondStep(state.step, field(body, 'code', 32), origin(ctx));
     if (!outcome.ok) {
       await writeState(interaction, { csrf: state.csrf, error: outcome.reason });
       return see(ctx, `/interaction/${interaction.uid}`);
@@ -214,10 +217,10 @@ export function interactionRoutes({ host, db, signIn, audit, issuerName }: Inter
     if (!step?.passwordOk || !step.accountId || !state.enrolment || !(await signIn.needsEnrolment(step))) {
       return see(ctx, `/interaction/${interaction.uid}`);
     }
-    const codes = await signIn.confirmEnrolment(step.accountId, state.enrolment, field(body, 'code', 32));
+    const codes = await signIn.confirmEnrolment(step.accountId, state.enrolment, field(body, 'code', 32), origin(ctx));
     if (!codes) return enrolmentPage(ctx, interaction, state, 'That code did not match. Check the time on your device and try the newest code.');
     await writeState(interaction, { csrf: state.csrf });
-    await audit.record({ type: 'login.succeeded', actor: `account:${step.accountId}`, accountId: step.accountId, details: { amr: ['pwd', 'otp'], ip: ctx.ip, enrolment: true } });
+    await signIn.recordSuccess(step.accountId, origin(ctx), { enrolment: true });
     const returnTo = await host.provider.interactionResult(
       ctx.req,
       ctx.res,
@@ -232,6 +235,7 @@ export function interactionRoutes({ host, db, signIn, audit, issuerName }: Inter
     const { interaction, body } = await loadPost(ctx, 'consent');
     const chosen = ([] as unknown[]).concat(body.scope ?? []).filter((s): s is string => typeof s === 'string');
     const consent = await saveGrant(host.provider, interaction, new Set(chosen));
+    await consents.recordDecision(interaction.session!.accountId, consent.grantId!, interaction.grantId ? 'changed' : 'granted');
     await audit.record({
       type: 'consent.granted',
       actor: `account:${interaction.session!.accountId}`,

@@ -11,6 +11,7 @@ import { accountFinder, CLAIMS } from './account.ts';
 import { unlessUnavailable } from './errors.ts';
 import type { KeyRing } from './keys.ts';
 import { SCA_ACR, scaPolicy } from './policy.ts';
+import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { checkClientMetadata } from './client-policy.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { registrationFeatures } from './registration.ts';
@@ -36,8 +37,12 @@ export const EXTRA_CLIENT_METADATA = ['introspect_any_token', 'software_statemen
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
 export function providerConfiguration({ config, db, secrets, keys, resourceScopes }: ProviderSettings): Configuration {
   const maxAccessTokenTtl = config.accessTokenTtl;
-  const accessTokenTtl = (_ctx: KoaContextWithOIDC, token: { resourceServer?: ResourceServer }) =>
-    Math.min(token.resourceServer?.accessTokenTTL ?? maxAccessTokenTtl, maxAccessTokenTtl);
+  // A JWT access token outlives a withdrawn consent (it cannot be recalled), so it is kept shorter.
+  const ceiling = (format: string | undefined) => (format === 'jwt' ? Math.min(config.jwtAccessTokenTtl, maxAccessTokenTtl) : maxAccessTokenTtl);
+  const accessTokenTtl = (_ctx: KoaContextWithOIDC, token: { resourceServer?: ResourceServer }) => {
+    const max = ceiling(token.resourceServer?.accessTokenFormat);
+    return Math.min(token.resourceServer?.accessTokenTTL ?? max, max);
+  };
 
   return {
     adapter: postgresAdapter(db, secrets.box),
@@ -168,7 +173,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
           return {
             scope: server.scope.split(' ').filter((scope) => allowed.has(scope)).join(' '),
             audience: server.identifier,
-            accessTokenTTL: Math.min(server.accessTokenTtl ?? maxAccessTokenTtl, maxAccessTokenTtl),
+            accessTokenTTL: Math.min(server.accessTokenTtl ?? ceiling(server.accessTokenFormat), ceiling(server.accessTokenFormat)),
             accessTokenFormat: server.accessTokenFormat,
             ...(server.accessTokenFormat === 'jwt' ? { jwt: { sign: { alg: server.signingAlg } } } : {}),
           };
@@ -182,6 +187,16 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       const { oidc } = ctx;
       const accountId = oidc.session?.accountId;
       if (!accountId || !oidc.client) return undefined;
+      // Kluis's own account area is first-party: the person is not asked to consent to it.
+      if (oidc.client.clientId === ACCOUNT_CLIENT_ID) {
+        const previous = oidc.session.grantIdFor(ACCOUNT_CLIENT_ID);
+        const kept = previous ? await oidc.provider.Grant.find(previous) : undefined;
+        if (kept) return kept;
+        const grant = new oidc.provider.Grant({ accountId, clientId: ACCOUNT_CLIENT_ID });
+        grant.addOIDCScope('openid');
+        await grant.save();
+        return grant;
+      }
       const grantId =
         (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ??
         oidc.session.grantIdFor(oidc.client.clientId) ??

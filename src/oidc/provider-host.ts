@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
 import { wireProviderEvents } from '../audit/provider-events.ts';
+import { GrantActivity } from '../consent/activity.ts';
 import type { Logger } from '../log/logger.ts';
 import { clientAuthStatus } from './client-auth-status.ts';
 import { providerConfiguration, type ProviderSettings } from './configuration.ts';
@@ -91,7 +92,7 @@ function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint
   provider.proxy = options.config.trustProxy;
   provider.use(clientAuthStatus);
   acceptRotatedSecrets(provider, options.db, options.secrets.box);
-  wireProviderEvents(provider, options.audit, options.log);
+  wireProviderEvents(provider, options.audit, options.log, new GrantActivity(options.db));
   const callback = provider.callback();
   return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
 }
