@@ -12,7 +12,8 @@ import { ROOT, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { REDIRECT, RelyingParty } from './support/rp.ts';
 
-// A person in headless Chromium clicks and types through sign-in, TOTP enrolment and consent.
+// A person in headless Chromium clicks and types through sign-in, TOTP enrolment and consent, then withdraws the
+// consent in the account area.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
@@ -41,8 +42,10 @@ after(async () => {
   await t?.drop();
 });
 
+let page: Awaited<ReturnType<Chromium['newPage']>>;
+
 test('a person signs in, enrols an authenticator and consents by clicking and typing', { skip }, async () => {
-  const page = await browser!.newPage();
+  page = await browser!.newPage();
   let callback: URL | undefined;
   // The relying party's redirect URI is not on this machine: catch the navigation there.
   await page.route('https://rp.example/**', async (route) => {
@@ -77,4 +80,29 @@ test('a person signs in, enrols an authenticator and consents by clicking and ty
   assert.equal(tokens.claims()!.acr, SCA_ACR);
   assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
   for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});
+
+test('the same person opens their account, finds the app and withdraws its access by clicking', { skip }, async () => {
+  // The SSO session from the sign-in above is fresh: the account area opens without another sign-in.
+  await page.goto(`${kluis.issuer}/account`);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account.png'), fullPage: true });
+  await page.getByRole('link', { name: 'Apps with access' }).click();
+  await page.getByRole('heading', { name: 'Savings app' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-consents.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Withdraw access' }).click();
+  await page.getByRole('heading', { name: "Withdraw Savings app's access?" }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-withdraw.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Withdraw access' }).click();
+
+  await page.locator('#flash').waitFor();
+  assert.match((await page.locator('#flash').textContent())!, /You withdrew Savings app's access\. Its access ended now\./);
+  assert.equal(await page.locator('#no-consents').count(), 1);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-withdrawn.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Consent history' }).click();
+  assert.equal(await page.locator('.ledger-entry[data-action="revoked"][data-channel="account_area"]').count(), 1);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-history.png'), fullPage: true });
+  for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
