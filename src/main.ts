@@ -34,6 +34,7 @@ if (kluis.demo) {
       `  username    ${username}`,
       `  password    ${password}`,
       '  The first sign-in enrols an authenticator app (any TOTP app: scan the QR code or type the secret).',
+      `  Afterwards ${startUrl.replace(/\/demo$/, '/account')} shows the consent and lets you withdraw it.`,
       '',
     ].join('\n') + '\n',
   );

@@ -128,6 +128,22 @@ describe('the account area', () => {
     assert.match(history, /access given to\s+Savings app through consent screen/);
   });
 
+  test('an app that revokes its own refresh token gives up the consent; the ledger records it as the app\'s doing', async () => {
+    const loans = await app('Loans app', 'https://loans.example/cb');
+    const { tokens } = await authorize(loans.rp);
+    await oidc.tokenRevocation(loans.rp.config, tokens.refresh_token!);
+    let rows: { channel: string; action: string }[] = [];
+    for (let tries = 0; tries < 40 && rows.length === 0; tries += 1) {
+      ({ rows } = await t.db.query<{ channel: string; action: string }>(
+        `select channel, action from consent_ledger where account_id = $1 and client_id = $2 and action = 'revoked'`,
+        [person.id, loans.client.client_id],
+      ));
+      if (!rows.length) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(rows, [{ channel: 'client', action: 'revoked' }]);
+    assert.doesNotMatch(await (await me.follow('/account/consents')).res.text(), /Loans app/);
+  });
+
   test('without a session the account area sends the browser to sign in with both factors, then back', async () => {
     const fresh = browser();
     const { res } = await fresh.follow('/account/history');

@@ -76,7 +76,8 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
     const client = ctx.oidc?.client;
     const clientId = client?.clientId;
     audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId, details: { channel: 'client' } });
-    const token = (ctx.oidc?.entities.RefreshToken ?? ctx.oidc?.entities.AccessToken ?? ctx.oidc?.entities.AuthorizationCode) as TokenLike | undefined;
+    const entities = ctx.oidc?.entities;
+    const token = (entities?.RefreshToken ?? entities?.AccessToken ?? entities?.AuthorizationCode) as TokenLike | undefined;
     if (client && token?.accountId) {
       grants
         .revokedByClient({ accountId: token.accountId, clientId: client.clientId, clientName: client.clientName ?? null, grantId, scope: token.scope ?? '' })
