@@ -17,21 +17,22 @@ create table consent_ledger (
 
 create index consent_ledger_account on consent_ledger (account_id, occurred_at);
 
-create function consent_ledger_append_only() returns trigger
+-- Generic: refuses changes to whichever append-only table it guards.
+create function refuse_change_to_append_only() returns trigger
 language plpgsql as $$
 begin
-  raise exception 'consent_ledger is append-only (% refused)', tg_op
+  raise exception '% is append-only (% refused)', tg_table_name, tg_op
     using errcode = 'insufficient_privilege';
 end;
 $$;
 
 create trigger consent_ledger_no_update_delete
   before update or delete on consent_ledger
-  for each row execute function consent_ledger_append_only();
+  for each row execute function refuse_change_to_append_only();
 
 create trigger consent_ledger_no_truncate
   before truncate on consent_ledger
-  for each statement execute function consent_ledger_append_only();
+  for each statement execute function refuse_change_to_append_only();
 
 -- What a person sees as their security activity: personal data (address, device), erased with the account.
 create table security_events (

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
@@ -11,13 +8,13 @@ import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
+import { startLogoutReceiver } from './support/logout-receiver.ts';
 import { RelyingParty } from './support/rp.ts';
 
 // GDPR Art 15/20 (export) and Art 17 (erasure), checked in the database, not only on the page.
 let t: TestDatabase;
 let kluis: TestKluis;
-let receiver: Server;
-const logoutTokens: string[] = [];
+let receiver: Awaited<ReturnType<typeof startLogoutReceiver>>;
 const PASSWORD = 'erasable passphrase';
 const USERNAME = 'dora-deletable';
 const EMAIL = 'dora.deletable@example.com';
@@ -29,24 +26,14 @@ let me: Browser;
 
 before(async () => {
   t = await createTestDatabase();
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? '');
-      res.writeHead(200).end();
-    });
-  });
-  receiver.listen(0, '127.0.0.1');
-  await once(receiver, 'listening');
-  const { port } = receiver.address() as AddressInfo;
+  receiver = await startLogoutReceiver();
   person = await addPerson(t.url, USERNAME, PASSWORD, { totp: true, email: EMAIL, name: NAME });
   const client = await registerClient(t.url, {
     client_name: 'Wallet',
     redirect_uris: ['https://wallet.example/cb'],
     grant_types: ['authorization_code', 'refresh_token'],
     scope: 'openid profile email offline_access',
-    backchannel_logout_uri: `http://127.0.0.1:${port}/logout`,
+    backchannel_logout_uri: receiver.uri,
   });
   kluis = await startTestKluis(t.url);
   rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://wallet.example/cb');
@@ -130,7 +117,7 @@ describe('export and erasure', () => {
     assert.match(await (await me.follow('/account')).res.text(), /autocomplete="current-password"/);
 
     // The client heard about it over back-channel logout, with the sub it knows.
-    for (let tries = 0; tries < 40 && logoutTokens.length === 0; tries += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+    const logoutTokens = await receiver.received();
     assert.equal(logoutTokens.length, 1);
     assert.equal(decodeJwt(logoutTokens[0]!).sub, tokens.claims()!.sub);
 

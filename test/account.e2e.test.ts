@@ -123,6 +123,8 @@ describe('the account area', () => {
       { client_id: budget.client.client_id, action: 'revoked', channel: 'account_area' },
       { client_id: budget.client.client_id, action: 'granted', channel: 'consent_screen' },
     ]);
+    await assert.rejects(t.db.query(`update consent_ledger set channel = 'operator'`), /consent_ledger is append-only \(UPDATE refused\)/);
+    await assert.rejects(t.db.query('delete from consent_ledger'), /append-only \(DELETE refused\)/);
     const history = await (await me.follow('/account/history')).res.text();
     assert.match(history, /access withdrawn from\s+Budget app through your account/);
     assert.match(history, /access given to\s+Savings app through consent screen/);

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { addResourceServer } from '../src/db/resource-servers.ts';
@@ -12,6 +9,7 @@ import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
+import { startLogoutReceiver } from './support/logout-receiver.ts';
 import { RelyingParty } from './support/rp.ts';
 import { startTlsSite, type TlsSite } from './support/tls.ts';
 
@@ -152,20 +150,9 @@ describe('pairwise subject identifiers', () => {
   });
 
   test('a back-channel logout token carries the pairwise sub the client knows', async () => {
-    const received: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      req.on('end', () => {
-        received.push(new URLSearchParams(body).get('logout_token') ?? '');
-        res.writeHead(200).end();
-      });
-    });
-    receiver.listen(0, '127.0.0.1');
-    await once(receiver, 'listening');
+    const receiver = await startLogoutReceiver();
     try {
-      const { port } = receiver.address() as AddressInfo;
-      const { rp } = await client(['https://a.example/logout-cb'], { backchannel_logout_uri: `http://127.0.0.1:${port}/bcl` });
+      const { rp } = await client(['https://a.example/logout-cb'], { backchannel_logout_uri: receiver.uri });
       const { idToken, browser, tokens } = await subjects(rp);
       const { res } = await browser.follow(`/session/end?${new URLSearchParams({ id_token_hint: tokens.id_token! })}`);
       const page = await res.text();
@@ -177,7 +164,7 @@ describe('pairwise subject identifiers', () => {
         body: new URLSearchParams({ xsrf, logout: 'yes' }),
       });
       assert.match(await done.text(), /You are signed out/);
-      for (let tries = 0; tries < 40 && received.length === 0; tries += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      const received = await receiver.received();
       assert.equal(received.length, 1, 'one logout token');
       const logoutToken = decodeJwt(received[0]!);
       assert.equal(logoutToken.sub, idToken);

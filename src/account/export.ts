@@ -1,4 +1,4 @@
-import type { Consents } from '../consent/consents.ts';
+import { consentRecord, type Consents } from '../consent/consents.ts';
 import { ledgerFor } from '../db/consent-ledger.ts';
 import type { Database } from '../db/database.ts';
 import { unusedRecoveryCodes, type AccountRecord } from '../db/accounts.ts';
@@ -30,16 +30,7 @@ export async function exportPersonalData(db: Database, consents: Consents, accou
       totp: account.totpSecretEncrypted ? 'enrolled' : 'not enrolled',
       recovery_codes_unused: recoveryCodesLeft,
     },
-    consents: current.map((consent) => ({
-      client_id: consent.clientId,
-      client_name: consent.clientName,
-      scopes: consent.scopes,
-      claims: consent.claims,
-      resources: consent.resources,
-      granted_at: consent.grantedAt.toISOString(),
-      last_used_at: consent.lastUsedAt?.toISOString() ?? null,
-      expires_at: consent.expiresAt?.toISOString() ?? null,
-    })),
+    consents: current.map(consentRecord),
     consent_history: history.map((entry) => ({
       at: entry.occurredAt.toISOString(),
       action: entry.action,

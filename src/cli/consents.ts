@@ -1,5 +1,5 @@
 import { eraseAccount } from '../account/erasure.ts';
-import { Consents } from '../consent/consents.ts';
+import { consentRecord, Consents } from '../consent/consents.ts';
 import { findAccountByUsername } from '../db/accounts.ts';
 import { ProviderHost } from '../oidc/provider-host.ts';
 import { CliError, type CliContext } from './context.ts';
@@ -18,16 +18,7 @@ async function accountId(ctx: CliContext, username: string): Promise<string> {
 /** `consents list USERNAME`: every live consent of the person. */
 export async function listConsents(ctx: CliContext, username: string) {
   const consents = await (await consentsOf(ctx)).list(await accountId(ctx, username));
-  return consents.map((consent) => ({
-    grant_id: consent.id,
-    client_id: consent.clientId,
-    client_name: consent.clientName,
-    scopes: consent.scopes,
-    resources: consent.resources,
-    granted_at: consent.grantedAt.toISOString(),
-    last_used_at: consent.lastUsedAt?.toISOString() ?? null,
-    expires_at: consent.expiresAt?.toISOString() ?? null,
-  }));
+  return consents.map(consentRecord);
 }
 
 /** `consents revoke USERNAME [CLIENT_ID]`: as if the person withdrew it, recorded as the operator's doing. */

@@ -141,3 +141,18 @@ function ledgerEntry(grant: StoredGrant, client: AdapterPayload | undefined, act
     resources: grant.resources,
   };
 }
+
+/** A consent as data (CLI output, the person's export). */
+export function consentRecord(consent: ConsentView) {
+  return {
+    grant_id: consent.id,
+    client_id: consent.clientId,
+    client_name: consent.clientName,
+    scopes: consent.scopes,
+    claims: consent.claims,
+    resources: consent.resources,
+    granted_at: consent.grantedAt.toISOString(),
+    last_used_at: consent.lastUsedAt?.toISOString() ?? null,
+    expires_at: consent.expiresAt?.toISOString() ?? null,
+  };
+}
