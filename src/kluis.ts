@@ -13,6 +13,7 @@ import { ensureAccountClient } from './oidc/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
+import { Metrics, startMetricsServer } from './http/metrics.ts';
 import { interactionRoutes } from './interaction/routes.ts';
 import type { Logger } from './log/logger.ts';
 import { ensureSigningKeys } from './oidc/keys.ts';
@@ -25,6 +26,8 @@ export interface RunningKluis {
   connection: Connection;
   /** Set when DEMO is on: the demo person and client, for the start banner. */
   demo: DemoSetup | undefined;
+  /** Where Prometheus scrapes (METRICS_PORT), if enabled. */
+  metricsUrl: string | undefined;
   /** Stops accepting connections, lets in-flight requests finish (up to SHUTDOWN_TIMEOUT), then closes the database. */
   stop(): Promise<void>;
 }
@@ -51,19 +54,24 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const account = accountRoutes({ config, db, secrets, session: new AccountSession(host, db, secrets, config), consents, signIn, audit });
     const demo = config.demo ? await seedDemo({ config, db, secrets, host, audit }) : undefined;
     const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
-    const app = createApp({ config, db, host, log, routers });
+    const metrics = new Metrics(db);
+    audit.onRecord((event) => metrics.observe(event));
+    const app = createApp({ config, db, host, log, audit, metrics, routers });
+    const metricsServer = config.metrics ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port) : undefined;
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     const listening = server;
-    log.info({ issuer: config.issuer, port, database: connection.source }, 'kluis listening');
+    log.info({ issuer: config.issuer, port, database: connection.source, metrics: metricsServer?.url }, 'kluis listening');
 
     return {
       url: `http://127.0.0.1:${port}`,
       host,
       connection,
       demo,
+      metricsUrl: metricsServer?.url,
       async stop() {
+        metricsServer?.server.close();
         host.stop();
         stopSweeper();
         await drain(listening, config.shutdownTimeout * 1000);

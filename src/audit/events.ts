@@ -17,6 +17,7 @@ export const AUDIT_EVENT_TYPES = [
   'key.generated',
   'key.rotated',
   'server.error',
+  'rate_limit.exceeded',
   'account.created',
   'account.disabled',
   'account.unlocked',

@@ -7,13 +7,20 @@ import type { AuditEvent } from './events.ts';
 export class AuditLog {
   readonly #db: Queryable;
   readonly #log: Logger;
+  readonly #listeners: ((event: AuditEvent) => void)[] = [];
 
   constructor(db: Queryable, log: Logger) {
     this.#db = db;
     this.#log = log;
   }
 
+  /** Called for every event as it is recorded (metrics count from here). */
+  onRecord(listener: (event: AuditEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
   async record(event: AuditEvent): Promise<void> {
+    for (const listener of this.#listeners) listener(event);
     await this.#db.query(
       `insert into audit_events (type, actor, client_id, account_id, grant_id, request_id, details)
        values ($1, $2, $3, $4, $5, $6, $7)`,

@@ -58,6 +58,38 @@ const schema = z.object({
   SOFTWARE_STATEMENT_JWKS: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_ISSUER: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_REQUIRED: flag('SOFTWARE_STATEMENT_REQUIRED').default(false),
+  RATE_LIMIT_WINDOW: seconds('RATE_LIMIT_WINDOW', 1, 3600).default(60),
+  RATE_LIMIT_LOGIN: z.coerce
+    .number({ error: 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000' })
+    .int('RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
+    .min(1, 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
+    .max(1000000, 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
+    .default(30),
+  RATE_LIMIT_TOKEN: z.coerce
+    .number({ error: 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000' })
+    .int('RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
+    .min(1, 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
+    .max(1000000, 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
+    .default(600),
+  RATE_LIMIT_AUTHORIZE: z.coerce
+    .number({ error: 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000' })
+    .int('RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
+    .min(1, 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
+    .max(1000000, 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
+    .default(120),
+  RATE_LIMIT_REGISTER: z.coerce
+    .number({ error: 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000' })
+    .int('RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
+    .min(1, 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
+    .max(1000000, 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
+    .default(10),
+  METRICS_PORT: z.coerce
+    .number({ error: 'METRICS_PORT must be a TCP port number (0 picks a free one)' })
+    .int('METRICS_PORT must be a TCP port number (0 picks a free one)')
+    .min(0, 'METRICS_PORT must be a TCP port number (0 picks a free one)')
+    .max(65535, 'METRICS_PORT must be a TCP port number (0 picks a free one)')
+    .optional(),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -137,6 +169,10 @@ export interface Config {
    * DEMO=auto (the default) turns it on for the embedded database with an http issuer, i.e. a plain `npm start`.
    */
   demo: boolean;
+  /** Requests per RATE_LIMIT_WINDOW, counted in Postgres so every process shares them. */
+  rateLimits: { windowSeconds: number; login: number; token: number; authorize: number; register: number };
+  /** Prometheus metrics on their own listener (never the public port); undefined: off. */
+  metrics: { port: number; host: string } | undefined;
   registration: {
     /** Seconds a client's previous secret keeps working after `clients rotate-secret`. */
     secretRotationGrace: number;
@@ -231,6 +267,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.KLUIS_DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     trustProxy: e.TRUST_PROXY,
+    rateLimits: {
+      windowSeconds: e.RATE_LIMIT_WINDOW,
+      login: e.RATE_LIMIT_LOGIN,
+      token: e.RATE_LIMIT_TOKEN,
+      authorize: e.RATE_LIMIT_AUTHORIZE,
+      register: e.RATE_LIMIT_REGISTER,
+    },
+    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     registration: {
       secretRotationGrace: e.CLIENT_SECRET_ROTATION_GRACE,
       softwareStatements: { jwks: softwareStatementJwks, issuer: e.SOFTWARE_STATEMENT_ISSUER, required: e.SOFTWARE_STATEMENT_REQUIRED },

@@ -51,7 +51,10 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
   try {
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
-      await client.query(`create table if not exists schema_migrations (
+      // Created only when missing: a server connecting as the restricted kluis_server role may not create tables,
+      // and needs none when the operator has already applied the migrations.
+      const { rows: exists } = await client.query<{ table: string | null }>(`select to_regclass('schema_migrations')::text as table`);
+      if (!exists[0]?.table) await client.query(`create table schema_migrations (
         version integer primary key,
         name text not null,
         checksum text not null,

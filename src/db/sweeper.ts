@@ -1,5 +1,6 @@
 import type { Logger } from '../log/logger.ts';
 import type { Database } from './database.ts';
+import { sweepRateLimits } from './rate-limits.ts';
 
 /**
  * Deletes expired rows in batches of `batchSize`, at most `maxBatches` per call so one sweep never holds
@@ -23,7 +24,9 @@ export async function sweepExpired(db: Database, batchSize: number, maxBatches =
 export function startSweeper(db: Database, { interval, batchSize }: { interval: number; batchSize: number }, log: Logger): () => void {
   const timer = setInterval(() => {
     sweepExpired(db, batchSize)
-      .then((deleted) => deleted && log.debug({ deleted }, 'expired oidc rows swept'))
+      // Rate-limit counters are kept one hour, longer than any window.
+      .then(async (deleted) => deleted + (await sweepRateLimits(db, 3600)))
+      .then((deleted) => deleted && log.debug({ deleted }, 'expired rows swept'))
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'sweep failed'));
   }, interval * 1000);
   timer.unref();

@@ -4,7 +4,10 @@ import type { Database } from '../db/database.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
 import type Router from '@koa/router';
+import type { AuditLog } from '../audit/writer.ts';
 import { accessLog } from './access-log.ts';
+import type { Metrics } from './metrics.ts';
+import { rateLimits } from './rate-limit.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { requestId } from './request-id.ts';
@@ -15,12 +18,14 @@ export interface AppDependencies {
   db: Database;
   host: ProviderHost;
   log: Logger;
+  audit: AuditLog;
+  metrics: Metrics;
   /** Kluis's own pages (sign-in, consent), served before the provider's routes. */
   routers: Router[];
 }
 
 /** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
-export function createApp({ config, db, host, log, routers }: AppDependencies): Koa {
+export function createApp({ config, db, host, log, audit, metrics, routers }: AppDependencies): Koa {
   // Behind the one proxy TRUST_PROXY vouches for, only the last X-Forwarded-For entry (the address that proxy saw)
   // is trusted: the entries before it come from the client, and the per-IP sign-in throttle must not be dodged with them.
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
@@ -28,10 +33,12 @@ export function createApp({ config, db, host, log, routers }: AppDependencies): 
 
   app.use(requestId(config.trustProxy));
   app.use(accessLog(log));
+  app.use(metrics.http);
   app.use(securityHeaders(config.production));
   app.use(errorBoundary(log));
   app.use(health.routes());
   app.use(health.allowedMethods());
+  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits }));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {
     ctx.respond = false;

@@ -18,6 +18,11 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Rate limits high enough for tests that sign in many times from 127.0.0.1; the rate-limit tests set their own.
+ */
+export const GENEROUS_LIMITS = { RATE_LIMIT_LOGIN: '1000000', RATE_LIMIT_TOKEN: '1000000', RATE_LIMIT_AUTHORIZE: '1000000', RATE_LIMIT_REGISTER: '1000000' };
+
 export interface TestKluis extends RunningKluis {
   issuer: string;
 }
@@ -26,7 +31,7 @@ export interface TestKluis extends RunningKluis {
 export async function startTestKluis(databaseUrl: string, env: Record<string, string> = {}): Promise<TestKluis> {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, ...env });
+  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, ...GENEROUS_LIMITS, ...env });
   const kluis = await startKluis(config, createLogger('silent'));
   return { ...kluis, issuer: config.issuer };
 }
@@ -45,7 +50,7 @@ export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000
   const issuer = env.ISSUER ?? `http://localhost:${port}`;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env, PORT: port, ISSUER: issuer },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...GENEROUS_LIMITS, ...env, PORT: port, ISSUER: issuer },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -1,0 +1,165 @@
+import { parse } from 'node:querystring';
+import type { Context, Middleware } from 'koa';
+import { decodeJwt } from 'jose';
+import type { AuditLog } from '../audit/writer.ts';
+import type { Config } from '../config/env.ts';
+import type { Database } from '../db/database.ts';
+import { countHit } from '../db/rate-limits.ts';
+import type { Metrics } from './metrics.ts';
+import { render } from './views.ts';
+
+/** oidc-provider refuses bodies above 56 KiB; Kluis reads token-endpoint bodies itself to find the client. */
+const MAX_BODY = 56 * 1024;
+
+type LimitName = 'login' | 'token' | 'authorize' | 'register';
+
+interface Dependencies {
+  db: Database;
+  audit: AuditLog;
+  metrics: Metrics;
+  limits: Config['rateLimits'];
+}
+
+/** The client endpoints (RFC 6749 token, RFC 9126 PAR, RFC 7662 introspection, RFC 7009 revocation). */
+const CLIENT_ENDPOINTS = new Set(['/token', '/request', '/token/introspection', '/token/revocation']);
+const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$/;
+
+/**
+ * Rate limits shared by every Kluis process (fixed windows counted in Postgres): per address on the sign-in forms,
+ * the authorization endpoint and dynamic registration; per client on the client endpoints. A refusal is 429 with
+ * Retry-After (an OAuth error body on OAuth endpoints, a page on the browser ones), counted in the metrics, and the
+ * first refusal of a window is an audit event.
+ *
+ * Per client, only requests the client authenticated count (a stranger sending the client's id with a wrong secret
+ * must not use up its quota); unauthenticated requests count against their address instead.
+ */
+export function rateLimits({ db, audit, metrics, limits }: Dependencies): Middleware {
+  const window = limits.windowSeconds;
+
+  async function refuse(ctx: Context, name: LimitName, key: string, resetAt: Date, hits: number, limit: number, oauth: boolean) {
+    metrics.rateLimited(name);
+    if (hits === limit + 1) {
+      const [kind, subject] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+      await audit.record({
+        type: 'rate_limit.exceeded',
+        actor: kind.endsWith('client') ? `client:${subject}` : 'anonymous',
+        ...(kind.endsWith('client') ? { clientId: subject } : {}),
+        details: { limit: name, ...(kind.endsWith('ip') ? { ip: subject } : {}), window_seconds: window },
+      });
+    }
+    ctx.status = 429;
+    ctx.set('Retry-After', String(Math.max(1, Math.ceil((resetAt.getTime() - Date.now()) / 1000))));
+    ctx.set('Cache-Control', 'no-store');
+    if (oauth) {
+      ctx.body = { error: 'temporarily_unavailable', error_description: 'too many requests; retry after the time in Retry-After' };
+    } else {
+      ctx.type = 'html';
+      ctx.body = render('error', { heading: 'Too many requests', description: 'Please wait a moment and try again.', error: 'too_many_requests', requestId: ctx.state.requestId });
+    }
+  }
+
+  /** Counts and lets through, or refuses; true when let through. */
+  async function gate(ctx: Context, name: LimitName, key: string, limit: number, oauth: boolean): Promise<boolean> {
+    const { hits, resetAt } = await countHit(db, key, window);
+    if (hits <= limit) return true;
+    await refuse(ctx, name, key, resetAt, hits, limit, oauth);
+    return false;
+  }
+
+  return async (ctx, next) => {
+    const { path, method } = ctx;
+    if (method === 'POST' && SIGN_IN_FORMS.test(path)) {
+      if (await gate(ctx, 'login', `login-ip:${ctx.ip}`, limits.login, false)) await next();
+      return;
+    }
+    if (path === '/auth' && (method === 'GET' || method === 'POST')) {
+      if (await gate(ctx, 'authorize', `authorize-ip:${ctx.ip}`, limits.authorize, false)) await next();
+      return;
+    }
+    if (path === '/reg' && method === 'POST') {
+      if (await gate(ctx, 'register', `register-ip:${ctx.ip}`, limits.register, true)) await next();
+      return;
+    }
+    if (method === 'POST' && CLIENT_ENDPOINTS.has(path)) {
+      const body = await readBody(ctx);
+      if (body === undefined) {
+        ctx.status = 413;
+        ctx.body = { error: 'invalid_request', error_description: `request body larger than ${MAX_BODY} bytes` };
+        return;
+      }
+      const clientId = claimedClient(ctx, body);
+      const clientKey = clientId ? `token-client:${clientId}` : undefined;
+      const ipKey = `token-ip:${ctx.ip}`;
+      // Refuse before doing any work when the client (or this address) is over its limit already.
+      for (const key of clientKey ? [clientKey, ipKey] : [ipKey]) {
+        const current = await peek(db, key, window);
+        if (current && current.hits >= limits.token) {
+          await refuse(ctx, 'token', key, current.resetAt, current.hits + 1, limits.token, true);
+          await countHit(db, key, window);
+          return;
+        }
+      }
+      await next();
+      const authenticated = ctx.res.statusCode !== 401 && clientKey !== undefined;
+      await countHit(db, authenticated ? clientKey : ipKey, window);
+      return;
+    }
+    await next();
+  };
+}
+
+async function peek(db: Database, key: string, windowSeconds: number) {
+  const { rows } = await db.query<{ hits: number; reset_at: Date }>(
+    `select hits, window_start + make_interval(secs => $2::float8) as reset_at from rate_limits
+     where key = $1 and window_start > now() - make_interval(secs => $2::float8)`,
+    [key, windowSeconds],
+  );
+  return rows[0] ? { hits: rows[0].hits, resetAt: rows[0].reset_at } : undefined;
+}
+
+/**
+ * Reads the body of a client endpoint request (at most MAX_BODY bytes) and hands it to oidc-provider, which uses
+ * an already-read body as it is. Undefined when the body is too large.
+ */
+async function readBody(ctx: Context): Promise<Buffer | undefined> {
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > MAX_BODY) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  const body = Buffer.concat(chunks, size);
+  (ctx.req as unknown as { body: Buffer }).body = body;
+  return body;
+}
+
+/** The client a request claims to be (HTTP Basic, client_id, or a client assertion's issuer); not yet verified. */
+function claimedClient(ctx: Context, body: Buffer): string | undefined {
+  const basic = /^Basic\s+(.+)$/i.exec(ctx.get('authorization'));
+  if (basic) {
+    const decoded = Buffer.from(basic[1]!, 'base64').toString();
+    const colon = decoded.indexOf(':');
+    if (colon > 0) {
+      try {
+        return decodeURIComponent(decoded.slice(0, colon)).slice(0, 200);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  if (!ctx.is('application/x-www-form-urlencoded')) return undefined;
+  const params = parse(body.toString());
+  if (typeof params.client_id === 'string') return params.client_id.slice(0, 200);
+  if (typeof params.client_assertion === 'string') {
+    try {
+      const iss = decodeJwt(params.client_assertion).iss;
+      return typeof iss === 'string' ? iss.slice(0, 200) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
