@@ -4,6 +4,7 @@ import { ConfigError } from '../config/env.ts';
 import { EmbeddedPostgresError } from '../db/embedded.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { MigrationError } from '../db/migrate.ts';
+import { exportAudit, tailAudit, verifyAudit } from './audit.ts';
 import { deleteUser, listConsents, revokeConsents } from './consents.ts';
 import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
 import { CliError, openContext, type CliContext } from './context.ts';
@@ -34,6 +35,9 @@ const USAGE = `usage: kluis <command>
                                            an authenticator and prints its otpauth:// URI once
   users list | disable USERNAME | unlock USERNAME | reset-mfa USERNAME
   users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
+  audit verify                             check the tamper-evident chain; exit 1 naming the first broken event
+  audit tail [--limit N]                   the newest N events (default 20) as JSON lines
+  audit export [--since ISO-8601]          every event (since a time) as JSON lines, for a SIEM
   consents list USERNAME                   the person's consents, per client
   consents revoke USERNAME [CLIENT_ID]     withdraw one client's consent, or all of them, as the operator
 
@@ -55,6 +59,8 @@ const { values, positionals } = (() => {
         grace: { type: 'string' },
         'expires-in': { type: 'string' },
         'single-use': { type: 'boolean' },
+        limit: { type: 'string' },
+        since: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -70,6 +76,10 @@ function fail(message: string): never {
 
 function print(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function writeLine(line: string): void {
+  process.stdout.write(`${line}\n`);
 }
 
 function argument(index: number, what: string): string {
@@ -88,12 +98,12 @@ async function stdin(missing: string): Promise<string> {
   return text(process.stdin);
 }
 
-/** A whole number of seconds from an option, within bounds; anything else is refused in one line. */
-function secondsOption(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+/** A whole number from an option, within bounds; anything else is refused in one line. */
+function numberOption(name: string, value: string | undefined, fallback: number, min: number, max: number, unit = ' of seconds'): number {
   if (value === undefined) return fallback;
-  const seconds = Number(value);
-  if (!/^\d+$/.test(value) || seconds < min || seconds > max) throw new CliError(`--${name} must be a whole number of seconds between ${min} and ${max}`);
-  return seconds;
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number < min || number > max) throw new CliError(`--${name} must be a whole number${unit} between ${min} and ${max}`);
+  return number;
 }
 
 type Command = (ctx: CliContext) => Promise<unknown>;
@@ -110,10 +120,10 @@ const COMMANDS: Record<string, Command> = {
   'clients remove': async (ctx) => ({ removed: argument(2, 'client id'), artefacts_revoked: await removeClient(ctx, argument(2, 'client id')) }),
   'clients update': async (ctx) => updateClient(ctx, argument(2, 'client id'), parseMetadata(await metadataInput())),
   'clients rotate-secret': (ctx) =>
-    rotateClientSecret(ctx, argument(2, 'client id'), secondsOption('grace', values.grace, ctx.config.registration.secretRotationGrace, 0, 30 * 86400)),
+    rotateClientSecret(ctx, argument(2, 'client id'), numberOption('grace', values.grace, ctx.config.registration.secretRotationGrace, 0, 30 * 86400)),
   'clients disable': (ctx) => setClientDisabled(ctx, argument(2, 'client id'), true),
   'clients enable': (ctx) => setClientDisabled(ctx, argument(2, 'client id'), false),
-  'iat create': (ctx) => createIat(ctx, secondsOption('expires-in', values['expires-in'], 86400, 60, 365 * 86400), values['single-use'] === true),
+  'iat create': (ctx) => createIat(ctx, numberOption('expires-in', values['expires-in'], 86400, 60, 365 * 86400), values['single-use'] === true),
   'keys list': listKeys,
   'keys rotate': rotateKeys,
   'resources add': (ctx) => addResource(ctx, argument(2, 'resource identifier'), values),
@@ -125,6 +135,9 @@ const COMMANDS: Record<string, Command> = {
   'users unlock': (ctx) => unlockUser(ctx, argument(2, 'username')),
   'users reset-mfa': (ctx) => resetMfa(ctx, argument(2, 'username')),
   'users delete': (ctx) => deleteUser(ctx, argument(2, 'username')),
+  'audit verify': verifyAudit,
+  'audit tail': (ctx) => tailAudit(ctx, numberOption('limit', values.limit, 20, 1, 100000, ''), writeLine),
+  'audit export': (ctx) => exportAudit(ctx, values.since, writeLine),
   'consents list': (ctx) => listConsents(ctx, argument(2, 'username')),
   'consents revoke': (ctx) => revokeConsents(ctx, argument(2, 'username'), positionals[3]),
   'resources remove': async (ctx) => {
@@ -145,7 +158,9 @@ if (!command) fail(`unknown command "${positionals.join(' ')}"; see kluis --help
 let ctx: CliContext | undefined;
 try {
   ctx = await openContext();
-  print(await command(ctx));
+  const result = await command(ctx);
+  // Commands that stream JSON lines write them themselves and return nothing.
+  if (result !== undefined) print(result);
 } catch (err) {
   if (
     err instanceof CliError ||

@@ -1,0 +1,62 @@
+import type { Database } from './database.ts';
+
+const GENESIS = '0'.repeat(64);
+
+export type ChainVerdict =
+  | { ok: true; events: number }
+  | { ok: false; events: number; seq: number; id: number; reason: string };
+
+/**
+ * Walks the audit chain in `seq` order, recomputing every row's hash in Postgres (the same function the insert trigger
+ * uses) and checking each row points at the one before it. The first broken row is reported: an edited row no
+ * longer matches its hash; a deleted row leaves a gap in `seq` and a dangling `prev_hash`.
+ */
+export async function verifyAuditChain(db: Database, batchSize = 5000): Promise<ChainVerdict> {
+  let previous = { seq: 0, hash: GENESIS };
+  let events = 0;
+  for (;;) {
+    const { rows } = await db.query<{ seq: string; id: string; hash: string; prev_hash: string; expected: string }>(
+      `select seq, id, hash, prev_hash, audit_event_digest(a) as expected from audit_events a where seq > $1 order by seq limit $2`,
+      [previous.seq, batchSize],
+    );
+    for (const row of rows) {
+      const seq = Number(row.seq);
+      const broken = (reason: string): ChainVerdict => ({ ok: false, events, seq, id: Number(row.id), reason });
+      if (seq !== previous.seq + 1) return broken(`event ${previous.seq + 1} is missing`);
+      if (row.prev_hash !== previous.hash) return broken('it does not point at the event before it');
+      if (row.hash !== row.expected) return broken('its content does not match its hash');
+      previous = { seq, hash: row.hash };
+      events += 1;
+    }
+    if (rows.length < batchSize) return { ok: true, events };
+  }
+}
+
+export type AuditRow = {
+  seq: number;
+  id: number;
+  occurred_at: string;
+  type: string;
+  actor: string;
+  client_id: string | null;
+  account_id: string | null;
+  grant_id: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+  hash: string;
+};
+
+/** Audit events in chain order, from `afterSeq`, for tail and export. */
+export async function auditEvents(db: Database, options: { afterSeq?: number; since?: Date; limit: number }): Promise<AuditRow[]> {
+  const { rows } = await db.query<Omit<AuditRow, 'seq' | 'id' | 'occurred_at'> & { seq: string; id: string; occurred_at: Date }>(
+    `select seq, id, occurred_at, type, actor, client_id, account_id, grant_id, request_id, details, hash from audit_events
+     where seq > $1 and ($2::timestamptz is null or occurred_at >= $2) order by seq limit $3`,
+    [options.afterSeq ?? 0, options.since ?? null, options.limit],
+  );
+  return rows.map((row) => ({ ...row, seq: Number(row.seq), id: Number(row.id), occurred_at: new Date(row.occurred_at).toISOString() }));
+}
+
+export async function lastSeq(db: Database): Promise<number> {
+  const { rows } = await db.query<{ seq: string | null }>('select max(seq) as seq from audit_events');
+  return Number(rows[0]?.seq ?? 0);
+}
