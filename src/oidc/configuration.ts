@@ -181,6 +181,9 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       },
     },
 
+    // Every refresh rotates the refresh token, and redeeming is one atomic consume: of parallel refreshes with one
+    // token exactly one succeeds, and a stolen, already-used token is refused (RFC 9700 4.14.2).
+    rotateRefreshToken: () => true,
     findAccount: accountFinder(db),
     // A consent given once holds for later sign-ins from any browser, until it expires or is withdrawn.
     async loadExistingGrant(ctx) {

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { Browser, formAction } from './support/browser.ts';
+import { M2M_METADATA, registerClient } from './support/clients.ts';
+import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { startTestKluis, type TestKluis } from './support/kluis.ts';
+import { REDIRECT, RelyingParty } from './support/rp.ts';
+
+// Each limit trips with 429 and Retry-After, is shared by every process on the database, and is audited once.
+let t: TestDatabase;
+let one: TestKluis;
+let two: TestKluis;
+let client: AdapterPayload;
+let web: AdapterPayload;
+const LIMITS = { RATE_LIMIT_WINDOW: '60', RATE_LIMIT_LOGIN: '4', RATE_LIMIT_TOKEN: '5', RATE_LIMIT_AUTHORIZE: '6', RATE_LIMIT_REGISTER: '3', METRICS_PORT: '0' };
+
+before(async () => {
+  t = await createTestDatabase();
+  client = await registerClient(t.url, M2M_METADATA);
+  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid' });
+  // Two processes' worth of Kluis on one database: the counts are shared.
+  [one, two] = await Promise.all([startTestKluis(t.url, LIMITS), startTestKluis(t.url, LIMITS)]);
+});
+after(async () => {
+  await one?.stop();
+  await two?.stop();
+  await t?.drop();
+});
+
+const basic = (id: unknown, secret: unknown) => `Basic ${Buffer.from(`${String(id)}:${String(secret)}`).toString('base64')}`;
+const token = (kluis: TestKluis, authorization: string) =>
+  fetch(new URL('/token', kluis.url), { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
+
+async function audited(limit: string): Promise<number> {
+  const { rows } = await t.db.query<{ n: number }>(`select count(*)::int as n from audit_events where type = 'rate_limit.exceeded' and details->>'limit' = $1`, [limit]);
+  return rows[0]!.n;
+}
+
+describe('rate limits', () => {
+  test('per client on /token: the limit is shared by both processes; 429 with Retry-After and an OAuth error body', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await token(i % 2 ? two : one, basic(client.client_id, client.client_secret))).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+    const refused = await token(two, basic(client.client_id, client.client_secret));
+    assert.equal(refused.status, 429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+    assert.deepEqual(await refused.json(), { error: 'temporarily_unavailable', error_description: 'too many requests; retry after the time in Retry-After' });
+    assert.equal((await token(one, basic(client.client_id, client.client_secret))).status, 429);
+    assert.equal(await audited('token'), 1, 'one audit event per window, not one per refusal');
+    const metrics = await (await fetch(one.metricsUrl!)).text();
+    assert.match(metrics, /kluis_rate_limited_total\{limit="token"\} [1-9]/);
+  });
+
+  test("a stranger using a client's id with a wrong secret does not use up that client's quota", async () => {
+    const victim = await registerClient(t.url, M2M_METADATA);
+    for (let i = 0; i < 8; i += 1) await token(one, basic(victim.client_id, 'wrong secret'));
+    assert.equal((await token(one, basic(victim.client_id, victim.client_secret))).status, 429, 'this address is over its limit');
+    await t.db.query(`delete from rate_limits where key like 'token-ip:%'`);
+    assert.equal((await token(one, basic(victim.client_id, victim.client_secret))).status, 200, "the victim's own quota is intact");
+  });
+
+  test('per address on the sign-in forms: the fifth POST in the window is refused with a page', async () => {
+    const rp = await RelyingParty.create(one.issuer, web);
+    const browser = new Browser(one.issuer);
+    const { res } = await browser.follow((await rp.request({ scope: 'openid' })).url);
+    const page = await res.text();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await browser.submit(formAction(page, 'login'), page, { username: 'nobody', password: 'x' })).res.status);
+    assert.deepEqual(statuses.slice(0, 4).map((s) => s < 400), [true, true, true, true]);
+    assert.equal(statuses[4], 429);
+    const refused = await browser.request(formAction(page, 'login'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=a&password=b' });
+    assert.equal(refused.status, 429);
+    assert.ok(refused.headers.get('retry-after'));
+    assert.match(await refused.text(), /Too many requests/);
+    assert.equal(await audited('login'), 1);
+  });
+
+  test('per address on the authorization endpoint', async () => {
+    await t.db.query(`delete from rate_limits where key like 'authorize-ip:%'`);
+    const url = `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i += 1) statuses.push((await fetch(new URL(url, (i % 2 ? two : one).url), { redirect: 'manual' })).status);
+    assert.ok(statuses.slice(0, 6).every((s) => s === 303), statuses.join());
+    assert.equal(statuses[6], 429);
+    assert.equal(await audited('authorize'), 1);
+  });
+
+  test('per address on dynamic registration', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      const res = await fetch(new URL('/reg', one.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      statuses.push(res.status);
+      if (res.status === 429) assert.equal(((await res.json()) as { error: string }).error, 'temporarily_unavailable');
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 429]);
+    assert.equal(await audited('register'), 1);
+  });
+});
