@@ -28,7 +28,8 @@ function tokenEvent(type: AuditEvent['type'], token: TokenLike): AuditEvent {
     details: {
       kind: token.kind,
       ...(token.scope ? { scope: token.scope } : {}),
-      ...(token.gty ? { grant_type: token.gty } : {}),
+      // Client credentials tokens carry no gty of their own.
+      ...(token.gty ? { grant_type: token.gty } : token.kind === 'ClientCredentials' ? { grant_type: 'client_credentials' } : {}),
       ...(token.aud ? { audience: ([] as string[]).concat(token.aud) } : {}),
     },
   };

@@ -6,6 +6,7 @@ import type { ProviderHost } from '../oidc/provider-host.ts';
 import type Router from '@koa/router';
 import type { AuditLog } from '../audit/writer.ts';
 import { accessLog } from './access-log.ts';
+import { canonicalHost } from './canonical-host.ts';
 import type { Metrics } from './metrics.ts';
 import { rateLimits } from './rate-limit.ts';
 import { errorBoundary } from './errors.ts';
@@ -31,6 +32,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const health = healthRoutes(db);
 
+  app.use(canonicalHost(config.issuer));
   app.use(requestId(config.trustProxy));
   app.use(accessLog(log));
   app.use(metrics.http);

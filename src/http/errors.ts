@@ -26,6 +26,19 @@ export function errorBoundary(log: Logger): Middleware {
         }
         return;
       }
+      // A client error raised by a middleware (a body over its limit: 413, malformed: 400) keeps its status.
+      const status = (err as { status?: number; expose?: boolean }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
+        ctx.status = status;
+        const description = status === 413 ? 'The request is too large.' : 'The request could not be understood.';
+        if (BROWSER_PATHS.test(ctx.path)) {
+          ctx.type = 'html';
+          ctx.body = render('error', { heading: 'Request refused', description, error: 'invalid_request', requestId: ctx.state.requestId });
+        } else {
+          ctx.body = { error: 'invalid_request', error_description: description };
+        }
+        return;
+      }
       log.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
       ctx.status = 500;
       ctx.body = { error: 'server_error', error_description: 'internal error', request_id: ctx.state.requestId };
