@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
-import { DatabaseUnavailable, isConnectionFailure } from './errors.ts';
+import { DatabaseUnavailable, isConnectionFailure, isUnstorableText, UnstorableInput } from './errors.ts';
 
 export type Row = Record<string, unknown>;
 export type Queryable = Pick<Database, 'query'>;
@@ -87,5 +87,6 @@ export class Database {
 function translate(err: unknown): unknown {
   if (err instanceof DatabaseUnavailable) return err;
   if (isConnectionFailure(err)) return new DatabaseUnavailable(`the database is unavailable (${(err as Error).message})`, { cause: err });
+  if (isUnstorableText(err)) return new UnstorableInput('the request contains characters that are not allowed (such as NUL)', { cause: err });
   return err;
 }

@@ -19,3 +19,17 @@ export function isConnectionFailure(err: unknown): boolean {
     err.message,
   );
 }
+
+/**
+ * Input Postgres cannot store as text: a NUL character (U+0000) or an invalid byte sequence. It can only come from a
+ * request (no protocol value may contain control characters, RFC 6749 Appendix A), so callers answer 400.
+ */
+export class UnstorableInput extends Error {
+  override name = 'UnstorableInput';
+}
+
+// 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb).
+export function isUnstorableText(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === '22021' || code === '22P05';
+}

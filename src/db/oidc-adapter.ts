@@ -2,7 +2,10 @@ import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/errors.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Database, Queryable } from './database.ts';
-import { DatabaseUnavailable } from './errors.ts';
+import { errors } from 'oidc-provider';
+import { DatabaseUnavailable, UnstorableInput } from './errors.ts';
+
+const { InvalidRequest } = errors;
 
 /** Every model oidc-provider persists through its adapter. */
 export const MODELS = [
@@ -139,6 +142,7 @@ export class PostgresAdapter implements Adapter {
       return await work();
     } catch (err) {
       if (err instanceof DatabaseUnavailable) throw new TemporarilyUnavailable({ cause: err });
+      if (err instanceof UnstorableInput) throw new InvalidRequest(err.message);
       throw err;
     }
   }

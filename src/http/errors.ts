@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { DatabaseUnavailable } from '../db/errors.ts';
+import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { render } from './views.ts';
 
@@ -23,6 +23,16 @@ export function errorBoundary(log: Logger): Middleware {
           ctx.body = render('error', { heading: 'Temporarily unavailable', description: 'Kluis is temporarily unavailable. Please try again in a moment.', error: 'temporarily_unavailable', requestId: ctx.state.requestId });
         } else {
           ctx.body = { error: 'temporarily_unavailable', error_description: 'the database is unavailable, retry shortly' };
+        }
+        return;
+      }
+      if (err instanceof UnstorableInput) {
+        ctx.status = 400;
+        if (BROWSER_PATHS.test(ctx.path)) {
+          ctx.type = 'html';
+          ctx.body = render('error', { heading: 'Request refused', description: 'The request contains characters that are not allowed.', error: 'invalid_request', requestId: ctx.state.requestId });
+        } else {
+          ctx.body = { error: 'invalid_request', error_description: err.message };
         }
         return;
       }

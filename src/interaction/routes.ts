@@ -9,7 +9,7 @@ import { totpUri } from '../auth/totp.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import { origin } from '../http/request-origin.ts';
 import { findAccountById } from '../db/accounts.ts';
-import { DatabaseUnavailable } from '../db/errors.ts';
+import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Database } from '../db/database.ts';
 import { render } from '../http/views.ts';
 import { TemporarilyUnavailable } from '../oidc/errors.ts';
@@ -61,6 +61,9 @@ const pageErrors: Middleware = async (ctx, next) => {
       status = 503;
       description = 'Sign-in is temporarily unavailable. Please try again in a moment.';
       ctx.set('Retry-After', '5');
+    } else if (err instanceof UnstorableInput) {
+      status = 400;
+      description = 'The form contains characters that are not allowed. Please try again.';
     } else if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
       status = 400;
       description = 'This sign-in request is unknown or has expired. Please return to the app and start again.';

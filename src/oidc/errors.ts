@@ -1,5 +1,5 @@
 import { errors } from 'oidc-provider';
-import { DatabaseUnavailable } from '../db/errors.ts';
+import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 
 /**
  * Kluis's own protocol errors, typed and carrying their OAuth error code, rendered by oidc-provider's
@@ -27,6 +27,7 @@ export async function unlessUnavailable<T>(call: Promise<T>): Promise<T> {
     return await call;
   } catch (err) {
     if (err instanceof DatabaseUnavailable) throw new TemporarilyUnavailable({ cause: err });
+    if (err instanceof UnstorableInput) throw new errors.InvalidRequest(err.message);
     throw err;
   }
 }
