@@ -1,12 +1,15 @@
-import { ConfigError, loadConfig } from './config/env.ts';
-import { createLogger } from './log/logger.ts';
-import { startKluis } from './kluis.ts';
-import { MigrationError } from './db/migrate.ts';
+import cluster from 'node:cluster';
+import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import { EmbeddedPostgresError } from './db/embedded.ts';
 import { DatabaseUnavailable } from './db/errors.ts';
+import { MigrationError } from './db/migrate.ts';
+import type { DemoSetup } from './demo/seed.ts';
+import { startKluis } from './kluis.ts';
+import { createLogger, type Logger } from './log/logger.ts';
+import { superviseWorkers } from './workers.ts';
 
-// Composition only: configuration, logger, the server, and the signals that stop it.
-let config;
+// Composition only: configuration, logger, the server (or its supervisor), and the signals that stop it.
+let config: Config;
 try {
   config = loadConfig();
 } catch (err) {
@@ -14,18 +17,41 @@ try {
   process.stderr.write(`kluis: configuration error: ${err.message}\n`);
   process.exit(1);
 }
-
 const log = createLogger(config.logLevel);
-const kluis = await startKluis(config, log).catch((err: unknown) => {
-  const known =
-    err instanceof ConfigError || err instanceof MigrationError || err instanceof EmbeddedPostgresError || err instanceof DatabaseUnavailable;
+
+const failedToStart = (err: unknown): never => {
+  const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof EmbeddedPostgresError || err instanceof DatabaseUnavailable;
   if (known) process.stderr.write(`kluis: ${(err as Error).message}\n`);
   else log.fatal({ err }, 'kluis could not start');
   process.exit(1);
-});
+};
 
-if (kluis.demo) {
-  const { startUrl, username, password } = kluis.demo;
+if (config.workers > 1 && cluster.isPrimary) await superviseWorkers(config, log).catch(failedToStart);
+else await serve(config, log);
+
+async function serve(config: Config, log: Logger): Promise<void> {
+  const kluis = await startKluis(config, log).catch(failedToStart);
+  // With several workers, the first one prints the demo banner.
+  if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo);
+
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining and shutting down');
+      kluis.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+function printDemo({ startUrl, username, password }: DemoSetup): void {
   process.stdout.write(
     [
       '',
@@ -38,20 +64,4 @@ if (kluis.demo) {
       '',
     ].join('\n') + '\n',
   );
-}
-
-let stopping = false;
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'draining and shutting down');
-    kluis.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
 }

@@ -80,3 +80,23 @@ describe('two processes on one database', () => {
     assert.ok((await oidc.clientCredentialsGrant(rpB, {})).access_token);
   });
 });
+
+describe('WORKERS', () => {
+  test('WORKERS=2 runs two server processes on one port under a supervisor; SIGTERM drains both and exits 0', async () => {
+    const supervised = await spawnKluis({ DATABASE_URL: t.url, WORKERS: '2' });
+    try {
+      const deadline = Date.now() + 30_000;
+      while ((supervised.output().match(/kluis listening/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal((supervised.output().match(/kluis listening/g) ?? []).length, 2, supervised.output());
+      assert.match(supervised.output(), /"workers":2,.*"kluis supervising workers"/);
+      const rp = await relyingParty(supervised.issuer, client);
+      const tokens = await Promise.all(Array.from({ length: 10 }, () => oidc.clientCredentialsGrant(rp, {})));
+      assert.equal(tokens.filter((t) => t.access_token).length, 10);
+      supervised.child.kill('SIGTERM');
+      assert.equal(await supervised.exited, 0);
+      assert.match(supervised.output(), /stopping workers/);
+    } finally {
+      if (supervised.child.exitCode === null) supervised.child.kill('SIGKILL');
+    }
+  });
+});

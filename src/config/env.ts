@@ -90,6 +90,12 @@ const schema = z.object({
     .max(65535, 'METRICS_PORT must be a TCP port number (0 picks a free one)')
     .optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKERS: z.coerce
+    .number({ error: 'WORKERS must be a whole number between 1 and 64' })
+    .int('WORKERS must be a whole number between 1 and 64')
+    .min(1, 'WORKERS must be a whole number between 1 and 64')
+    .max(64, 'WORKERS must be a whole number between 1 and 64')
+    .default(1),
   DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -169,6 +175,8 @@ export interface Config {
    * DEMO=auto (the default) turns it on for the embedded database with an http issuer, i.e. a plain `npm start`.
    */
   demo: boolean;
+  /** Server processes sharing the port (Node cluster); 1 runs Kluis in this process. */
+  workers: number;
   /** Requests per RATE_LIMIT_WINDOW, counted in Postgres so every process shares them. */
   rateLimits: { windowSeconds: number; login: number; token: number; authorize: number; register: number };
   /** Prometheus metrics on their own listener (never the public port); undefined: off. */
@@ -279,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       secretRotationGrace: e.CLIENT_SECRET_ROTATION_GRACE,
       softwareStatements: { jwks: softwareStatementJwks, issuer: e.SOFTWARE_STATEMENT_ISSUER, required: e.SOFTWARE_STATEMENT_REQUIRED },
     },
+    workers: e.WORKERS,
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !production && e.DATABASE_URL === undefined),
     logLevel: e.LOG_LEVEL,
     secret: e.KLUIS_SECRET,

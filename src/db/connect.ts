@@ -8,6 +8,8 @@ export interface Connection {
   db: Database;
   /** 'external' when DATABASE_URL is set; otherwise the embedded server this process started or joined. */
   source: 'external' | 'embedded';
+  /** The connection URL in use (for worker processes joining this database). */
+  url: string;
   /** Closes the pool and, when this process started it, the embedded Postgres. */
   close(): Promise<void>;
 }
@@ -29,6 +31,7 @@ export async function connect(config: Config, log: Logger, options: { migrate?: 
   return {
     db,
     source: embedded ? 'embedded' : 'external',
+    url: config.databaseUrl ?? embedded!.url,
     async close() {
       await db.close().catch(() => undefined);
       await embedded?.stop();

@@ -1,0 +1,52 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Config } from './config/env.ts';
+import { connect } from './db/connect.ts';
+import type { Logger } from './log/logger.ts';
+
+/**
+ * WORKERS > 1: this process only supervises. It opens the database once (starting the embedded PostgreSQL if there
+ * is no DATABASE_URL, and applying migrations), then forks WORKERS server processes that share the HTTP port
+ * (Node cluster) and connect to that database. All state is in Postgres, so it does not matter which worker answers.
+ * A worker that dies is replaced; SIGTERM/SIGINT drain every worker, then stop the database if this process started it.
+ */
+export async function superviseWorkers(config: Config, log: Logger): Promise<void> {
+  const connection = await connect(config, log);
+  // The workers do not need the supervisor's own pool.
+  await connection.db.close();
+  let stopping = false;
+
+  const fork = (id: number): Worker => {
+    const env: Record<string, string> = { DATABASE_URL: connection.url, KLUIS_WORKER: String(id) };
+    // The demo follows the supervisor's decision (workers always have DATABASE_URL, which would turn DEMO=auto off).
+    env.DEMO = config.demo ? 'on' : 'off';
+    const worker = cluster.fork(env);
+    worker.on('exit', (code, signal) => {
+      if (stopping) return;
+      log.error({ worker: id, code, signal }, 'worker exited; starting a new one');
+      setTimeout(() => fork(id), 1000).unref();
+    });
+    return worker;
+  };
+  for (let id = 1; id <= config.workers; id += 1) fork(id);
+  log.info({ workers: config.workers, database: connection.source }, 'kluis supervising workers');
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping workers');
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+    const exited = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    for (const w of workers) w.process.kill('SIGTERM');
+    Promise.all(exited)
+      .then(() => connection.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
