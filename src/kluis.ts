@@ -75,6 +75,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
         host.stop();
         stopSweeper();
         await drain(listening, config.shutdownTimeout * 1000);
+        await audit.drain();
         await connection.close();
       },
     };

@@ -90,14 +90,12 @@ export function rateLimits({ db, audit, metrics, limits }: Dependencies): Middle
       const clientId = claimedClient(ctx, body);
       const clientKey = clientId ? `token-client:${clientId}` : undefined;
       const ipKey = `token-ip:${ctx.ip}`;
-      // Refuse before doing any work when the client (or this address) is over its limit already.
-      for (const key of clientKey ? [clientKey, ipKey] : [ipKey]) {
-        const current = await peek(db, key, window);
-        if (current && current.hits >= limits.token) {
-          await refuse(ctx, 'token', key, current.resetAt, current.hits + 1, limits.token, true);
-          await countHit(db, key, window);
-          return;
-        }
+      // Refuse before doing any work when the client (or this address) is over its limit already (one query for both).
+      const over = (await peek(db, clientKey ? [clientKey, ipKey] : [ipKey], window)).find((current) => current.hits >= limits.token);
+      if (over) {
+        await refuse(ctx, 'token', over.key, over.resetAt, over.hits + 1, limits.token, true);
+        await countHit(db, over.key, window);
+        return;
       }
       await next();
       const authenticated = ctx.res.statusCode !== 401 && clientKey !== undefined;
@@ -108,13 +106,13 @@ export function rateLimits({ db, audit, metrics, limits }: Dependencies): Middle
   };
 }
 
-async function peek(db: Database, key: string, windowSeconds: number) {
-  const { rows } = await db.query<{ hits: number; reset_at: Date }>(
-    `select hits, window_start + make_interval(secs => $2::float8) as reset_at from rate_limits
-     where key = $1 and window_start > now() - make_interval(secs => $2::float8)`,
-    [key, windowSeconds],
+async function peek(db: Database, keys: string[], windowSeconds: number) {
+  const { rows } = await db.query<{ key: string; hits: number; reset_at: Date }>(
+    `select key, hits, window_start + make_interval(secs => $2::float8) as reset_at from rate_limits
+     where key = any($1) and window_start > now() - make_interval(secs => $2::float8)`,
+    [keys, windowSeconds],
   );
-  return rows[0] ? { hits: rows[0].hits, resetAt: rows[0].reset_at } : undefined;
+  return rows.map((row) => ({ key: row.key, hits: row.hits, resetAt: row.reset_at }));
 }
 
 /**
