@@ -153,7 +153,10 @@ await ctx.db.query(
 );
 const keys = await loadKeyRing(ctx.db, ctx.secrets.box);
 const usernames = Array.from({ length: ACCOUNTS }, (_, i) => `bench${i + 1}`);
-const resetAccounts = () => ctx.db.query(`update accounts set totp_last_step = null; delete from oidc_models where model in ('Grant', 'Session')`);
+const resetAccounts = async () => {
+  await ctx.db.query('update accounts set totp_last_step = null');
+  await ctx.db.query(`delete from oidc_models where model in ('Grant', 'Session')`);
+};
 
 // The ceiling, with Kluis's own keys (written to a private temp file for its start, then deleted).
 const work = await mkdtemp(path.join(tmpdir(), 'kluis-bench-ceiling-'));

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/writer.ts';
 import type { Config } from './config/env.ts';
+import { ClientCache } from './db/client-cache.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
@@ -37,13 +38,16 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
   const connection = await connect(config, log);
   const { db } = connection;
   let server: Server | undefined;
+  let clientCache: ClientCache | undefined;
   try {
     const secrets = await loadServerSecrets(db, config);
     const audit = new AuditLog(db, log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
-    const host = await ProviderHost.create({ config, db, secrets, audit, log });
+    clientCache = new ClientCache(connection.url, log);
+    await clientCache.start();
+    const host = await ProviderHost.create({ config, db, secrets, audit, log, clientCache });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, config.sweep, log);
 
@@ -76,11 +80,13 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
         stopSweeper();
         await drain(listening, config.shutdownTimeout * 1000);
         await audit.drain();
+        await clientCache?.stop();
         await connection.close();
       },
     };
   } catch (err) {
     server?.close();
+    await clientCache?.stop();
     await connection.close().catch(() => undefined);
     throw err;
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
 import { DatabaseUnavailable, isConnectionFailure, isUnstorableText, UnstorableInput } from './errors.ts';
@@ -32,7 +33,9 @@ export class Database {
 
   async query<R extends Row = Row>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     try {
-      return await this.pool.query<R>(text, values);
+      // Named, so each connection parses and plans a statement once and then only binds values (the hot paths run
+      // the same few statements thousands of times a second).
+      return await this.pool.query<R>({ name: statementName(text), text, values });
     } catch (err) {
       throw translate(err);
     }
@@ -82,6 +85,16 @@ export class Database {
     this.#closing = true;
     await this.pool.end();
   }
+}
+
+const names = new Map<string, string>();
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (!name) {
+    name = `k${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    if (names.size < 10_000) names.set(text, name);
+  }
+  return name;
 }
 
 function translate(err: unknown): unknown {

@@ -1,6 +1,7 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/errors.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
+import type { ClientCache } from './client-cache.ts';
 import type { Database, Queryable } from './database.ts';
 import { errors } from 'oidc-provider';
 import { DatabaseUnavailable, UnstorableInput } from './errors.ts';
@@ -44,13 +45,18 @@ export class PostgresAdapter implements Adapter {
   readonly #db: Queryable;
   readonly #box: SecretBox;
   readonly #includeDisabled: boolean;
+  readonly #cache: ClientCache | undefined;
 
-  /** `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them. */
-  constructor(model: string, db: Queryable, box: SecretBox, { includeDisabled = false } = {}) {
+  /**
+   * `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them.
+   * `cache`: the server's client cache (invalidated by NOTIFY), used for Client lookups.
+   */
+  constructor(model: string, db: Queryable, box: SecretBox, { includeDisabled = false, cache }: { includeDisabled?: boolean; cache?: ClientCache | undefined } = {}) {
     this.model = model;
     this.#db = db;
     this.#box = box;
     this.#includeDisabled = includeDisabled;
+    this.#cache = model === 'Client' && !includeDisabled ? cache : undefined;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -80,7 +86,13 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    return this.#findWhere('id', id);
+    if (!this.#cache) return this.#findWhere('id', id);
+    const cached = this.#cache.get(id);
+    if (cached) return cached.payload && structuredClone(cached.payload);
+    const generation = this.#cache.generation(id);
+    const payload = await this.#findWhere('id', id);
+    this.#cache.set(id, payload && structuredClone(payload), generation);
+    return payload;
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
@@ -148,6 +160,6 @@ export class PostgresAdapter implements Adapter {
   }
 }
 
-export function postgresAdapter(db: Database, box: SecretBox): AdapterFactory {
-  return (model: string) => new PostgresAdapter(model, db, box);
+export function postgresAdapter(db: Database, box: SecretBox, cache?: ClientCache): AdapterFactory {
+  return (model: string) => new PostgresAdapter(model, db, box, { cache });
 }

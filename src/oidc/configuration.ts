@@ -1,6 +1,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
 import { ID_TOKEN_TTL, type Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
+import type { ClientCache } from '../db/client-cache.ts';
 import { postgresAdapter } from '../db/oidc-adapter.ts';
 import { findGrantId } from '../db/grants.ts';
 import { findResourceServer } from '../db/resource-servers.ts';
@@ -24,6 +25,8 @@ export interface ProviderSettings {
   keys: KeyRing;
   /** Scopes of the registered resource servers; oidc-provider only lets clients register known scopes. */
   resourceScopes: string[];
+  /** The server's client cache; the CLI runs without one. */
+  clientCache?: ClientCache | undefined;
 }
 
 const algs = [...SIGNING_ALGS];
@@ -35,7 +38,7 @@ const algs = [...SIGNING_ALGS];
 export const EXTRA_CLIENT_METADATA = ['introspect_any_token', 'software_statement', 'software_id', 'software_version'];
 
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
-export function providerConfiguration({ config, db, secrets, keys, resourceScopes }: ProviderSettings): Configuration {
+export function providerConfiguration({ config, db, secrets, keys, resourceScopes, clientCache }: ProviderSettings): Configuration {
   const maxAccessTokenTtl = config.accessTokenTtl;
   // A JWT access token outlives a withdrawn consent (it cannot be recalled), so it is kept shorter.
   const ceiling = (format: string | undefined) => (format === 'jwt' ? Math.min(config.jwtAccessTokenTtl, maxAccessTokenTtl) : maxAccessTokenTtl);
@@ -45,7 +48,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
   };
 
   return {
-    adapter: postgresAdapter(db, secrets.box),
+    adapter: postgresAdapter(db, secrets.box, clientCache),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: secrets.cookieKeys,
