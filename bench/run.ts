@@ -17,7 +17,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { addResourceServer } from '../src/db/resource-servers.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { loadKeyRing } from '../src/oidc/keys.ts';
-import { freePort, ROOT } from '../test/support/kluis.ts';
+import { freePort, GENEROUS_LIMITS, ROOT } from '../test/support/kluis.ts';
 import { load, median, percentile, processTree, sampled, type Figures, type Requests } from './measure.ts';
 import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
 
@@ -106,9 +106,7 @@ async function startKluis(databaseUrl: string, workers: number) {
       // Request logs would measure the log pipe; limits would measure refusals. Both still run their bookkeeping.
       LOG_LEVEL: 'warn',
       DEMO: 'off',
-      RATE_LIMIT_LOGIN: '1000000',
-      RATE_LIMIT_TOKEN: '1000000',
-      RATE_LIMIT_AUTHORIZE: '1000000',
+      ...GENEROUS_LIMITS,
     },
   });
   children.push(child);

@@ -34,19 +34,19 @@ after(async () => {
 
 const step = () => Math.floor(Date.now() / 30_000);
 /** A code for `key` that has not been used yet: the replay guard remembers the last accepted step. */
-async function freshCode(key: string) {
-  await t.db.query('update accounts set totp_last_step = $2 where id = $1', [accountId, step() - 2]);
+async function freshCode(key: string, username = 'sam') {
+  await t.db.query('update accounts set totp_last_step = $2 where username = $1', [username, step() - 2]);
   return generate({ secret: key, epoch: Math.floor(Date.now() / 1000) });
 }
 
-/** Signs sam in to the account area in a new browser and returns it at `path`. */
-async function signedIn(path: string, key = secret, code?: string) {
+/** Signs sam (or `username`) in to the account area in a new browser and returns it at `path`. */
+async function signedIn(path: string, key = secret, code?: string, username = 'sam') {
   const browser = new Browser(kluis.issuer, { 'user-agent': FIREFOX });
   const { res } = await browser.follow(path);
   const loginPage = await res.text();
-  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'sam', password: PASSWORD });
+  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username, password: PASSWORD });
   const mfaPage = await mfa.text();
-  const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: code ?? (await freshCode(key)) });
+  const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: code ?? (await freshCode(key, username)) });
   return { browser, page: await landed.text(), status: landed.status };
 }
 
@@ -98,11 +98,17 @@ describe('security activity and MFA management', () => {
   });
 
   test('a re-enrolment ticket from one account is useless in another', async () => {
-    await addPerson(t.url, 'tom', PASSWORD, { totp: true });
+    const tomSecret = (await addPerson(t.url, 'tom', PASSWORD, { totp: true })).secret!;
+    // Tom starts a re-enrolment and gets a genuine ticket with a new secret.
+    const tom = await signedIn('/account/security', tomSecret, undefined, 'tom');
+    const tomStarted = await post(tom.browser, '/account/security/totp', tom.page, { code: await freshCode(tomSecret, 'tom') });
+    const tomTicket = /name="ticket" value="([^"]+)"/.exec(tomStarted.page)![1]!;
+    const tomNewSecret = /id="totp-secret">([A-Z2-7]+)</.exec(tomStarted.page)![1]!;
+    // Sam submits Tom's ticket with a valid code for its secret: refused, nothing changes on either account.
     const { browser, page } = await signedIn('/account/security');
-    const started = await post(browser, '/account/security/totp', page, { code: await freshCode(secret) });
-    const forged = await post(browser, '/account/security/totp/confirm', started.page, { code: '123456', ticket: 'not-a-ticket' });
+    const forged = await post(browser, '/account/security/totp/confirm', page, { code: await totpCode(tomNewSecret), ticket: tomTicket });
     assert.match(forged.page, /That set-up has expired/);
+    assert.match((await signedIn('/account', secret)).page, /id="username">sam</, "sam's authenticator is unchanged");
   });
 });
 

@@ -71,10 +71,12 @@ async function subjects(rp: RelyingParty, params: Record<string, string> = {}, c
 
 describe('pairwise subject identifiers', () => {
   let a: Awaited<ReturnType<typeof subjects>>;
+  let first: RelyingParty;
 
   test('a client gets a sub that is not the account id, the same in the ID token, userinfo and introspection', async () => {
     const { registered, rp } = await client(['https://a.example/cb']);
     assert.equal(registered.subject_type, 'pairwise', 'pairwise is the default');
+    first = rp;
     a = await subjects(rp);
     assert.notEqual(a.idToken, person.id);
     assert.equal(a.userinfo, a.idToken);
@@ -83,9 +85,8 @@ describe('pairwise subject identifiers', () => {
   });
 
   test('the value is stable: the same client gets the same sub at the next sign-in', async () => {
-    const { rp } = await client(['https://a.example/cb']);
-    const again = await subjects(rp);
-    assert.equal(again.idToken, a.idToken, 'a second client of sector a.example sees the same sub');
+    const again = await subjects(first);
+    assert.equal(again.idToken, a.idToken);
   });
 
   test('a client in another sector gets an unrelated sub; a client in the same sector (other path) the same', async () => {

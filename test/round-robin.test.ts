@@ -9,7 +9,7 @@ import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { freePort, spawnKluis, type KluisProcess } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
-import { REDIRECT, RelyingParty } from './support/rp.ts';
+import { REDIRECT, RelyingParty, signIn } from './support/rp.ts';
 
 // Three Kluis processes behind a round-robin balancer, one issuer: every request may land on another process.
 let t: TestDatabase;
@@ -58,20 +58,23 @@ const tokenRequest = (body: Record<string, string>) =>
     body: new URLSearchParams(body),
   });
 
-describe('several processes behind a round-robin balancer', () => {
-  let refreshToken: string;
+/** rita signs in through the balancer and consents; returns the request and where the browser was sent back to. */
+async function signInThroughBalancer() {
+  const rp = await RelyingParty.create(issuer, web);
+  const browser = new Browser(issuer);
+  const pending = await rp.request({ scope: 'openid offline_access', prompt: 'consent' });
+  const { res } = await browser.follow(pending.url);
+  // Both sign-ins fall in one 30 s TOTP step; replay protection (tested elsewhere) would refuse the code again.
+  await t.db.query(`update accounts set totp_last_step = null where username = 'rita'`);
+  const { res: consent } = await signIn(browser, await res.text(), 'rita', PASSWORD, await totpCode(person.secret!));
+  const consentPage = await consent.text();
+  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] });
+  return { rp, pending, external };
+}
 
+describe('several processes behind a round-robin balancer', () => {
   test('a sign-in begun on one process finishes on others, and of 20 parallel redemptions of its code exactly one succeeds', async () => {
-    const rp = await RelyingParty.create(issuer, web);
-    const browser = new Browser(issuer);
-    const pending = await rp.request({ scope: 'openid offline_access', prompt: 'consent' });
-    const { res } = await browser.follow(pending.url);
-    const page = await res.text();
-    const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'rita', password: PASSWORD });
-    const mfaPage = await mfa.text();
-    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
-    const consentPage = await consent.text();
-    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] });
+    const { pending, external } = await signInThroughBalancer();
     assert.ok(external?.searchParams.get('code'), 'the flow completed across processes');
     assert.equal(served.size, 3, 'every process served part of it');
 
@@ -81,23 +84,12 @@ describe('several processes behind a round-robin balancer', () => {
     assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join());
     assert.ok(statuses.every((s) => s === 200 || s === 400), statuses.join());
     const winner = answers.find((a) => a.status === 200)!;
-    refreshToken = ((await winner.json()) as { refresh_token: string }).refresh_token;
-    assert.ok(refreshToken);
+    assert.ok(((await winner.json()) as { refresh_token?: string }).refresh_token);
   });
 
   test('of 20 parallel refreshes with one refresh token across the processes exactly one succeeds', async () => {
     // The code replays above revoked that grant (RFC 6749 4.1.2), so sign in once more for a fresh refresh token.
-    const rp = await RelyingParty.create(issuer, web);
-    const browser = new Browser(issuer);
-    const pending = await rp.request({ scope: 'openid offline_access', prompt: 'consent' });
-    const { res } = await browser.follow(pending.url);
-    const page = await res.text();
-    const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'rita', password: PASSWORD });
-    const mfaPage = await mfa.text();
-    await t.db.query(`update accounts set totp_last_step = null where username = 'rita'`);
-    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
-    const consentPage = await consent.text();
-    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] });
+    const { rp, pending, external } = await signInThroughBalancer();
     const tokens = await rp.redeem(external!, pending);
 
     const answers = await Promise.all(Array.from({ length: 20 }, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })));

@@ -1,8 +1,9 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../config/env.ts';
 import { findAccountById, type AccountRecord } from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
+import { tokensMatch } from '../interaction/state.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUri } from '../oidc/account-client.ts';
 import { SCA_ACR } from '../oidc/policy.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
@@ -77,10 +78,7 @@ export class AccountSession {
   }
 
   csrfMatches(person: Person, presented: unknown): boolean {
-    if (typeof presented !== 'string') return false;
-    const a = Buffer.from(presented);
-    const b = Buffer.from(person.csrf);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return tokensMatch(person.csrf, presented);
   }
 
   /** Starts sign-in for the account area: an authorization request of Kluis's own client, with PKCE and state. */

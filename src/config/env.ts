@@ -20,6 +20,11 @@ const flag = (name: string) =>
     })
     .transform((value) => ['true', '1', 'yes', 'on'].includes(value));
 
+const wholeNumber = (name: string, min: number, max: number) => {
+  const message = `${name} must be a whole number between ${min} and ${max}`;
+  return z.coerce.number({ error: message }).int(message).min(min, message).max(max, message);
+};
+
 const port = (name: string) =>
   z.coerce
     .number({ error: `${name} must be a TCP port number (1-65535)` })
@@ -45,12 +50,7 @@ const schema = z.object({
     .string()
     .refine((value) => /^postgres(ql)?:\/\//.test(value), 'DATABASE_URL must be a postgres:// connection URL')
     .optional(),
-  DATABASE_POOL_MAX: z.coerce
-    .number({ error: 'DATABASE_POOL_MAX must be a whole number between 1 and 100' })
-    .int('DATABASE_POOL_MAX must be a whole number between 1 and 100')
-    .min(1, 'DATABASE_POOL_MAX must be a whole number between 1 and 100')
-    .max(100, 'DATABASE_POOL_MAX must be a whole number between 1 and 100')
-    .default(10),
+  DATABASE_POOL_MAX: wholeNumber('DATABASE_POOL_MAX', 1, 100).default(10),
   KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
   EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
   TRUST_PROXY: flag('TRUST_PROXY').default(false),
@@ -59,30 +59,10 @@ const schema = z.object({
   SOFTWARE_STATEMENT_ISSUER: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_REQUIRED: flag('SOFTWARE_STATEMENT_REQUIRED').default(false),
   RATE_LIMIT_WINDOW: seconds('RATE_LIMIT_WINDOW', 1, 3600).default(60),
-  RATE_LIMIT_LOGIN: z.coerce
-    .number({ error: 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000' })
-    .int('RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
-    .min(1, 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
-    .max(1000000, 'RATE_LIMIT_LOGIN must be a whole number between 1 and 1000000')
-    .default(30),
-  RATE_LIMIT_TOKEN: z.coerce
-    .number({ error: 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000' })
-    .int('RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
-    .min(1, 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
-    .max(1000000, 'RATE_LIMIT_TOKEN must be a whole number between 1 and 1000000')
-    .default(600),
-  RATE_LIMIT_AUTHORIZE: z.coerce
-    .number({ error: 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000' })
-    .int('RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
-    .min(1, 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
-    .max(1000000, 'RATE_LIMIT_AUTHORIZE must be a whole number between 1 and 1000000')
-    .default(120),
-  RATE_LIMIT_REGISTER: z.coerce
-    .number({ error: 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000' })
-    .int('RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
-    .min(1, 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
-    .max(1000000, 'RATE_LIMIT_REGISTER must be a whole number between 1 and 1000000')
-    .default(10),
+  RATE_LIMIT_LOGIN: wholeNumber('RATE_LIMIT_LOGIN', 1, 1000000).default(30),
+  RATE_LIMIT_TOKEN: wholeNumber('RATE_LIMIT_TOKEN', 1, 1000000).default(600),
+  RATE_LIMIT_AUTHORIZE: wholeNumber('RATE_LIMIT_AUTHORIZE', 1, 1000000).default(120),
+  RATE_LIMIT_REGISTER: wholeNumber('RATE_LIMIT_REGISTER', 1, 1000000).default(10),
   METRICS_PORT: z.coerce
     .number({ error: 'METRICS_PORT must be a TCP port number (0 picks a free one)' })
     .int('METRICS_PORT must be a TCP port number (0 picks a free one)')
@@ -90,12 +70,7 @@ const schema = z.object({
     .max(65535, 'METRICS_PORT must be a TCP port number (0 picks a free one)')
     .optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  WORKERS: z.coerce
-    .number({ error: 'WORKERS must be a whole number between 1 and 64' })
-    .int('WORKERS must be a whole number between 1 and 64')
-    .min(1, 'WORKERS must be a whole number between 1 and 64')
-    .max(64, 'WORKERS must be a whole number between 1 and 64')
-    .default(1),
+  WORKERS: wholeNumber('WORKERS', 1, 64).default(1),
   DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
@@ -113,28 +88,13 @@ const schema = z.object({
   KEY_RETENTION: seconds('KEY_RETENTION', 3600, 365 * 86400).default(86400),
   KEYS_REFRESH_INTERVAL: seconds('KEYS_REFRESH_INTERVAL', 1, 60).default(30),
   SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 1, 86400).default(60),
-  SWEEP_BATCH_SIZE: z.coerce
-    .number({ error: 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000' })
-    .int('SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
-    .min(1, 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
-    .max(100000, 'SWEEP_BATCH_SIZE must be a whole number between 1 and 100000')
-    .default(1000),
+  SWEEP_BATCH_SIZE: wholeNumber('SWEEP_BATCH_SIZE', 1, 100000).default(1000),
   SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT', 1, 300).default(10),
   SCA_MAX_AGE: seconds('SCA_MAX_AGE', 30, 86400).default(300),
-  LOCKOUT_THRESHOLD: z.coerce
-    .number({ error: 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10' })
-    .int('LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
-    .min(3, 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
-    .max(10, 'LOCKOUT_THRESHOLD must be a whole number between 3 and 10')
-    .default(5),
+  LOCKOUT_THRESHOLD: wholeNumber('LOCKOUT_THRESHOLD', 3, 10).default(5),
   LOCKOUT_DURATION: seconds('LOCKOUT_DURATION', 60, 86400).default(300),
   LOCKOUT_MAX_DURATION: seconds('LOCKOUT_MAX_DURATION', 60, 30 * 86400).default(86400),
-  LOGIN_IP_LIMIT: z.coerce
-    .number({ error: 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000' })
-    .int('LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
-    .min(5, 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
-    .max(100000, 'LOGIN_IP_LIMIT must be a whole number between 5 and 100000')
-    .default(30),
+  LOGIN_IP_LIMIT: wholeNumber('LOGIN_IP_LIMIT', 5, 100000).default(30),
   LOGIN_IP_WINDOW: seconds('LOGIN_IP_WINDOW', 60, 86400).default(900),
   ARGON2_MEMORY_KIB: z.coerce
     .number({ error: 'ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)' })
@@ -142,18 +102,8 @@ const schema = z.object({
     .min(19456, 'ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)')
     .max(4194304, 'ARGON2_MEMORY_KIB must be at most 4194304 (4 GiB)')
     .default(19456),
-  ARGON2_ITERATIONS: z.coerce
-    .number({ error: 'ARGON2_ITERATIONS must be a whole number between 2 and 20' })
-    .int('ARGON2_ITERATIONS must be a whole number between 2 and 20')
-    .min(2, 'ARGON2_ITERATIONS must be a whole number between 2 and 20')
-    .max(20, 'ARGON2_ITERATIONS must be a whole number between 2 and 20')
-    .default(2),
-  ARGON2_PARALLELISM: z.coerce
-    .number({ error: 'ARGON2_PARALLELISM must be a whole number between 1 and 16' })
-    .int('ARGON2_PARALLELISM must be a whole number between 1 and 16')
-    .min(1, 'ARGON2_PARALLELISM must be a whole number between 1 and 16')
-    .max(16, 'ARGON2_PARALLELISM must be a whole number between 1 and 16')
-    .default(1),
+  ARGON2_ITERATIONS: wholeNumber('ARGON2_ITERATIONS', 2, 20).default(2),
+  ARGON2_PARALLELISM: wholeNumber('ARGON2_PARALLELISM', 1, 16).default(1),
 });
 
 export type LogLevel = z.infer<typeof schema>['LOG_LEVEL'];
