@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import Provider, { type ClientMetadata, type JWK } from 'oidc-provider';
+import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, type JWK } from 'oidc-provider';
 
 /**
- * The ceiling: bare oidc-provider (the version Kluis runs) with its in-memory adapter and the same keys, client,
+ * The ceiling: bare oidc-provider (the version Kluis runs) with in-memory storage and the same keys, client,
  * API and token settings as Kluis, no Kluis middleware, no database. Started by bench/run.ts with a settings file;
  * writes refresh tokens minted at start (one per load connection) to `out` and prints "ceiling listening".
  */
@@ -19,7 +19,61 @@ interface Settings {
 
 const settings = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Settings;
 
+/**
+ * oidc-provider's own memory adapter is an LRU of 1000 entries: the client-credentials scenarios evict the refresh
+ * tokens minted at start long before the refresh scenario runs, and the ceiling then answers invalid_grant. This one
+ * keeps every entry until it expires, as Postgres does for Kluis; a sweep drops expired entries so memory stays level.
+ */
+const entries = new Map<string, { payload: AdapterPayload; expiresAt: number }>();
+setInterval(() => {
+  const now = Date.now();
+  for (const [key, entry] of entries) if (entry.expiresAt <= now) entries.delete(key);
+}, 5000).unref();
+
+class UnboundedMemoryAdapter implements Adapter {
+  private readonly model: string;
+
+  constructor(model: string) {
+    this.model = model;
+  }
+
+  private key(id: string): string {
+    return `${this.model}:${id}`;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
+    entries.set(this.key(id), { payload, expiresAt: Date.now() + expiresIn * 1000 });
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const entry = entries.get(this.key(id));
+    return entry && entry.expiresAt > Date.now() ? entry.payload : undefined;
+  }
+
+  async findByUserCode(): Promise<undefined> {
+    return undefined;
+  }
+
+  async findByUid(): Promise<undefined> {
+    return undefined;
+  }
+
+  async consume(id: string): Promise<void> {
+    const entry = entries.get(this.key(id));
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id: string): Promise<void> {
+    entries.delete(this.key(id));
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    for (const [key, entry] of entries) if (entry.payload.grantId === grantId) entries.delete(key);
+  }
+}
+
 const provider = new Provider(settings.issuer, {
+  adapter: UnboundedMemoryAdapter,
   clients: [settings.client],
   jwks: settings.jwks,
   features: {
