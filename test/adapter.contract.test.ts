@@ -126,6 +126,22 @@ for (const model of MODELS) {
   });
 }
 
+describe('replay detection', () => {
+  test('of 20 parallel lookups of a new jti exactly one reports it unseen, across connections', async () => {
+    const id = uniqueId();
+    const results = await Promise.all(Array.from({ length: 20 }, () => new PostgresAdapter('ReplayDetection', t.db, box).find(id)));
+    assert.equal(results.filter((result) => result === undefined).length, 1);
+  });
+
+  test('an expired jti can be claimed again', async () => {
+    const id = uniqueId();
+    assert.equal(await new PostgresAdapter('ReplayDetection', t.db, box).find(id), undefined);
+    assert.notEqual(await new PostgresAdapter('ReplayDetection', t.db, box).find(id), undefined);
+    await expire('ReplayDetection', id);
+    assert.equal(await new PostgresAdapter('ReplayDetection', t.db, box).find(id), undefined);
+  });
+});
+
 describe('storage details', () => {
   test('the same id in two models are two independent rows', async () => {
     const id = uniqueId();

@@ -3,10 +3,13 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { chromium, type Browser as Chromium } from 'playwright-core';
 import { SCA_ACR } from '../src/oidc/policy.ts';
+import { addResourceServer } from '../src/db/resource-servers.ts';
 import { registerClient } from './support/clients.ts';
+import { authorizationParameters, fapiConfiguration, registerFapiClient, type FapiClient } from './support/fapi.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { ROOT, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
@@ -22,10 +25,14 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let rp: RelyingParty;
 let browser: Chromium | undefined;
+let bank: FapiClient;
+const PAYMENTS = 'https://api.bank.example/payments';
 
 before(async () => {
   if (skip) return;
   t = await createTestDatabase();
+  await addResourceServer(t.db, { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 });
+  bank = await registerFapiClient(t.url, { client_name: 'Pay-by-bank checkout', scope: 'openid payments', authorization_details_types: ['payment_initiation'] });
   const web = await registerClient(t.url, { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' });
   await addPerson(t.url, 'victor', 'victor typed this password', { name: 'Victor Browser', email: 'victor@example.com' });
   kluis = await startTestKluis(t.url);
@@ -105,4 +112,54 @@ test('the same person opens their account, finds the app and withdraws its acces
   assert.equal(await page.locator('.ledger-entry[data-action="revoked"][data-channel="account_area"]').count(), 1);
   await page.screenshot({ path: path.join(ARTIFACTS, 'account-history.png'), fullPage: true });
   for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});
+
+test('a person sees the payment while authenticating, authorises it, and finds it in the account area', { skip }, async () => {
+  const wendy = await addPerson(t.url, 'wendy', 'wendy typed this password', { totp: true });
+  const config = await fapiConfiguration(kluis.issuer, bank);
+  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+  const payment = {
+    type: 'payment_initiation',
+    instructedAmount: { currency: 'EUR', amount: '50.00' },
+    creditorName: 'Acme BV',
+    creditorAccount: { iban: 'NL91ABNA0417164300' },
+    remittanceInformationUnstructured: 'Order 7781',
+  };
+  const { verifier, params } = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([payment]) });
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
+
+  const context = await browser!.newContext();
+  const tab = await context.newPage();
+  let callback: URL | undefined;
+  await tab.route('https://rp.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the shop' });
+  });
+  await tab.goto(url.toString());
+  const summary = 'Pay €50.00 to Acme BV, NL91 ABNA 0417 1643 00';
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  await tab.getByLabel('Username').fill('wendy');
+  await tab.getByLabel('Password').fill('wendy typed this password');
+  await tab.getByRole('button', { name: 'Continue' }).click();
+  await tab.getByLabel('Code').fill(await totpCode(wendy.secret!));
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+
+  await tab.getByRole('heading', { name: 'Pay-by-bank checkout asks you to authorise a payment' }).waitFor();
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  assert.match((await tab.locator('.authorization-detail').textContent())!, /Reference: Order 7781/);
+  await tab.screenshot({ path: path.join(ARTIFACTS, 'payment-consent.png'), fullPage: true });
+  await tab.getByRole('button', { name: 'Authorise payment' }).click();
+  await tab.waitForURL(/rp\.example/);
+
+  const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: PAYMENTS }, { DPoP: dpop });
+  assert.deepEqual(tokens.authorization_details, [payment]);
+
+  await tab.goto(`${kluis.issuer}/account/consents`);
+  await tab.getByRole('heading', { name: 'Pay-by-bank checkout' }).waitFor();
+  assert.match((await tab.locator('.consent').textContent())!, /Pay €50\.00 to Acme BV, NL91 ABNA 0417 1643 00/);
+  assert.match((await tab.locator('.consent-status').textContent())!, /payment authorised and used/);
+  await tab.screenshot({ path: path.join(ARTIFACTS, 'account-payment.png'), fullPage: true });
+  await context.close();
+  for (const shot of ['payment-consent.png', 'account-payment.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });

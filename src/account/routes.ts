@@ -13,6 +13,7 @@ import { unusedRecoveryCodes } from '../db/accounts.ts';
 import { securityEventsFor } from '../db/security-events.ts';
 import { origin } from '../http/request-origin.ts';
 import { render } from '../http/views.ts';
+import { describe, isPayment, type AuthorizationDetail } from '../oidc/authorization-details.ts';
 import { scopeChoices } from '../interaction/consent.ts';
 import type { ServerSecrets } from '../secrets/server-secrets.ts';
 import { eraseAccount } from './erasure.ts';
@@ -257,5 +258,8 @@ function describeConsent(consent: Awaited<ReturnType<Consents['get']>>) {
     ...consent,
     scopeTitles: scopeChoices(consent.scopes).map((choice) => choice.title),
     apiScopes: apiScopes.map(({ resource, scope }) => `${scopeChoices([scope])[0]!.title} at ${resource}`),
+    details: (consent.authorizationDetails as unknown as AuthorizationDetail[]).map(describe),
+    // A payment is authorised for one use: once a token was issued under it, it has been used.
+    status: isPayment(consent.authorizationDetails) ? (consent.lastUsedAt ? 'payment authorised and used' : 'payment authorised, not yet used') : undefined,
   };
 }

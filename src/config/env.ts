@@ -54,6 +54,10 @@ const schema = z.object({
   KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
   EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
   TRUST_PROXY: flag('TRUST_PROXY').default(false),
+  MTLS_CERTIFICATE_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'MTLS_CERTIFICATE_HEADER must be an HTTP header name, e.g. X-SSL-Client-Cert')
+    .optional(),
   CLIENT_SECRET_ROTATION_GRACE: seconds('CLIENT_SECRET_ROTATION_GRACE', 0, 30 * 86400).default(86400),
   SOFTWARE_STATEMENT_JWKS: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_ISSUER: z.string().min(1).optional(),
@@ -120,6 +124,11 @@ export interface Config {
   dataDir: string;
   embeddedPgPort: number;
   trustProxy: boolean;
+  /**
+   * The header in which the TLS-terminating proxy passes the verified client certificate (URL-encoded PEM, as nginx's
+   * $ssl_client_escaped_cert); undefined: mutual TLS is off.
+   */
+  mtlsCertificateHeader: string | undefined;
   /**
    * Development only: seed a demo person and a demo client, and serve a demo relying party at /demo.
    * DEMO=auto (the default) turns it on for the embedded database with an http issuer, i.e. a plain `npm start`.
@@ -203,6 +212,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets X-Forwarded-Proto and set TRUST_PROXY=true',
     );
   }
+  if (e.MTLS_CERTIFICATE_HEADER && !e.TRUST_PROXY) {
+    // Without a proxy that strips and sets the header, any client could send a certificate it does not hold.
+    throw new ConfigError('MTLS_CERTIFICATE_HEADER is set but TRUST_PROXY is not: the certificate header is believed only from a trusted TLS-terminating proxy; set TRUST_PROXY=true');
+  }
   if (production && e.DEMO === 'on') {
     throw new ConfigError('DEMO=on is for development only; it is refused when ISSUER is https (production)');
   }
@@ -225,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.KLUIS_DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     trustProxy: e.TRUST_PROXY,
+    mtlsCertificateHeader: e.MTLS_CERTIFICATE_HEADER?.toLowerCase(),
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW,
       login: e.RATE_LIMIT_LOGIN,

@@ -151,6 +151,7 @@ export function consentRecord(consent: ConsentView) {
     scopes: consent.scopes,
     claims: consent.claims,
     resources: consent.resources,
+    authorization_details: consent.authorizationDetails,
     granted_at: consent.grantedAt.toISOString(),
     last_used_at: consent.lastUsedAt?.toISOString() ?? null,
     expires_at: consent.expiresAt?.toISOString() ?? null,

@@ -1,11 +1,14 @@
 import type { Queryable } from './database.ts';
 
-/** The newest live Grant (consent) of `accountId` to `clientId`, from any session. */
+/**
+ * The newest live Grant (consent) of `accountId` to `clientId`, from any session. Open banking grants (with
+ * authorization details) are never reused, so they are left out.
+ */
 export async function findGrantId(db: Queryable, accountId: string, clientId: string): Promise<string | undefined> {
   const { rows } = await db.query<{ id: string }>(
     `select id from oidc_models
      where model = 'Grant' and payload->>'accountId' = $1 and payload->>'clientId' = $2
-       and (expires_at is null or expires_at > now())
+       and (expires_at is null or expires_at > now()) and not (payload ? 'rar')
      order by (payload->>'iat')::bigint desc limit 1`,
     [accountId, clientId],
   );
@@ -20,6 +23,8 @@ export interface StoredGrant {
   scopes: string[];
   claims: string[];
   resources: Record<string, string[]>;
+  /** Open banking authorization details (RFC 9396): a payment, access to accounts. */
+  authorizationDetails: Record<string, unknown>[];
   grantedAt: Date;
   expiresAt: Date | null;
   lastUsedAt: Date | null;
@@ -34,6 +39,7 @@ type GrantRow = {
     iat: number;
     openid?: { scope?: string; claims?: string[] };
     resources?: Record<string, string>;
+    rar?: Record<string, unknown>[];
   };
   expires_at: Date | null;
   last_used_at: Date | null;
@@ -54,6 +60,7 @@ function toGrant(row: GrantRow): StoredGrant {
     scopes: split(row.payload.openid?.scope),
     claims: row.payload.openid?.claims ?? [],
     resources: Object.fromEntries(Object.entries(row.payload.resources ?? {}).map(([resource, scope]) => [resource, split(scope)])),
+    authorizationDetails: row.payload.rar ?? [],
     grantedAt: new Date(row.payload.iat * 1000),
     expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,

@@ -86,6 +86,7 @@ export class PostgresAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (this.model === 'ReplayDetection') return this.#claim(id);
     if (!this.#cache) return this.#findWhere('id', id);
     const cached = this.#cache.get(id);
     if (cached) return cached.payload && structuredClone(cached.payload);
@@ -93,6 +94,26 @@ export class PostgresAdapter implements Adapter {
     const payload = await this.#findWhere('id', id);
     this.#cache.set(id, payload && structuredClone(payload), generation);
     return payload;
+  }
+
+  /**
+   * oidc-provider checks a DPoP proof's or client assertion's jti with find-then-save, which races: two processes
+   * could both find nothing and both accept the same proof. Here the find is the claim: one INSERT (or the takeover
+   * of an expired row) wins and reports "not seen"; everyone else gets the stored row and reports a replay. The
+   * provisional expiry is replaced by oidc-provider's own when it saves the row right after.
+   */
+  async #claim(id: string): Promise<AdapterPayload | undefined> {
+    const { rowCount } = await this.#run(() =>
+      this.#db.query(
+        `insert into oidc_models (model, id, payload, expires_at) values ($1, $2, '{}', now() + interval '10 minutes')
+         on conflict (model, id) do update set
+           payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null, grant_id = null, uid = null, user_code = null
+           where oidc_models.expires_at <= now()`,
+        [this.model, id],
+      ),
+    );
+    if (rowCount === 1) return undefined;
+    return (await this.#findWhere('id', id)) ?? { jti: id };
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {

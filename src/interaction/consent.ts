@@ -41,6 +41,7 @@ export async function saveGrant(
   provider: Provider,
   interaction: { grantId?: string | undefined; session?: { accountId: string } | undefined; params: Record<string, unknown>; prompt: { details: unknown } },
   allowed: Set<string>,
+  authorizationDetails: readonly object[] = [],
 ): Promise<NonNullable<InteractionResults['consent']>> {
   const details = interaction.prompt.details as ConsentDetails;
   const grant = interaction.grantId
@@ -59,5 +60,7 @@ export async function saveGrant(
     if (ok.length) grant.addResourceScope(resource, ok.join(' '));
     if (no.length) grant.rejectResourceScope(resource, no.join(' '));
   }
+  // Open banking details are authorised whole: the screen shows each one and offers no partial choice.
+  for (const detail of authorizationDetails) grant.addRar(detail as never);
   return { grantId: await grant.save() };
 }

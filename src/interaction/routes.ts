@@ -14,6 +14,7 @@ import type { Database } from '../db/database.ts';
 import { render } from '../http/views.ts';
 import { TemporarilyUnavailable } from '../oidc/errors.ts';
 import { SCA_ACR } from '../oidc/policy.ts';
+import { describe, isPayment, requestedDetails } from '../oidc/authorization-details.ts';
 import type { ProviderHost } from '../oidc/provider-host.ts';
 import { saveGrant, scopeChoices } from './consent.ts';
 import { csrfMatches, newCsrfToken, readState, writeState, type InteractionState } from './state.ts';
@@ -132,6 +133,7 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
         csrf: state.csrf,
         error,
         clientName: client?.clientName,
+        details: requestedDetails(interaction.params).map(describe),
         loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '',
       });
       return;
@@ -139,10 +141,13 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     if (interaction.prompt.name === 'consent') {
       const requested = String(interaction.params.scope ?? 'openid').split(' ').filter(Boolean);
       const logo = client?.logoUri;
+      const details = requestedDetails(interaction.params);
       ctx.type = 'html';
       ctx.body = render('consent', {
         uid: interaction.uid,
         csrf: state.csrf,
+        details: details.map(describe),
+        payment: isPayment(details),
         scopes: scopeChoices(requested),
         client: {
           name: client?.clientName ?? client?.clientId,
@@ -178,7 +183,7 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     const { interaction, state } = await load(ctx);
     if (interaction.prompt.name !== 'login' || !state.step) return see(ctx, `/interaction/${interaction.uid}`);
     ctx.type = 'html';
-    ctx.body = render('mfa', { uid: interaction.uid, csrf: state.csrf });
+    ctx.body = render('mfa', { uid: interaction.uid, csrf: state.csrf, details: requestedDetails(interaction.params).map(describe) });
   });
 
   router.post('/mfa', forms, async (ctx) => {
@@ -237,15 +242,23 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
   router.post('/consent', forms, async (ctx) => {
     const { interaction, body } = await loadPost(ctx, 'consent');
     const chosen = ([] as unknown[]).concat(body.scope ?? []).filter((s): s is string => typeof s === 'string');
-    const consent = await saveGrant(host.provider, interaction, new Set(chosen));
+    const authorizationDetails = requestedDetails(interaction.params);
+    const consent = await saveGrant(host.provider, interaction, new Set(chosen), authorizationDetails);
     await consents.recordDecision(interaction.session!.accountId, consent.grantId!, interaction.grantId ? 'changed' : 'granted');
+    // The record of what was authorised with which authentication (RTS Art 5(1): the payer saw amount and payee).
     await audit.record({
       type: 'consent.granted',
       actor: `account:${interaction.session!.accountId}`,
       accountId: interaction.session!.accountId,
       clientId: String(interaction.params.client_id),
       grantId: consent.grantId,
-      details: { requested: String(interaction.params.scope ?? ''), allowed: chosen },
+      details: {
+        requested: String(interaction.params.scope ?? ''),
+        allowed: chosen,
+        ...(authorizationDetails.length
+          ? { authorised: authorizationDetails.map((detail) => describe(detail).summary), authorization_details: JSON.stringify(authorizationDetails), sca_amr: interaction.lastSubmission?.login?.amr ?? [] }
+          : {}),
+      },
     });
     const returnTo = await host.provider.interactionResult(ctx.req, ctx.res, { consent }, { mergeWithLastSubmission: true });
     see(ctx, returnTo);

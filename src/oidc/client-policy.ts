@@ -1,5 +1,6 @@
 import { errors } from 'oidc-provider';
 import { InvalidRedirectUriMetadata } from './errors.ts';
+import { checkFapiMetadata } from './fapi.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const REDIRECT_FIELDS = ['redirect_uris', 'post_logout_redirect_uris'] as const;
@@ -41,4 +42,5 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
   if (metadata.introspect_any_token === true && metadata.token_endpoint_auth_method === 'none') {
     throw new errors.InvalidClientMetadata('introspect_any_token requires a client that authenticates (token_endpoint_auth_method other than none)');
   }
+  checkFapiMetadata(metadata);
 }

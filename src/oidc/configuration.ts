@@ -17,6 +17,9 @@ import { checkClientMetadata } from './client-policy.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { registrationFeatures } from './registration.ts';
 import { SIGNING_ALGS } from './keys.ts';
+import { grantLifetime, isPayment, requestedDetails, richAuthorizationRequests, type AuthorizationDetail } from './authorization-details.ts';
+import { FAPI_PROFILE_METADATA, fapiFeatures, rotateRefreshToken } from './fapi.ts';
+import { mtlsFeature } from './mtls.ts';
 
 export interface ProviderSettings {
   config: Config;
@@ -35,7 +38,7 @@ const algs = [...SIGNING_ALGS];
  * Client metadata Kluis adds to RFC 7591's: `introspect_any_token` marks a resource server's client, which may
  * introspect tokens issued to other clients. Every other client only learns about its own tokens (RFC 7662 4).
  */
-export const EXTRA_CLIENT_METADATA = ['introspect_any_token', 'software_statement', 'software_id', 'software_version'];
+export const EXTRA_CLIENT_METADATA = ['introspect_any_token', FAPI_PROFILE_METADATA, 'software_statement', 'software_id', 'software_version'];
 
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
 export function providerConfiguration({ config, db, secrets, keys, resourceScopes, clientCache }: ProviderSettings): Configuration {
@@ -87,13 +90,15 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       grant_types: ['authorization_code'],
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
+      // JARM responses (response_mode=jwt) are signed like ID tokens; oidc-provider's default, RS256, is not offered.
+      authorization_signed_response_alg: 'ES256',
       token_endpoint_auth_method: 'client_secret_basic',
       subject_type: 'pairwise',
       // oidc-provider lets a client without `scope` metadata ask for any known scope; an API's scopes must be
       // granted to a client explicitly.
       scope: 'openid offline_access',
     },
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none', ...(config.mtlsCertificateHeader ? ['self_signed_tls_client_auth' as const] : [])],
     extraClientMetadata: {
       properties: EXTRA_CLIENT_METADATA,
       validator(_ctx, key, value, metadata) {
@@ -129,11 +134,15 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       BackchannelAuthenticationRequest: 600,
       RefreshToken: 30 * 86400,
       Session: 14 * 86400,
-      Grant: 180 * 86400,
+      // A payment consent lasts as long as its access token; account access until the date the person agreed to.
+      Grant: (_ctx, grant) => grantLifetime((grant.rar ?? []) as AuthorizationDetail[]) ?? 180 * 86400,
     },
 
     features: {
       devInteractions: { enabled: false },
+      ...fapiFeatures(secrets.dpopNonceSecret),
+      ...mtlsFeature(config.mtlsCertificateHeader),
+      richAuthorizationRequests: richAuthorizationRequests(),
       // RP-initiated logout with Kluis's own pages (oidc-provider's defaults load web fonts from a third party).
       rpInitiatedLogout: {
         enabled: true,
@@ -184,15 +193,25 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       },
     },
 
-    // Every refresh rotates the refresh token, and redeeming is one atomic consume: of parallel refreshes with one
-    // token exactly one succeeds, and a stolen, already-used token is refused (RFC 9700 4.14.2).
-    rotateRefreshToken: () => true,
+    // Every refresh rotates the refresh token, except a FAPI client's (fapi.ts); redeeming is one atomic consume: of
+    // parallel refreshes with one token exactly one succeeds, and a stolen, already-used token is refused
+    // (RFC 9700 4.14.2).
+    rotateRefreshToken,
+    // A payment is authorised once: its code yields one access token and no refresh token (RTS Art 5).
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && !isPayment((code as { rar?: unknown[] }).rar),
     findAccount: accountFinder(db),
     // A consent given once holds for later sign-ins from any browser, until it expires or is withdrawn.
     async loadExistingGrant(ctx) {
       const { oidc } = ctx;
       const accountId = oidc.session?.accountId;
       if (!accountId || !oidc.client) return undefined;
+      // Each open banking authorization is its own grant, shown, authenticated and authorised afresh: only the grant
+      // made by this very interaction's consent counts.
+      if (requestedDetails(oidc.params ?? {}).length) {
+        const fresh = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId;
+        return fresh ? oidc.provider.Grant.find(fresh) : undefined;
+      }
       // Kluis's own account area is first-party: the person is not asked to consent to it.
       if (oidc.client.clientId === ACCOUNT_CLIENT_ID) {
         const previous = oidc.session.grantIdFor(ACCOUNT_CLIENT_ID);

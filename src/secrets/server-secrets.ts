@@ -12,12 +12,15 @@ export interface ServerSecrets {
   cookieKeys: string[];
   /** Salt for pairwise subject identifiers (OIDC Core 8.1). */
   pairwiseSalt: string;
+  /** Derives DPoP server nonces (RFC 9449 8): every process must issue and accept the same ones. */
+  dpopNonceSecret: Buffer;
 }
 
 const DEV_MASTER = 'dev_master_secret';
 const KEK_CHECK = 'kek_check';
 const COOKIE_KEYS = 'cookie_keys';
 const PAIRWISE_SALT = 'pairwise_salt';
+const DPOP_NONCE_SECRET = 'dpop_nonce_secret';
 const CHECK_PLAINTEXT = 'kluis key-encryption key check';
 
 /**
@@ -49,6 +52,7 @@ export async function loadServerSecrets(db: Database, config: Pick<Config, 'secr
     box,
     cookieKeys: JSON.parse(await sealedValue(db, box, COOKIE_KEYS, () => JSON.stringify([randomBytes(32).toString('base64url')]))) as string[],
     pairwiseSalt: await sealedValue(db, box, PAIRWISE_SALT, () => randomBytes(32).toString('base64url')),
+    dpopNonceSecret: Buffer.from(await sealedValue(db, box, DPOP_NONCE_SECRET, () => randomBytes(32).toString('base64url')), 'base64url'),
   };
 }
 

@@ -14,16 +14,22 @@ export interface TlsSite {
   close(): Promise<void>;
 }
 
+/** A fresh self-signed P-256 certificate for `subject`, written as key.pem and cert.pem under `dir`. */
+export function selfSignedCertificate(dir: string, subject = '/CN=localhost', name = 'cert'): { keyFile: string; certFile: string } {
+  const keyFile = path.join(dir, `${name}-key.pem`);
+  const certFile = path.join(dir, `${name}.pem`);
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', subject, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', keyFile, '-out', certFile,
+  ], { stdio: 'ignore' });
+  return { keyFile, certFile };
+}
+
 /** An https site on localhost serving fixed JSON documents by path (e.g. a sector_identifier_uri), with a fresh certificate. */
 export async function startTlsSite(documents: Record<string, unknown>): Promise<TlsSite> {
   const dir = await tempDir('kluis-tls');
-  const keyFile = path.join(dir.path, 'key.pem');
-  const certFile = path.join(dir.path, 'cert.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore' });
+  const { keyFile, certFile } = selfSignedCertificate(dir.path);
   const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
     const document = documents[req.url ?? ''];
     if (document === undefined) {
