@@ -46,6 +46,7 @@ describe('configuration', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '3600' }, /^ACCESS_TOKEN_TTL must be at most 600 seconds/],
     ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must be at least 32 characters/],
+    ['MTLS_CERTIFICATE_HEADER', { MTLS_CERTIFICATE_HEADER: 'X SSL: cert' }, /^MTLS_CERTIFICATE_HEADER must be an HTTP header name/],
   ];
   for (const [variable, env, message] of bad) {
     test(`a bad ${variable} (${JSON.stringify(Object.values(env)[0])}) names the variable and what it expects`, () => {
@@ -69,6 +70,14 @@ describe('configuration', () => {
       () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET }),
       (err: unknown) => err instanceof ConfigError && /ISSUER is https but Kluis serves plain HTTP: .* set TRUST_PROXY=true$/.test(err.message),
     );
+  });
+
+  test('the client certificate header is believed only from a trusted proxy (MTLS_CERTIFICATE_HEADER needs TRUST_PROXY)', () => {
+    assert.throws(
+      () => loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert' }),
+      (err: unknown) => err instanceof ConfigError && /MTLS_CERTIFICATE_HEADER is set but TRUST_PROXY is not/.test(err.message),
+    );
+    assert.equal(loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', TRUST_PROXY: 'true' }).mtlsCertificateHeader, 'x-ssl-client-cert');
   });
 
   test('the server stops with exit status 1 and one line naming the bad variable', () => {

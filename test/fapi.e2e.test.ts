@@ -53,8 +53,7 @@ after(async () => {
 });
 
 /** Drives the browser from the authorization URL through password, TOTP and consent to the client's callback. */
-async function authorise(url: URL, username: string, secret: string, expectOnConsent?: RegExp): Promise<URL> {
-  const browser = new Browser(kluis.issuer);
+async function authorise(url: URL, username: string, secret: string, expectOnConsent?: RegExp, browser = new Browser(kluis.issuer)): Promise<URL> {
   const { res: login } = await browser.follow(url);
   const { res: consent } = await signIn(browser, await login.text(), username, PASSWORD, await totpCode(secret));
   const consentPage = await consent.text();
@@ -74,7 +73,8 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
     assert.ok(url.searchParams.get('request_uri')?.startsWith('urn:ietf:params:oauth:request_uri:'));
 
-    const callback = await authorise(url, 'fiona', person.secret!, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/);
+    const browser = new Browser(kluis.issuer);
+    const callback = await authorise(url, 'fiona', person.secret!, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/, browser);
     assert.equal(callback.searchParams.get('iss'), kluis.issuer, 'RFC 9207 iss in the authorization response');
 
     const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: ACCOUNTS }, { DPoP: dpop });
@@ -97,6 +97,21 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
 
     // Without the DPoP proof the refresh is refused.
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }), (err: oidc.ResponseBodyError) => {
+      assert.equal(err.error, 'invalid_grant');
+      return true;
+    });
+
+    // The account area shows the account access with its details and expiry; withdrawing it ends the refresh token.
+    const { res: list } = await browser.follow('/account/consents');
+    const listPage = await list.text();
+    assert.match(listPage, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/);
+    assert.match(listPage, new RegExp(`Until ${details[0]!.expiresAt}`));
+    const revoke = new RegExp(`data-client="${dpopClient.clientId}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`).exec(listPage)![1]!;
+    const { res: confirm } = await browser.follow(revoke);
+    const confirmPage = await confirm.text();
+    const revoked = await browser.request(revoke, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(confirmPage)![1]! }) });
+    assert.equal(revoked.status, 303);
+    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }, { DPoP: dpop }), (err: oidc.ResponseBodyError) => {
       assert.equal(err.error, 'invalid_grant');
       return true;
     });
