@@ -75,6 +75,21 @@ describe('kluis CLI', () => {
     assertOneLineError(await runCli(['clients', 'show', 'nope'], env), /^kluis: no client with id nope$/);
   });
 
+  test('clients add holds a FAPI 2.0 client to its profile: PAR set, secrets refused in one line, listed with its profile', async () => {
+    const fapi = { fapi_profile: '2.0', redirect_uris: ['https://tpp.example/cb'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://tpp.example/jwks', dpop_bound_access_tokens: true };
+    const added = await runCli(['clients', 'add'], env, JSON.stringify(fapi));
+    assert.equal(added.code, 0, added.stderr);
+    const client = JSON.parse(added.stdout) as AdapterPayload;
+    assert.equal(client.require_pushed_authorization_requests, true);
+    assert.equal(client.client_secret, undefined, 'no secret for a private_key_jwt client');
+    const listed = (JSON.parse((await runCli(['clients', 'list'], env)).stdout) as AdapterPayload[]).find((c) => c.client_id === client.client_id);
+    assert.equal(listed?.fapi_profile, '2.0');
+    assertOneLineError(
+      await runCli(['clients', 'add'], env, JSON.stringify({ ...fapi, token_endpoint_auth_method: 'client_secret_basic' })),
+      /^kluis: invalid_client_metadata: FAPI 2\.0 clients authenticate with private_key_jwt or self_signed_tls_client_auth \(token_endpoint_auth_method\)$/,
+    );
+  });
+
   test('clients remove deletes the client and kills the tokens it holds', async () => {
     const added = JSON.parse((await runCli(['clients', 'add'], env, M2M)).stdout) as AdapterPayload;
     const kluis: TestKluis = await startTestKluis(t.url);

@@ -331,7 +331,8 @@ describe('M9: payment details', () => {
     assert.equal((await par(fapi, two.params)).body.error, 'invalid_authorization_details', 'two payments at once');
   });
 
-  test('payment details outside a pushed request are refused', async () => {
+  test('payments are for FAPI clients only: a general client can neither register for them nor ask for them', async () => {
+    await assert.rejects(registerClient(t.url, { redirect_uris: [REDIRECT], authorization_details_types: ['payment_initiation'] }), /authorization_details_types .* are for FAPI 2\.0 clients/);
     const web = await registerClient(t.url, { redirect_uris: [REDIRECT] });
     const { params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });
     const res = await fetch(`${kluis.issuer}/auth?${form({ ...params, client_id: String(web.client_id) })}`, { redirect: 'manual' });

@@ -91,6 +91,7 @@ export async function listClients(ctx: CliContext): Promise<Metadata[]> {
     client_name: payload.client_name,
     status: disabled.has(String(payload.client_id)) ? 'disabled' : 'active',
     subject_type: payload.subject_type,
+    fapi_profile: payload.fapi_profile ?? null,
     grant_types: payload.grant_types,
     token_endpoint_auth_method: payload.token_endpoint_auth_method,
     redirect_uris: payload.redirect_uris,

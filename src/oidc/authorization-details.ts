@@ -72,11 +72,9 @@ function requested(ctx: KoaContextWithOIDC): AuthorizationDetail[] {
 
 function validator(type: keyof typeof SCHEMAS) {
   return {
+    // Only FAPI clients may ask for these types (fapi.ts), and they must push their requests (RFC 9126): what the
+    // person sees and authorises is what the client sent, not what a browser may have edited in a query string.
     validate(ctx: KoaContextWithOIDC, detail: unknown) {
-      // Open banking details travel only inside a pushed authorization request (RFC 9126), so what the person
-      // sees and authorises is what the client sent, not what a browser may have edited in a query string.
-      const viaPar = ctx.oidc.route === 'pushed_authorization_request' || ctx.oidc.entities.PushedAuthorizationRequest !== undefined || ctx.oidc.route === 'token';
-      if (!viaPar) throw new errors.InvalidAuthorizationDetails(`${type} details must be sent in a pushed authorization request (PAR)`);
       const result = SCHEMAS[type].safeParse(detail);
       if (!result.success) {
         const issue = result.error.issues[0]!;

@@ -24,10 +24,19 @@ export function isFapiClient(client: ClientLike): boolean {
  * - it authenticates with private_key_jwt or self-signed mutual TLS (SP 5.3.2.1);
  * - its access tokens are sender-constrained by DPoP or by its certificate (SP 5.3.2.1 item 5);
  * - it receives ID tokens, and signed responses, only in PS256, ES256 or EdDSA (SP 5.4.1, Kluis's enabledJWA).
+ * Only FAPI clients may list `authorization_details_types`.
  */
 export function checkFapiMetadata(metadata: Record<string, unknown>): void {
   const profile = metadata[FAPI_PROFILE_METADATA];
-  if (profile === undefined) return;
+  const detailTypes = metadata.authorization_details_types;
+  if (profile === undefined) {
+    // Payments and account access (rich authorization requests) only ever reach FAPI clients: pushed, signed-in with
+    // a key, sender-constrained. A bearer-token client cannot be given them.
+    if (Array.isArray(detailTypes) && detailTypes.length) {
+      throw new errors.InvalidClientMetadata(`authorization_details_types (payments, account access) are for FAPI 2.0 clients: set ${FAPI_PROFILE_METADATA} to "${FAPI_2}"`);
+    }
+    return;
+  }
   if (profile !== FAPI_2) throw new errors.InvalidClientMetadata(`${FAPI_PROFILE_METADATA} must be "${FAPI_2}" (the FAPI 2.0 Security Profile)`);
   const method = metadata.token_endpoint_auth_method;
   if (typeof method !== 'string' || !FAPI_AUTH_METHODS.includes(method)) {
