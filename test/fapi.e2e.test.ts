@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
@@ -87,6 +88,10 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     assert.deepEqual(payload.authorization_details, details);
     assert.equal((payload.cnf as { jkt?: string }).jkt, await dpop.calculateThumbprint());
 
+    // The refresh token lasts as long as the account access the person agreed to, not the general 30 days.
+    const { rows } = await t.db.query<{ expires: Date }>(`select expires_at as expires from oidc_models where model = 'RefreshToken' and id = $1`, [tokens.refresh_token]);
+    assert.ok(Math.abs(rows[0]!.expires.getTime() - Date.parse(`${details[0]!.expiresAt}T23:59:59Z`)) < 120_000, `refresh token expires ${rows[0]!.expires.toISOString()}`);
+
     // Refresh proves the DPoP key again; the FAPI client's refresh token is not rotated (FAPI 2.0 SP 5.3.2.1).
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }, { DPoP: dpop });
     assert.equal(refreshed.token_type.toLowerCase(), 'dpop');
@@ -167,6 +172,35 @@ describe('FAPI 2.0 with private_key_jwt and mutual TLS', () => {
   });
 });
 
+describe('FAPI 2.0 with self-signed mutual TLS client authentication', () => {
+  test('a client authenticates with the certificate pinned in its JWKS; another certificate is invalid_client', async () => {
+    const certificate = new X509Certificate(readFileSync(certs.mine));
+    const jwk = { ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), x5c: [certificate.raw.toString('base64')], kid: 'tls', use: 'sig' };
+    const client = await registerClient(
+      t.url,
+      { ...M2M_METADATA, fapi_profile: '2.0', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwk] }, tls_client_certificate_bound_access_tokens: true, scope: 'accounts' },
+      { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER },
+    );
+    assert.equal(client.client_secret, undefined);
+    const token = (cert: string | undefined) =>
+      fetch(`${kluis.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cert ? { [CERT_HEADER]: escapedPem(cert) } : {}) },
+        body: new URLSearchParams({ grant_type: 'client_credentials', client_id: String(client.client_id) }),
+      });
+    const ok = await token(certs.mine);
+    assert.equal(ok.status, 200);
+    const { access_token } = (await ok.json()) as { access_token: string };
+    const introspection = await oidc.tokenIntrospection(await relyingParty(kluis.issuer, introspector), access_token);
+    assert.equal((introspection.cnf as Record<string, string>)['x5t#S256'], createHash('sha256').update(certificate.raw).digest('base64url'));
+    for (const cert of [certs.other, undefined]) {
+      const refused = await token(cert);
+      assert.equal(refused.status, 401, String(cert));
+      assert.equal(((await refused.json()) as { error: string }).error, 'invalid_client');
+    }
+  });
+});
+
 describe('payment consent with dynamic linking', () => {
   test('the payment is shown while the person authenticates and consents, bound into the token, and single-use', async () => {
     const person = await addPerson(t.url, 'ivo', PASSWORD, { totp: true });
@@ -199,6 +233,33 @@ describe('payment consent with dynamic linking', () => {
     const introspection = await oidc.tokenIntrospection(rs, tokens.access_token);
     assert.equal(introspection.active, true);
     assert.deepEqual(introspection.authorization_details, [PAYMENT]);
+
+    // The audit log holds what was authorised, and with which authentication (RTS Art 5).
+    const { rows: audited } = await t.db.query<{ details: Record<string, unknown> }>(
+      `select details from audit_events where type = 'consent.granted' and client_id = $1 and details ? 'authorised' order by id desc limit 1`,
+      [dpopClient.clientId],
+    );
+    assert.deepEqual(audited[0]!.details.authorised, ['Pay €50.00 to Acme BV, NL91 ABNA 0417 1643 00']);
+    assert.deepEqual(JSON.parse(String(audited[0]!.details.authorization_details)), [PAYMENT]);
+    assert.deepEqual(audited[0]!.details.sca_amr, ['pwd', 'otp']);
+
+    // An ordinary sign-in of the same app in the same browser does not join the payment's grant: it gets a consent
+    // of its own, with the ordinary lifetime.
+    const plain = await authorizationParameters({ scope: 'openid' });
+    const plainUrl = await oidc.buildAuthorizationUrlWithPAR(config, plain.params, { DPoP: dpop });
+    const { res: plainConsent } = await browser.follow(plainUrl);
+    const plainPage = await plainConsent.text();
+    assert.match(plainPage, /Open banking app wants to access your account/);
+    assert.doesNotMatch(plainPage, /Pay €/);
+    const { external: plainCallback } = await browser.submit(formAction(plainPage, 'consent'), plainPage, {});
+    const plainTokens = await oidc.authorizationCodeGrant(config, plainCallback!, { pkceCodeVerifier: plain.verifier, idTokenExpected: true }, undefined, { DPoP: dpop });
+    const { rows: grants } = await t.db.query<{ rar: unknown; expires: Date }>(
+      `select g.payload->'rar' as rar, g.expires_at as expires from oidc_models g
+       where g.model = 'Grant' and g.id = (select grant_id from oidc_models where model = 'AccessToken' and id = $1)`,
+      [plainTokens.access_token],
+    );
+    assert.equal(grants[0]!.rar, null);
+    assert.ok(grants[0]!.expires.getTime() > Date.now() + 86_400_000);
 
     // The payment is not authorised again by the same consent: a new request asks for SCA and consent afresh.
     const second = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });

@@ -9,6 +9,8 @@ import { accessLog } from './access-log.ts';
 import { canonicalHost } from './canonical-host.ts';
 import type { Metrics } from './metrics.ts';
 import { rateLimits } from './rate-limit.ts';
+import { dpopFreshness } from './dpop-freshness.ts';
+import { CLOCK_TOLERANCE } from '../oidc/configuration.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { requestId } from './request-id.ts';
@@ -41,6 +43,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(health.routes());
   app.use(health.allowedMethods());
   app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits }));
+  app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {
     ctx.respond = false;

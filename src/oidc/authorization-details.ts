@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { friendlyFormatIBAN, isValidIBAN } from 'ibantools';
+import { isValidIBAN } from 'ibantools';
 import { errors, type KoaContextWithOIDC, type RichAuthorizationRequestsActiveConfiguration } from 'oidc-provider';
 import { z } from 'zod';
 
@@ -12,7 +12,7 @@ export const PAYMENT_INITIATION = 'payment_initiation';
 export const ACCOUNT_INFORMATION = 'account_information';
 
 /** PSD2 RTS Art 10a: account information access lasts at most 180 days before the person authenticates again. */
-export const MAX_ACCOUNT_ACCESS_DAYS = 180;
+const MAX_ACCOUNT_ACCESS_DAYS = 180;
 const DAY = 86_400_000;
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 // SEPA's limits: 70 characters for a name, 140 for unstructured remittance information.
@@ -22,6 +22,9 @@ const text = (max: number) =>
     .min(1)
     .max(max)
     .refine((value) => !/[\p{Cc}\p{Cf}]/u.test(value), 'must not contain control or formatting characters');
+const decimals = (amount: string) => amount.split('.')[1]?.length ?? 0;
+const minorUnits = (currency: string) =>
+  CURRENCIES.has(currency) ? (new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2) : 2;
 const iban = z.string().refine((value) => isValidIBAN(value), 'is not a valid IBAN (written without spaces)');
 
 const PaymentInitiation = z
@@ -35,7 +38,10 @@ const PaymentInitiation = z
           .regex(/^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$/, 'must be a decimal string such as "50.00"')
           .refine((value) => Number(value) > 0, 'must be more than zero'),
       })
-      .strict(),
+      .strict()
+      // More decimals than the currency has (JPY has none) would be rounded on the consent screen: the person
+      // would authorise another amount than the one shown.
+      .refine(({ currency, amount }) => decimals(amount) <= minorUnits(currency), { message: 'has more decimals than the currency allows', path: ['amount'] }),
     creditorName: text(70),
     creditorAccount: z.object({ iban }).strict(),
     remittanceInformationUnstructured: text(140).optional(),
@@ -60,7 +66,7 @@ const AccountInformation = z
   })
   .strict();
 
-export type PaymentDetail = z.infer<typeof PaymentInitiation>;
+type PaymentDetail = z.infer<typeof PaymentInitiation>;
 export type AccountDetail = z.infer<typeof AccountInformation>;
 export type AuthorizationDetail = PaymentDetail | AccountDetail;
 
@@ -72,8 +78,7 @@ function requested(ctx: KoaContextWithOIDC): AuthorizationDetail[] {
 
 function validator(type: keyof typeof SCHEMAS) {
   return {
-    // Only FAPI clients may ask for these types (fapi.ts), and they must push their requests (RFC 9126): what the
-    // person sees and authorises is what the client sent, not what a browser may have edited in a query string.
+    // The first failing field is named, so the client's developer can fix the request without guessing.
     validate(ctx: KoaContextWithOIDC, detail: unknown) {
       const result = SCHEMAS[type].safeParse(detail);
       if (!result.success) {
@@ -93,12 +98,10 @@ export function isPayment(details: readonly unknown[] | undefined): boolean {
   return !!details?.some((detail) => (detail as { type?: unknown }).type === PAYMENT_INITIATION);
 }
 
-/** The requested details, if any, as parsed from the authorization request. */
+/** The requested details, if any, as the authorization request carries them (oidc-provider checked the JSON array). */
 export function requestedDetails(params: Record<string, unknown>): AuthorizationDetail[] {
   const raw = params.authorization_details;
-  if (typeof raw !== 'string') return [];
-  const parsed = JSON.parse(raw) as unknown;
-  return (Array.isArray(parsed) ? parsed : [parsed]) as AuthorizationDetail[];
+  return typeof raw === 'string' ? (JSON.parse(raw) as AuthorizationDetail[]) : [];
 }
 
 /** When a grant with these details stops being usable: a payment at once after use, account access at its expiry. */
@@ -106,22 +109,6 @@ export function grantLifetime(details: readonly AuthorizationDetail[]): number |
   if (isPayment(details)) return 600;
   const expiries = details.filter((d): d is AccountDetail => d.type === ACCOUNT_INFORMATION).map((d) => Date.parse(`${d.expiresAt}T23:59:59Z`));
   return expiries.length ? Math.max(60, Math.floor((Math.min(...expiries) - Date.now()) / 1000)) : undefined;
-}
-
-/** The detail in plain words, for the consent screen and the account area ("Pay €50.00 to Acme BV, NL91 …"). */
-export function describe(detail: AuthorizationDetail): { summary: string; lines: string[] } {
-  if (detail.type === PAYMENT_INITIATION) {
-    const amount = new Intl.NumberFormat('en-GB', { style: 'currency', currency: detail.instructedAmount.currency }).format(Number(detail.instructedAmount.amount));
-    return {
-      summary: `Pay ${amount} to ${detail.creditorName}, ${friendlyFormatIBAN(detail.creditorAccount.iban)}`,
-      lines: detail.remittanceInformationUnstructured ? [`Reference: ${detail.remittanceInformationUnstructured}`] : [],
-    };
-  }
-  const access = detail.access.map((a) => (a === 'balances' ? 'balances' : 'transactions')).join(' and ');
-  return {
-    summary: `See the ${access} of ${detail.accounts.length === 1 ? 'account' : 'accounts'} ${detail.accounts.map((a) => friendlyFormatIBAN(a.iban)).join(', ')}`,
-    lines: [`Until ${detail.expiresAt}`],
-  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import { errors } from 'oidc-provider';
 import { InvalidRedirectUriMetadata } from './errors.ts';
-import { checkFapiMetadata } from './fapi.ts';
+import { checkFapiMetadata, FAPI_PROFILE_METADATA } from './fapi.ts';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const REDIRECT_FIELDS = ['redirect_uris', 'post_logout_redirect_uris'] as const;
@@ -41,6 +41,12 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
   }
   if (metadata.introspect_any_token === true && metadata.token_endpoint_auth_method === 'none') {
     throw new errors.InvalidClientMetadata('introspect_any_token requires a client that authenticates (token_endpoint_auth_method other than none)');
+  }
+  // Payments and account access (rich authorization requests) only ever reach FAPI clients: pushed, authenticated
+  // with a key, sender-constrained. A bearer-token client cannot be given them.
+  const detailTypes = metadata.authorization_details_types;
+  if (Array.isArray(detailTypes) && detailTypes.length && metadata[FAPI_PROFILE_METADATA] === undefined) {
+    throw new errors.InvalidClientMetadata(`authorization_details_types (payments, account access) are for FAPI 2.0 clients: set ${FAPI_PROFILE_METADATA} to "2.0"`);
   }
   checkFapiMetadata(metadata);
 }

@@ -20,6 +20,7 @@ import { SIGNING_ALGS } from './keys.ts';
 import { grantLifetime, isPayment, requestedDetails, richAuthorizationRequests, type AuthorizationDetail } from './authorization-details.ts';
 import { FAPI_PROFILE_METADATA, fapiFeatures, rotateRefreshToken } from './fapi.ts';
 import { mtlsFeature } from './mtls.ts';
+import { clientAssertionPolicy } from './client-assertions.ts';
 
 export interface ProviderSettings {
   config: Config;
@@ -33,6 +34,9 @@ export interface ProviderSettings {
 }
 
 const algs = [...SIGNING_ALGS];
+
+/** Seconds of clock skew allowed between Kluis and its clients for JWT times (RFC 9700 keeps it small). */
+export const CLOCK_TOLERANCE = 5;
 
 /**
  * Client metadata Kluis adds to RFC 7591's: `introspect_any_token` marks a resource server's client, which may
@@ -84,7 +88,8 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
     pairwiseIdentifier: pairwiseSubject(secrets.pairwiseSalt),
     // Kluis checks sector_identifier_uri itself (sector-identifier.ts), on the CLI path as well as registration.
     sectorIdentifierUriValidate: () => false,
-    clockTolerance: 5,
+    clockTolerance: CLOCK_TOLERANCE,
+    assertJwtClientAuthClaimsAndHeader: clientAssertionPolicy(CLOCK_TOLERANCE),
 
     clientDefaults: {
       grant_types: ['authorization_code'],
@@ -132,7 +137,9 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       Interaction: 600,
       DeviceCode: 600,
       BackchannelAuthenticationRequest: 600,
-      RefreshToken: 30 * 86400,
+      // Account access lasts until the date the person agreed to (a FAPI refresh token is never rotated, so its own
+      // lifetime is the access's); other refresh tokens 30 days.
+      RefreshToken: (_ctx, token) => grantLifetime((token.rar ?? []) as AuthorizationDetail[]) ?? 30 * 86400,
       Session: 14 * 86400,
       // A payment consent lasts as long as its access token; account access until the date the person agreed to.
       Grant: (_ctx, grant) => grantLifetime((grant.rar ?? []) as AuthorizationDetail[]) ?? 180 * 86400,
@@ -222,11 +229,15 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
         await grant.save();
         return grant;
       }
-      const grantId =
-        (oidc.result?.consent as { grantId?: string } | undefined)?.grantId ??
-        oidc.session.grantIdFor(oidc.client.clientId) ??
-        (await unlessUnavailable(findGrantId(db, accountId, oidc.client.clientId)));
-      return grantId ? oidc.provider.Grant.find(grantId) : undefined;
+      const fromConsent = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId;
+      if (fromConsent) return oidc.provider.Grant.find(fromConsent);
+      // The session remembers the client's latest grant, which may be a payment's or an account access's: those are
+      // never reused for an ordinary sign-in, which falls back to the person's ordinary consent.
+      const remembered = oidc.session.grantIdFor(oidc.client.clientId);
+      const sessionGrant = remembered ? await oidc.provider.Grant.find(remembered) : undefined;
+      if (sessionGrant && !sessionGrant.rar?.length) return sessionGrant;
+      const stored = await unlessUnavailable(findGrantId(db, accountId, oidc.client.clientId));
+      return stored ? oidc.provider.Grant.find(stored) : undefined;
     },
 
     async renderError(ctx, out) {

@@ -6,14 +6,14 @@ import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provid
  * other client keeps Kluis's general profile (which is already strict: code flow only, PKCE S256, exact redirects).
  */
 export const FAPI_PROFILE_METADATA = 'fapi_profile';
-export const FAPI_2 = '2.0';
+const FAPI_2 = '2.0';
 
 /** FAPI 2.0 SP 5.3.2.1: confidential clients authenticating with private_key_jwt or mutual TLS only. */
-export const FAPI_AUTH_METHODS = ['private_key_jwt', 'self_signed_tls_client_auth'];
+const FAPI_AUTH_METHODS = ['private_key_jwt', 'self_signed_tls_client_auth'];
 
 type ClientLike = { [FAPI_PROFILE_METADATA]?: unknown } | undefined;
 
-export function isFapiClient(client: ClientLike): boolean {
+function isFapiClient(client: ClientLike): boolean {
   return client?.[FAPI_PROFILE_METADATA] === FAPI_2;
 }
 
@@ -24,19 +24,10 @@ export function isFapiClient(client: ClientLike): boolean {
  * - it authenticates with private_key_jwt or self-signed mutual TLS (SP 5.3.2.1);
  * - its access tokens are sender-constrained by DPoP or by its certificate (SP 5.3.2.1 item 5);
  * - it receives ID tokens, and signed responses, only in PS256, ES256 or EdDSA (SP 5.4.1, Kluis's enabledJWA).
- * Only FAPI clients may list `authorization_details_types`.
  */
 export function checkFapiMetadata(metadata: Record<string, unknown>): void {
   const profile = metadata[FAPI_PROFILE_METADATA];
-  const detailTypes = metadata.authorization_details_types;
-  if (profile === undefined) {
-    // Payments and account access (rich authorization requests) only ever reach FAPI clients: pushed, signed-in with
-    // a key, sender-constrained. A bearer-token client cannot be given them.
-    if (Array.isArray(detailTypes) && detailTypes.length) {
-      throw new errors.InvalidClientMetadata(`authorization_details_types (payments, account access) are for FAPI 2.0 clients: set ${FAPI_PROFILE_METADATA} to "${FAPI_2}"`);
-    }
-    return;
-  }
+  if (profile === undefined) return;
   if (profile !== FAPI_2) throw new errors.InvalidClientMetadata(`${FAPI_PROFILE_METADATA} must be "${FAPI_2}" (the FAPI 2.0 Security Profile)`);
   const method = metadata.token_endpoint_auth_method;
   if (typeof method !== 'string' || !FAPI_AUTH_METHODS.includes(method)) {
@@ -62,7 +53,7 @@ export function checkFapiMetadata(metadata: Record<string, unknown>): void {
  */
 export function fapiFeatures(dpopNonceSecret: Buffer): Pick<NonNullable<Configuration['features']>, 'fapi' | 'pushedAuthorizationRequests' | 'dPoP' | 'requestObjects' | 'jwtResponseModes'> {
   return {
-    fapi: { enabled: true, profile: (_ctx: KoaContextWithOIDC, client: unknown) => (isFapiClient(client as ClientLike) ? FAPI_2 : undefined) as '2.0' },
+    fapi: { enabled: true, profile: (_ctx: KoaContextWithOIDC, client: unknown) => (isFapiClient(client as ClientLike) ? FAPI_2 : undefined) as typeof FAPI_2 },
     pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
     dPoP: { enabled: true, nonceSecret: dpopNonceSecret, requireNonce: () => true, allowReplay: false },
     requestObjects: { enabled: true, requireSignedRequestObject: false },

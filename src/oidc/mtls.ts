@@ -25,7 +25,7 @@ export function mtlsFeature(header: string | undefined): Pick<NonNullable<Config
 }
 
 /** The certificate in the header's value, or undefined when there is none or it does not parse. */
-export function certificateFromHeader(value: string): X509Certificate | undefined {
+function certificateFromHeader(value: string): X509Certificate | undefined {
   if (!value) return undefined;
   try {
     return new X509Certificate(decodeURIComponent(value));

@@ -6,7 +6,7 @@ export const SCA_ACR = 'urn:kluis:acr:sca';
 const { base, Check } = interactionPolicy;
 
 /**
- * oidc-provider's prompts, plus two SCA rules for the login prompt:
+ * oidc-provider's prompts, plus three SCA rules for the login prompt:
  * - a session whose last SCA is older than `maxAge` seconds must authenticate again (PSD2 RTS Art 4(3)(d));
  * - a request naming `acr_values` asks for a fresh SCA now;
  * - a request with authorization details (a payment, access to accounts) needs a fresh SCA in this very interaction,
