@@ -344,6 +344,29 @@ describe('M9: payment details', () => {
     assert.equal((await par(fapi, two.params)).body.error, 'invalid_authorization_details', 'two payments at once');
   });
 
+  test('hostile authorization_details (not JSON, not objects, deeply nested, huge, impossible dates) are 400s, never 5xx', async () => {
+    let nested: unknown = PAYMENT;
+    for (let i = 0; i < 200; i += 1) nested = { type: 'payment_initiation', inner: nested };
+    const hostile = [
+      '{not json',
+      'null',
+      '42',
+      '[null]',
+      '["payment_initiation"]',
+      JSON.stringify([nested]),
+      JSON.stringify([{ ...PAYMENT, creditorName: 'A'.repeat(20_000) }]),
+      JSON.stringify([{ ...PAYMENT, instructedAmount: { currency: 'EUR', amount: '1e3' } }]),
+      JSON.stringify([{ type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances'], expiresAt: '2026-02-30' }]),
+      JSON.stringify([PAYMENT]).replace('{"type"', '{"__proto__":{"polluted":true},"type"'),
+    ];
+    for (const details of hostile) {
+      const { params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: details });
+      const { status, body } = await par(fapi, params);
+      assert.ok(status === 400 || status === 413, `${details.slice(0, 60)}: ${status}`);
+      assert.match(String(body.error ?? 'invalid_request'), /invalid_authorization_details|invalid_request/, details.slice(0, 60));
+    }
+  });
+
   test('payments are for FAPI clients only: a general client can neither register for them nor ask for them', async () => {
     await assert.rejects(registerClient(t.url, { redirect_uris: [REDIRECT], authorization_details_types: ['payment_initiation'] }), /authorization_details_types .* are for FAPI 2\.0 clients/);
     const web = await registerClient(t.url, { redirect_uris: [REDIRECT] });
