@@ -9,7 +9,7 @@ import { chromium, type Browser as Chromium } from 'playwright-core';
 import { SCA_ACR } from '../src/oidc/policy.ts';
 import { addResourceServer } from '../src/db/resource-servers.ts';
 import { registerClient } from './support/clients.ts';
-import { authorizationParameters, fapiConfiguration, registerFapiClient, type FapiClient } from './support/fapi.ts';
+import { authorizationParameters, fapiConfiguration, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from './support/fapi.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { ROOT, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
@@ -26,7 +26,6 @@ let kluis: TestKluis;
 let rp: RelyingParty;
 let browser: Chromium | undefined;
 let bank: FapiClient;
-const PAYMENTS = 'https://api.bank.example/payments';
 
 before(async () => {
   if (skip) return;
@@ -118,13 +117,7 @@ test('a person sees the payment while authenticating, authorises it, and finds i
   const wendy = await addPerson(t.url, 'wendy', 'wendy typed this password', { totp: true });
   const config = await fapiConfiguration(kluis.issuer, bank);
   const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
-  const payment = {
-    type: 'payment_initiation',
-    instructedAmount: { currency: 'EUR', amount: '50.00' },
-    creditorName: 'Acme BV',
-    creditorAccount: { iban: 'NL91ABNA0417164300' },
-    remittanceInformationUnstructured: 'Order 7781',
-  };
+  const payment = { ...PAYMENT, remittanceInformationUnstructured: 'Order 7781' };
   const { verifier, params } = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([payment]) });
   const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
 

@@ -9,10 +9,9 @@ import { addResourceServer } from '../src/db/resource-servers.ts';
 import { Browser, formAction } from './support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { authorizationParameters, fapiConfiguration, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from './support/fapi.ts';
+import { authoriseInBrowser, authorizationParameters, fapiConfiguration, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from './support/fapi.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
-import { signIn } from './support/rp.ts';
 import { selfSignedCertificate } from './support/tls.ts';
 import { tempDir } from './support/tempdir.ts';
 
@@ -55,13 +54,9 @@ after(async () => {
 
 /** Drives the browser from the authorization URL through password, TOTP and consent to the client's callback. */
 async function authorise(url: URL, username: string, secret: string, expectOnConsent?: RegExp, browser = new Browser(kluis.issuer)): Promise<URL> {
-  const { res: login } = await browser.follow(url);
-  const { res: consent } = await signIn(browser, await login.text(), username, PASSWORD, await totpCode(secret));
-  const consentPage = await consent.text();
+  const { callback, consentPage } = await authoriseInBrowser(browser, url, username, PASSWORD, secret, ['offline_access', 'payments', 'accounts']);
   if (expectOnConsent) assert.match(consentPage, expectOnConsent);
-  const { external, res } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access', 'payments', 'accounts'] });
-  assert.ok(external, `expected a redirect to the client, got ${browser.lastStatus}: ${external ? '' : (await res.text()).slice(0, 3000)}`);
-  return external;
+  return callback;
 }
 
 describe('FAPI 2.0 with private_key_jwt and DPoP', () => {

@@ -7,7 +7,7 @@ import { addResourceServer } from '../src/db/resource-servers.ts';
 import { Browser, formAction } from './support/browser.ts';
 import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { assertionFields, authorizationParameters, clientAssertion, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from './support/fapi.ts';
+import { assertionFields, authoriseInBrowser, authorizationParameters, clientAssertion, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from './support/fapi.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { REDIRECT, signIn } from './support/rp.ts';
@@ -78,13 +78,8 @@ async function machineToken(headers: Record<string, string>, claims: Record<stri
 
 /** Signs in `username` through a pushed request and returns the callback URL with the code. */
 async function codeFor(requestUri: string, client: FapiClient, username: string, secret: string): Promise<URL> {
-  const browser = new Browser(kluis.issuer);
-  const { res: login } = await browser.follow(`/auth?client_id=${client.clientId}&request_uri=${encodeURIComponent(requestUri)}`);
-  const { res: consent } = await signIn(browser, await login.text(), username, PASSWORD, await totpCode(secret));
-  const page = await consent.text();
-  const { external } = await browser.submit(formAction(page, 'consent'), page, {});
-  assert.ok(external, `no redirect to the client (status ${browser.lastStatus})`);
-  return external;
+  const url = `/auth?client_id=${client.clientId}&request_uri=${encodeURIComponent(requestUri)}`;
+  return (await authoriseInBrowser(new Browser(kluis.issuer), url, username, PASSWORD, secret)).callback;
 }
 
 describe('A: authorization endpoint and PAR', () => {

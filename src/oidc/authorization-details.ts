@@ -25,6 +25,8 @@ const text = (max: number) =>
 const decimals = (amount: string) => amount.split('.')[1]?.length ?? 0;
 const minorUnits = (currency: string) =>
   CURRENCIES.has(currency) ? (new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2) : 2;
+/** Account access agreed "until" a date lasts to the end of that day, UTC. */
+const accessEnds = (expiresAt: string) => Date.parse(`${expiresAt}T23:59:59Z`);
 const iban = z.string().refine((value) => isValidIBAN(value), 'is not a valid IBAN (written without spaces)');
 
 const PaymentInitiation = z
@@ -60,7 +62,7 @@ const AccountInformation = z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
       .refine((value) => {
-        const at = Date.parse(`${value}T23:59:59Z`);
+        const at = accessEnds(value);
         return at > Date.now() && at <= Date.now() + MAX_ACCOUNT_ACCESS_DAYS * DAY;
       }, `must be a future date at most ${MAX_ACCOUNT_ACCESS_DAYS} days away`),
   })
@@ -104,10 +106,13 @@ export function requestedDetails(params: Record<string, unknown>): Authorization
   return typeof raw === 'string' ? (JSON.parse(raw) as AuthorizationDetail[]) : [];
 }
 
-/** When a grant with these details stops being usable: a payment at once after use, account access at its expiry. */
-export function grantLifetime(details: readonly AuthorizationDetail[]): number | undefined {
-  if (isPayment(details)) return 600;
-  const expiries = details.filter((d): d is AccountDetail => d.type === ACCOUNT_INFORMATION).map((d) => Date.parse(`${d.expiresAt}T23:59:59Z`));
+/**
+ * Seconds a grant (or refresh token) with these details lives: a payment's as long as the longest access token it can
+ * yield, account access's until the agreed date; undefined for other grants.
+ */
+export function grantLifetime(details: readonly AuthorizationDetail[], accessTokenTtl: number): number | undefined {
+  if (isPayment(details)) return accessTokenTtl;
+  const expiries = details.filter((d): d is AccountDetail => d.type === ACCOUNT_INFORMATION).map((d) => accessEnds(d.expiresAt));
   return expiries.length ? Math.max(60, Math.floor((Math.min(...expiries) - Date.now()) / 1000)) : undefined;
 }
 

@@ -139,10 +139,10 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       BackchannelAuthenticationRequest: 600,
       // Account access lasts until the date the person agreed to (a FAPI refresh token is never rotated, so its own
       // lifetime is the access's); other refresh tokens 30 days.
-      RefreshToken: (_ctx, token) => grantLifetime((token.rar ?? []) as AuthorizationDetail[]) ?? 30 * 86400,
+      RefreshToken: (_ctx, token) => grantLifetime((token.rar ?? []) as AuthorizationDetail[], maxAccessTokenTtl) ?? 30 * 86400,
       Session: 14 * 86400,
       // A payment consent lasts as long as its access token; account access until the date the person agreed to.
-      Grant: (_ctx, grant) => grantLifetime((grant.rar ?? []) as AuthorizationDetail[]) ?? 180 * 86400,
+      Grant: (_ctx, grant) => grantLifetime((grant.rar ?? []) as AuthorizationDetail[], maxAccessTokenTtl) ?? 180 * 86400,
     },
 
     features: {
@@ -213,12 +213,11 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       const { oidc } = ctx;
       const accountId = oidc.session?.accountId;
       if (!accountId || !oidc.client) return undefined;
+      const fromConsent = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId;
+      if (fromConsent) return oidc.provider.Grant.find(fromConsent);
       // Each open banking authorization is its own grant, shown, authenticated and authorised afresh: only the grant
-      // made by this very interaction's consent counts.
-      if (requestedDetails(oidc.params ?? {}).length) {
-        const fresh = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId;
-        return fresh ? oidc.provider.Grant.find(fresh) : undefined;
-      }
+      // made by this very interaction's consent (above) counts.
+      if (requestedDetails(oidc.params ?? {}).length) return undefined;
       // Kluis's own account area is first-party: the person is not asked to consent to it.
       if (oidc.client.clientId === ACCOUNT_CLIENT_ID) {
         const previous = oidc.session.grantIdFor(ACCOUNT_CLIENT_ID);
@@ -229,8 +228,6 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
         await grant.save();
         return grant;
       }
-      const fromConsent = (oidc.result?.consent as { grantId?: string } | undefined)?.grantId;
-      if (fromConsent) return oidc.provider.Grant.find(fromConsent);
       // The session remembers the client's latest grant, which may be a payment's or an account access's: those are
       // never reused for an ordinary sign-in, which falls back to the person's ordinary consent.
       const remembered = oidc.session.grantIdFor(oidc.client.clientId);

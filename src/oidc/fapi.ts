@@ -43,8 +43,8 @@ export function checkFapiMetadata(metadata: Record<string, unknown>): void {
 
 /**
  * The oidc-provider features FAPI 2.0 needs, with Kluis's choices:
- * - `fapi`: oidc-provider's own FAPI 2.0 checks (client assertion `aud` is exactly the issuer, redirect_uri always
- *   required, request object `exp`-`nbf` at most 60 minutes) for FAPI clients only;
+ * - `fapi`: oidc-provider's own FAPI 2.0 checks (redirect_uri always required, request object `exp`-`nbf` at most
+ *   60 minutes) for FAPI clients only; the client assertion `aud` rule is Kluis's (client-assertions.ts);
  * - `pushedAuthorizationRequests`: open to every client, required where the client's metadata says so;
  * - `dPoP`: server nonces for every proof (RFC 9449 8), derived from one secret shared by all processes; proofs are
  *   single-use through the ReplayDetection rows in Postgres (claimed atomically, see oidc-adapter.ts);
@@ -63,8 +63,9 @@ export function fapiFeatures(dpopNonceSecret: Buffer): Pick<NonNullable<Configur
 
 /**
  * FAPI 2.0 SP 5.3.2.1 item 9 and RFC 9700 4.14.2: a sender-constrained FAPI client's refresh token is not rotated
- * (it is bound to the client's key through client authentication, and DPoP clients prove their key on every refresh);
- * every other client's refresh token is rotated at each use.
+ * (it is bound to the client through its key-based client authentication, RFC 9449 5 and RFC 8705 4; each refresh
+ * still needs a DPoP proof or certificate, to which the new access token is bound); every other client's refresh
+ * token is rotated at each use.
  */
 export function rotateRefreshToken(ctx: KoaContextWithOIDC): boolean {
   return !isFapiClient(ctx.oidc.client as ClientLike);

@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
+import assert from 'node:assert/strict';
+import { Browser, formAction } from './browser.ts';
 import { registerClient } from './clients.ts';
-import { REDIRECT } from './rp.ts';
+import { totpCode } from './people.ts';
+import { REDIRECT, signIn } from './rp.ts';
 
 /** The payments API of the tests, and a payment to it in RFC 9396 form. */
 export const PAYMENTS = 'https://api.bank.example/payments';
@@ -96,4 +99,17 @@ export async function authorizationParameters(extra: Record<string, string> = {}
       ...extra,
     } as Record<string, string>,
   };
+}
+
+/**
+ * Drives `browser` from an authorization URL through password, TOTP and consent (ticking `scopes`) to the client's
+ * redirect; returns that callback and the consent page the person saw.
+ */
+export async function authoriseInBrowser(browser: Browser, url: string | URL, username: string, password: string, secret: string, scopes: string[] = []) {
+  const { res: login } = await browser.follow(url);
+  const { res: consent } = await signIn(browser, await login.text(), username, password, await totpCode(secret));
+  const consentPage = await consent.text();
+  const { external, res } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: scopes });
+  assert.ok(external, `expected a redirect to the client, got ${browser.lastStatus}: ${external ? '' : (await res.text()).slice(0, 3000)}`);
+  return { callback: external, consentPage };
 }
