@@ -61,6 +61,24 @@ describe('rate limits', () => {
     assert.equal((await token(one, basic(victim.client_id, victim.client_secret))).status, 200, "the victim's own quota is intact");
   });
 
+  test('a client request is counted before its answer leaves, so a client sending one request after another cannot overtake its count', async () => {
+    const sequential = await registerClient(t.url, M2M_METADATA);
+    const authorization = basic(sequential.client_id, sequential.client_secret);
+    assert.equal((await token(one, authorization)).status, 200);
+    const key = `token-client:${String(sequential.client_id)}`;
+    // Hold the client's counter row: the next hit cannot be counted until this transaction ends.
+    const { pending } = await t.db.transaction(async (tx) => {
+      await tx.query('select hits from rate_limits where key = $1 for update', [key]);
+      const request = token(one, authorization);
+      const early = await Promise.race([request.then(() => true), new Promise<false>((resolve) => setTimeout(() => resolve(false), 500))]);
+      assert.equal(early, false, 'the answer waited for the count');
+      return { pending: request }; // wrapped: the transaction must end (and release the row) before the answer can come
+    });
+    assert.equal((await pending).status, 200);
+    const { rows } = await t.db.query<{ hits: number }>('select hits from rate_limits where key = $1', [key]);
+    assert.equal(rows[0]!.hits, 2);
+  });
+
   test('per address on the sign-in forms: the fifth POST in the window is refused with a page', async () => {
     const rp = await RelyingParty.create(one.issuer, web);
     const browser = new Browser(one.issuer);

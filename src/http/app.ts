@@ -42,7 +42,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(errorBoundary(log));
   app.use(health.routes());
   app.use(health.allowedMethods());
-  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits }));
+  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits, log }));
   app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {

@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
+import type { Logger } from '../log/logger.ts';
 import { countHit } from '../db/rate-limits.ts';
 import type { Metrics } from './metrics.ts';
 import { render } from './views.ts';
@@ -18,6 +19,7 @@ interface Dependencies {
   audit: AuditLog;
   metrics: Metrics;
   limits: Config['rateLimits'];
+  log: Logger;
 }
 
 /** The client endpoints (RFC 6749 token, RFC 9126 PAR, RFC 7662 introspection, RFC 7009 revocation). */
@@ -33,7 +35,7 @@ const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$/;
  * Per client, only requests the client authenticated count (a stranger sending the client's id with a wrong secret
  * must not use up its quota); unauthenticated requests count against their address instead.
  */
-export function rateLimits({ db, audit, metrics, limits }: Dependencies): Middleware {
+export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): Middleware {
   const window = limits.windowSeconds;
   const clientCounts = new RecentCounts();
 
@@ -105,14 +107,36 @@ export function rateLimits({ db, audit, metrics, limits }: Dependencies): Middle
           return;
         }
       }
+      beforeResponse(ctx, async (status) => {
+        const counted = status !== 401 && clientKey !== undefined ? clientKey : ipKey;
+        try {
+          clientCounts.learn(counted, await countHit(db, counted, window));
+        } catch (err) {
+          // The answer is decided already; an uncounted hit only lets the client one request further.
+          log.warn({ err, key: counted }, 'rate-limit hit not counted');
+        }
+      });
       await next();
-      const authenticated = ctx.res.statusCode !== 401 && clientKey !== undefined;
-      const counted = authenticated ? clientKey : ipKey;
-      clientCounts.learn(counted, await countHit(db, counted, window));
       return;
     }
     await next();
   };
+}
+
+/**
+ * Runs `work` once the response's status is set but before the response leaves, whoever sends it: oidc-provider
+ * writes its answers itself (it gets the raw request), after this middleware's `next()` would return, so a hit counted
+ * there would race the client's next request, and a client could go past its limit by sending requests one after
+ * another. Answers Koa sends (a refused DPoP proof, an error page) are held the same way.
+ */
+function beforeResponse(ctx: Context, work: (status: number) => Promise<void>): void {
+  const res = ctx.res;
+  const end = res.end;
+  res.end = function deferredEnd(...args: unknown[]) {
+    res.end = end;
+    void work(res.statusCode).finally(() => (end as (...a: unknown[]) => unknown).apply(res, args));
+    return res;
+  } as typeof res.end;
 }
 
 /** How long a count this process learned stands in for a fresh read, in milliseconds. */
