@@ -5,6 +5,7 @@ import { AuditLog } from './audit/writer.ts';
 import type { Config } from './config/env.ts';
 import { ClientCache } from './db/client-cache.ts';
 import { connect, type Connection } from './db/connect.ts';
+import { hashLegacyBearerIds } from './db/bearer-ids.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { accountRoutes } from './account/routes.ts';
@@ -41,6 +42,8 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
   let clientCache: ClientCache | undefined;
   try {
     const secrets = await loadServerSecrets(db, config);
+    const rekeyed = await hashLegacyBearerIds(db, secrets.box);
+    if (rekeyed) log.info({ rows: rekeyed }, 'stored token ids replaced by keyed hashes');
     const audit = new AuditLog(db, log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
-import { MODELS, PostgresAdapter } from '../src/db/oidc-adapter.ts';
+import { hashLegacyBearerIds } from '../src/db/bearer-ids.ts';
+import { HASHED_ID_MODELS, MODELS, PostgresAdapter, storedId } from '../src/db/oidc-adapter.ts';
 import { sweepExpired } from '../src/db/sweeper.ts';
 import { AlreadyConsumed } from '../src/oidc/errors.ts';
 import { SecretBox } from '../src/secrets/secret-box.ts';
@@ -21,7 +22,7 @@ after(async () => {
 });
 
 async function expire(model: string, id: string) {
-  await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = $1 and id = $2`, [model, id]);
+  await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = $1 and id = $2`, [model, storedId(box, model, id)]);
 }
 
 for (const model of MODELS) {
@@ -52,7 +53,7 @@ for (const model of MODELS) {
     test('a row without expiresIn never expires', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id });
-      const { rows } = await t.db.query('select expires_at from oidc_models where model = $1 and id = $2', [model, id]);
+      const { rows } = await t.db.query('select expires_at from oidc_models where model = $1 and id = $2', [model, storedId(box, model, id)]);
       assert.equal(rows[0]?.expires_at, null);
       assert.ok(await adapter().find(id));
     });
@@ -68,9 +69,12 @@ for (const model of MODELS) {
 
     test('findByUid and findByUserCode find the row by its secondary key', async () => {
       const id = uniqueId();
-      await adapter().upsert(id, { jti: id, uid: `uid-${id}`, userCode: `UC-${id}` }, 60);
-      assert.equal((await adapter().findByUid(`uid-${id}`))?.jti, id);
-      assert.equal((await adapter().findByUserCode(`UC-${id}`))?.jti, id);
+      await adapter().upsert(id, { jti: id, scope: 'openid', uid: `uid-${id}`, userCode: `UC-${id}` }, 60);
+      // A hashed id cannot be given back by a secondary key: oidc-provider only reads what it finds that way.
+      const expected = HASHED_ID_MODELS.has(model) ? undefined : id;
+      assert.equal((await adapter().findByUid(`uid-${id}`))?.jti, expected);
+      assert.equal((await adapter().findByUserCode(`UC-${id}`))?.jti, expected);
+      assert.equal((await adapter().findByUid(`uid-${id}`))?.scope, 'openid');
       assert.equal(await adapter().findByUid('no-such-uid'), undefined);
       assert.equal(await adapter().findByUserCode('NO-SUCH'), undefined);
     });
@@ -126,6 +130,57 @@ for (const model of MODELS) {
   });
 }
 
+describe('bearer values at rest', () => {
+  for (const model of HASHED_ID_MODELS) {
+    test(`a ${model} row holds neither its raw id nor a session cookie value, and is still found by the raw id`, async () => {
+      const id = `${uniqueId()}-RAW-BEARER-VALUE`;
+      const cookie = `${uniqueId()}-SESSION-COOKIE`;
+      const adapter = new PostgresAdapter(model, t.db, box);
+      await adapter.upsert(id, { jti: id, grantId: 'g-rest', session: { accountId: 'acc', uid: 'su', cookie } }, 60);
+      const { rows } = await t.db.query<{ row: string }>(`select o::text as row from oidc_models o where model = $1`, [model]);
+      assert.ok(rows.length > 0);
+      assert.ok(!rows.some((row) => row.row.includes(id) || row.row.includes(cookie)), 'no raw value in any stored row');
+      const found = await adapter.find(id);
+      assert.equal(found?.jti, id);
+      assert.deepEqual(found?.session, { accountId: 'acc', uid: 'su' });
+      await adapter.consume(id);
+      await adapter.destroy(id);
+      assert.equal(await adapter.find(id), undefined);
+    });
+  }
+
+  test('a keyed hash under another master secret does not find the row', async () => {
+    const id = uniqueId();
+    await new PostgresAdapter('RefreshToken', t.db, box).upsert(id, { jti: id }, 60);
+    const other = SecretBox.fromMasterSecret('another-master-secret-0123456789abcdef');
+    assert.equal(await new PostgresAdapter('RefreshToken', t.db, other).find(id), undefined);
+  });
+
+  test('rows written with raw ids before hashing are re-keyed once at start and keep working', async () => {
+    const legacy = await createTestDatabase();
+    try {
+      const id = `legacy-${uniqueId()}`;
+      await legacy.db.query(
+        `insert into oidc_models (model, id, payload, grant_id, expires_at) values
+           ('RefreshToken', $1, $2, 'g-legacy', now() + interval '1 hour'),
+           ('Interaction', $1, $3, null, now() + interval '1 hour'),
+           ('Grant', 'g-legacy', '{"jti":"g-legacy"}', null, now() + interval '1 hour')`,
+        [id, { jti: id, scope: 'openid' }, { jti: id, session: { accountId: 'a', cookie: 'legacy-cookie' } }],
+      );
+      const rekeyed = await Promise.all([hashLegacyBearerIds(legacy.db, box), hashLegacyBearerIds(legacy.db, box)]);
+      assert.deepEqual(rekeyed.sort(), [0, 2], 'one start re-keys, the other finds it done');
+      const { rows } = await legacy.db.query<{ row: string }>(`select o::text as row from oidc_models o`);
+      assert.ok(!rows.some((row) => row.row.includes(id) || row.row.includes('legacy-cookie')));
+      assert.equal((await new PostgresAdapter('RefreshToken', legacy.db, box).find(id))?.scope, 'openid');
+      assert.ok(await new PostgresAdapter('Interaction', legacy.db, box).find(id));
+      assert.ok(await new PostgresAdapter('Grant', legacy.db, box).find('g-legacy'), 'grants keep their ids');
+      assert.equal(await hashLegacyBearerIds(legacy.db, box), 0, 'later starts skip it');
+    } finally {
+      await legacy.drop();
+    }
+  });
+});
+
 describe('replay detection', () => {
   test('of 20 parallel lookups of a new jti exactly one reports it unseen, across connections', async () => {
     const id = uniqueId();
@@ -164,9 +219,9 @@ describe('storage details', () => {
   test('the sweep deletes expired rows in bounded batches and keeps live ones', async () => {
     await t.db.query(`delete from oidc_models`);
     const adapter = new PostgresAdapter('AccessToken', t.db, box);
-    for (let i = 0; i < 25; i += 1) await adapter.upsert(`expired-${i}`, { jti: `expired-${i}` }, 60);
+    for (let i = 0; i < 25; i += 1) await adapter.upsert(`expired-${i}`, { jti: `expired-${i}`, scope: 'expired' }, 60);
     for (let i = 0; i < 5; i += 1) await adapter.upsert(`live-${i}`, { jti: `live-${i}` }, 60);
-    await t.db.query(`update oidc_models set expires_at = now() - interval '1 minute' where id like 'expired-%'`);
+    await t.db.query(`update oidc_models set expires_at = now() - interval '1 minute' where payload->>'scope' = 'expired'`);
 
     assert.equal(await sweepExpired(t.db, 10, 2), 20, 'two batches of ten at most');
     assert.equal(await sweepExpired(t.db, 10), 5);

@@ -14,6 +14,7 @@ import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { selfSignedCertificate } from './support/tls.ts';
 import { tempDir } from './support/tempdir.ts';
+import { storedRowId } from './support/rows.ts';
 
 // FAPI 2.0 clients driven the way an open banking relying party drives Kluis: openid-client with PAR,
 // private_key_jwt, DPoP or certificate-bound tokens, and rich authorization requests for payments and accounts.
@@ -84,7 +85,9 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     assert.equal((payload.cnf as { jkt?: string }).jkt, await dpop.calculateThumbprint());
 
     // The refresh token lasts as long as the account access the person agreed to, not the general 30 days.
-    const { rows } = await t.db.query<{ expires: Date }>(`select expires_at as expires from oidc_models where model = 'RefreshToken' and id = $1`, [tokens.refresh_token]);
+    const { rows } = await t.db.query<{ expires: Date }>(`select expires_at as expires from oidc_models where model = 'RefreshToken' and id = $1`, [
+      await storedRowId(t.db, 'RefreshToken', tokens.refresh_token!),
+    ]);
     assert.ok(Math.abs(rows[0]!.expires.getTime() - Date.parse(`${details[0]!.expiresAt}T23:59:59Z`)) < 120_000, `refresh token expires ${rows[0]!.expires.toISOString()}`);
 
     // Refresh proves the DPoP key again; the FAPI client's refresh token is not rotated (FAPI 2.0 SP 5.3.2.1).
@@ -251,7 +254,7 @@ describe('payment consent with dynamic linking', () => {
     const { rows: grants } = await t.db.query<{ rar: unknown; expires: Date }>(
       `select g.payload->'rar' as rar, g.expires_at as expires from oidc_models g
        where g.model = 'Grant' and g.id = (select grant_id from oidc_models where model = 'AccessToken' and id = $1)`,
-      [plainTokens.access_token],
+      [await storedRowId(t.db, 'AccessToken', plainTokens.access_token)],
     );
     assert.equal(grants[0]!.rar, null);
     assert.ok(grants[0]!.expires.getTime() > Date.now() + 86_400_000);

@@ -11,6 +11,7 @@ import { assertionFields, authoriseInBrowser, authorizationParameters, clientAss
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { REDIRECT, signIn } from './support/rp.ts';
+import { storedRowId } from './support/rows.ts';
 
 // The negative cases an auditor sends a FAPI 2.0 deployment (shared/security-checklist.md A4-A9, T8, C1-C3, M9),
 // each as the bad request over HTTP and the error it must get.
@@ -115,7 +116,7 @@ describe('A: authorization endpoint and PAR', () => {
     await codeFor(requestUri, fapi, 'a6', person.secret!);
     const expiring = await par(fapi, params);
     await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'PushedAuthorizationRequest' and id = $1`, [
-      String(expiring.body.request_uri).split(':').pop(),
+      await storedRowId(t.db, 'PushedAuthorizationRequest', String(expiring.body.request_uri).split(':').pop()!),
     ]);
     const expired = await fetch(`${kluis.issuer}/auth?client_id=${fapi.clientId}&request_uri=${encodeURIComponent(String(expiring.body.request_uri))}`, { redirect: 'manual' });
     assert.match(`${expired.headers.get('location') ?? ''} ${expired.status === 400 ? await expired.text() : ''}`, /invalid_request_uri/, 'expired');

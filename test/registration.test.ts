@@ -6,6 +6,7 @@ import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { tempDir } from './support/tempdir.ts';
+import { storedRowId } from './support/rows.ts';
 
 // RFC 7591 dynamic registration and RFC 7592 management, as a fintech partner's onboarding script uses them.
 let t: TestDatabase;
@@ -81,7 +82,9 @@ describe('dynamic client registration', () => {
 
   test('an expired initial access token is refused with 401', async () => {
     const token = await iat('--expires-in', '60');
-    await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'InitialAccessToken' and id = $1`, [token]);
+    await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'InitialAccessToken' and id = $1`, [
+      await storedRowId(t.db, 'InitialAccessToken', token),
+    ]);
     assert.equal((await register(token, WEB)).status, 401);
   });
 

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
 import { loadConfig, type Config } from '../config/env.ts';
+import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
 import { connect, type Connection } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -33,6 +34,7 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
   const connection = await connect(config, log);
   try {
     const secrets = await loadServerSecrets(connection.db, config);
+    await hashLegacyBearerIds(connection.db, secrets.box);
     const audit = new AuditLog(connection.db, log);
     for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });

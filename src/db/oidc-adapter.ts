@@ -28,6 +28,36 @@ export const MODELS = [
 
 export const CLIENT_SECRET_PURPOSE = 'client_secret';
 
+/**
+ * Models whose id is a bearer value: whoever holds it can use it (a token, a code, a registration or initial access
+ * token, a session cookie's or interaction's id, a request_uri). Their rows are keyed by a keyed hash of the id, and
+ * the id is never written into the payload, so a database dump holds nothing that can be presented back to Kluis.
+ * Clients and Grants keep their ids (public identifiers, referenced by other rows); ReplayDetection ids are the jti
+ * values of proofs already spent.
+ */
+export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
+  'Session',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'ClientCredentials',
+  'InitialAccessToken',
+  'RegistrationAccessToken',
+  'Interaction',
+  'PushedAuthorizationRequest',
+  'BackchannelAuthenticationRequest',
+]);
+
+/** Row ids written by this scheme start with this; raw oidc-provider ids (nanoid's alphabet) never contain a dot. */
+export const HASHED_ID_PREFIX = 'kh1.';
+const ID_PURPOSE = 'oidc_models.id';
+
+/** The row id under which `model`'s instance `id` is stored. */
+export function storedId(box: SecretBox, model: string, id: string): string {
+  return HASHED_ID_MODELS.has(model) ? HASHED_ID_PREFIX + box.keyedHash(id, ID_PURPOSE) : id;
+}
+
 interface StoredRow {
   payload: AdapterPayload;
   consumed_at: Date | null;
@@ -39,6 +69,8 @@ interface StoredRow {
  * - `consume` is one conditional UPDATE, so of many parallel redemptions exactly one succeeds
  *   (oidc-provider itself checks `consumed` before consuming, which races across requests and processes).
  * - Client secrets are encrypted at rest under the key-encryption key.
+ * - Bearer values ({@link HASHED_ID_MODELS}) are stored only as keyed hashes: oidc-provider always passes the raw id,
+ *   which is hashed before it reaches SQL and put back into the payload it came with on the way out.
  */
 export class PostgresAdapter implements Adapter {
   readonly model: string;
@@ -61,6 +93,7 @@ export class PostgresAdapter implements Adapter {
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const stored = this.#seal(payload);
+    const key = this.#key(id);
     await this.#run(() =>
       this.#db.query(
         `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
@@ -68,7 +101,7 @@ export class PostgresAdapter implements Adapter {
          on conflict (model, id) do update set
            payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
            user_code = excluded.user_code, expires_at = excluded.expires_at`,
-        [this.model, id, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
+        [this.model, key, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
       ),
     );
   }
@@ -79,7 +112,7 @@ export class PostgresAdapter implements Adapter {
       this.#db.query(
         `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
          on conflict (model, id) do nothing`,
-        [this.model, id, this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
+        [this.model, this.#key(id), this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
       ),
     );
     return rowCount === 1;
@@ -87,7 +120,7 @@ export class PostgresAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'ReplayDetection') return this.#claim(id);
-    if (!this.#cache) return this.#findWhere('id', id);
+    if (!this.#cache) return this.#withId(await this.#findWhere('id', this.#key(id)), id);
     const cached = this.#cache.get(id);
     if (cached) return cached.payload && structuredClone(cached.payload);
     const generation = this.#cache.generation(id);
@@ -129,14 +162,14 @@ export class PostgresAdapter implements Adapter {
       this.#db.query(
         `update oidc_models set consumed_at = now()
          where model = $1 and id = $2 and consumed_at is null and (expires_at is null or expires_at > now())`,
-        [this.model, id],
+        [this.model, this.#key(id)],
       ),
     );
     if (rowCount !== 1) throw new AlreadyConsumed(this.model);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and id = $2', [this.model, id]));
+    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and id = $2', [this.model, this.#key(id)]));
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
@@ -160,7 +193,17 @@ export class PostgresAdapter implements Adapter {
     return payload;
   }
 
+  #key(id: string): string {
+    return storedId(this.#box, this.model, id);
+  }
+
+  /** oidc-provider identifies an instance by its payload's jti, which is not stored for hashed ids: put it back. */
+  #withId(payload: AdapterPayload | undefined, id: string): AdapterPayload | undefined {
+    return payload && HASHED_ID_MODELS.has(this.model) ? { ...payload, jti: id } : payload;
+  }
+
   #seal(payload: AdapterPayload): AdapterPayload {
+    if (HASHED_ID_MODELS.has(this.model)) return withoutBearerValues(payload);
     if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
     return { ...payload, client_secret: this.#box.encrypt(payload.client_secret, CLIENT_SECRET_PURPOSE) };
   }
@@ -179,6 +222,20 @@ export class PostgresAdapter implements Adapter {
       throw err;
     }
   }
+}
+
+/**
+ * The payload without the raw id (`jti`) and, for an Interaction, without the session cookie's value that
+ * oidc-provider copies into it (`session.cookie`, which it never reads back).
+ */
+function withoutBearerValues(payload: AdapterPayload): AdapterPayload {
+  const { jti: _jti, ...rest } = payload;
+  const session = rest.session as Record<string, unknown> | undefined;
+  if (session && typeof session === 'object' && 'cookie' in session) {
+    const { cookie: _cookie, ...kept } = session;
+    return { ...rest, session: kept } as AdapterPayload;
+  }
+  return rest;
 }
 
 export function postgresAdapter(db: Database, box: SecretBox, cache?: ClientCache): AdapterFactory {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -13,15 +13,27 @@ export class DecryptionFailed extends Error {
  */
 export class SecretBox {
   readonly #key: Buffer;
+  /** A key of its own for {@link keyedHash}, so hashing and encryption never share key material. */
+  readonly #hashKey: Buffer;
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new TypeError('SecretBox needs a 32-byte key');
     this.#key = key;
+    this.#hashKey = Buffer.from(hkdfSync('sha256', key, 'kluis', 'kluis keyed hash v1', 32));
   }
 
   /** Derives the key-encryption key from the master secret with HKDF-SHA256 (RFC 5869). */
   static fromMasterSecret(secret: string): SecretBox {
     return new SecretBox(Buffer.from(hkdfSync('sha256', secret, 'kluis', 'kluis key-encryption key v1', 32)));
+  }
+
+  /**
+   * HMAC-SHA256 of `value` under a key derived from the key-encryption key, bound to `purpose`: what Kluis stores in
+   * place of a bearer value it must recognise again but never reveal (token ids, one-time codes). Without the master
+   * secret a database dump cannot turn these back into usable values, nor test guesses against them offline.
+   */
+  keyedHash(value: string, purpose: string): string {
+    return createHmac('sha256', this.#hashKey).update(purpose).update('\0').update(value).digest('base64url');
   }
 
   encrypt(plaintext: string, purpose: string): string {
