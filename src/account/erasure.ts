@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/writer.ts';
 import type { Consents } from '../consent/consents.ts';
 import type { Database } from '../db/database.ts';
 import { findAccountById } from '../db/accounts.ts';
+import { deleteAccountArtefacts } from '../db/grants.ts';
 import { retireUsername } from '../db/retired-usernames.ts';
 
 /**
@@ -29,13 +30,7 @@ export async function eraseAccount(
   if (!account) return;
   await deps.consents.revokeAll(accountId, actor === 'operator' ? { channel: 'operator' } : { channel: 'account_deletion', accountId });
   await deps.db.transaction(async (tx) => {
-    await tx.query(
-      `delete from oidc_models
-       where payload->>'accountId' = $1
-          or payload->'session'->>'accountId' = $1
-          or payload->'result'->'login'->>'accountId' = $1`,
-      [accountId],
-    );
+    await deleteAccountArtefacts(tx, accountId);
     await retireUsername(tx, usernameHash(deps.salt, account.username), deps.quarantineSeconds);
     await tx.query('delete from accounts where id = $1', [accountId]);
   });

@@ -1,3 +1,4 @@
+import { disableAccount } from '../account/disable.ts';
 import { eraseAccount } from '../account/erasure.ts';
 import { consentRecord, Consents } from '../consent/consents.ts';
 import { findAccountByUsername } from '../db/accounts.ts';
@@ -29,6 +30,13 @@ export async function revokeConsents(ctx: CliContext, username: string, clientId
   if (clientId !== undefined && targets.length === 0) throw new CliError(`${username} has no consent for client ${clientId}`);
   for (const consent of targets) await consents.revoke(id, consent.id, { channel: 'operator' });
   return { revoked: targets.map((consent) => ({ grant_id: consent.id, client_id: consent.clientId })) };
+}
+
+/** `users disable USERNAME`: sign-in refused from now on; every consent, session and token of the person ends. */
+export async function disableUser(ctx: CliContext, username: string) {
+  const id = await accountId(ctx, username);
+  const ended = await disableAccount({ db: ctx.db, consents: await consentsOf(ctx), audit: ctx.audit }, id);
+  return { username, status: 'disabled', consents_revoked: ended.consentsRevoked };
 }
 
 /** `users delete USERNAME`: an erasure request handled by the operator (GDPR Art 17), same effect as the person's own. */

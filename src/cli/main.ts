@@ -5,12 +5,12 @@ import { EmbeddedPostgresError } from '../db/embedded.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { MigrationError } from '../db/migrate.ts';
 import { exportAudit, tailAudit, verifyAudit } from './audit.ts';
-import { deleteUser, listConsents, revokeConsents } from './consents.ts';
+import { deleteUser, disableUser, listConsents, revokeConsents } from './consents.ts';
 import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
 import { CliError, openContext, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
 import { addResource, listResources, removeResource } from './resources.ts';
-import { addUser, disableUser, listUsers, passwordFromInput, resetMfa, unlockUser } from './users.ts';
+import { addUser, listUsers, passwordFromInput, resetMfa, unlockUser } from './users.ts';
 
 const USAGE = `usage: kluis <command>
 
@@ -22,7 +22,7 @@ const USAGE = `usage: kluis <command>
   clients rotate-secret ID [--grace SECONDS]
                                            new secret, printed once; the old one works for the grace period
                                            (default CLIENT_SECRET_ROTATION_GRACE)
-  clients disable ID | enable ID           a disabled client cannot authenticate; its tokens stop working
+  clients disable ID | enable ID           a disabled client cannot authenticate; its codes and tokens are revoked
   iat create [--expires-in SECONDS] [--single-use]
                                            an initial access token for dynamic client registration (POST /reg),
                                            printed once; default expiry 86400 s

@@ -78,13 +78,6 @@ export async function listUsers(ctx: CliContext) {
   }));
 }
 
-export async function disableUser(ctx: CliContext, username: string) {
-  const account = await byUsername(ctx, username);
-  await accounts.setStatus(ctx.db, account.id, 'disabled');
-  await ctx.audit.record({ type: 'account.disabled', actor: 'operator', accountId: account.id });
-  return { username: account.username, status: 'disabled' };
-}
-
 export async function unlockUser(ctx: CliContext, username: string) {
   const account = await byUsername(ctx, username);
   await accounts.unlock(ctx.db, account.id);

@@ -2,9 +2,21 @@ import type { Queryable } from './database.ts';
 
 /** Operator controls over a client kept outside its metadata (migration 0003): disabled state and rotated secrets. */
 
+/**
+ * Disables the client and, in the same statement, revokes every code and token issued to it (access, refresh,
+ * client-credentials, PAR), so enabling it again revives none of them. Its grants (the consents people gave) and its
+ * registration access token stay: disabling is a suspension; a compromised client is removed (`clients remove`).
+ */
 export async function disableClient(db: Queryable, clientId: string): Promise<boolean> {
-  const { rowCount } = await db.query('insert into disabled_clients (client_id) values ($1) on conflict do nothing', [clientId]);
-  return rowCount === 1;
+  const { rows } = await db.query<{ disabled: string }>(
+    `with disabled as (insert into disabled_clients (client_id) values ($1) on conflict do nothing returning 1),
+          revoked as (delete from oidc_models
+                      where model not in ('Client', 'Grant', 'Session', 'Interaction', 'RegistrationAccessToken')
+                        and payload->>'clientId' = $1)
+     select count(*) as disabled from disabled`,
+    [clientId],
+  );
+  return Number(rows[0]?.disabled) === 1;
 }
 
 export async function enableClient(db: Queryable, clientId: string): Promise<boolean> {

@@ -91,6 +91,26 @@ export async function deleteGrantChain(tx: Queryable, grantId: string): Promise<
   return (chain.rowCount ?? 0) + (grant.rowCount ?? 0);
 }
 
+/**
+ * Deletes every oidc-provider row that belongs to the person: sessions, interactions, grants and everything issued
+ * under them (including Kluis's own account-area grant, which the consent list leaves out). Returns how many went.
+ */
+export async function deleteAccountArtefacts(tx: Queryable, accountId: string): Promise<number> {
+  await tx.query(
+    `delete from grant_usage where grant_id in (
+       select id from oidc_models where model = 'Grant' and payload->>'accountId' = $1)`,
+    [accountId],
+  );
+  const { rowCount } = await tx.query(
+    `delete from oidc_models
+     where payload->>'accountId' = $1
+        or payload->'session'->>'accountId' = $1
+        or payload->'result'->'login'->>'accountId' = $1`,
+    [accountId],
+  );
+  return rowCount ?? 0;
+}
+
 /** A token was issued under the grant; a JWT access token extends how long access can outlive a revocation. */
 export async function recordGrantUse(db: Queryable, grantId: string, jwtAccessUntil: Date | null): Promise<void> {
   await db.query(
