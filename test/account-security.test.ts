@@ -7,7 +7,7 @@ import { Browser, formAction } from './support/browser.ts';
 import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
-import { addPerson, totpCode } from './support/people.ts';
+import { addPerson, RECOVERY_CODE, totpCode } from './support/people.ts';
 import { RelyingParty } from './support/rp.ts';
 
 // Security activity and second-factor management in the account area; what a withdrawn consent means for JWTs.
@@ -66,7 +66,7 @@ describe('security activity and MFA management', () => {
     assert.match(wrong.page, /data-type="login.failed"/);
 
     const right = await post(browser, '/account/security/recovery-codes', wrong.page, { code: await freshCode(secret) });
-    const codes = [...right.page.matchAll(/<li>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/li>/g)].map((m) => m[1]!);
+    const codes = [...right.page.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
     assert.equal(codes.length, 10);
     // A new code works in place of the TOTP code at the next sign-in, once.
     const viaRecovery = await signedIn('/account', secret, codes[0]);

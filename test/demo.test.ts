@@ -5,6 +5,7 @@ import { Browser, formAction } from './support/browser.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { totpCode } from './support/people.ts';
+import { activate, signIn } from './support/rp.ts';
 
 // DEMO=on against a test database: what a plain `npm start` (DEMO=auto on the embedded database) does.
 let t: TestDatabase;
@@ -29,7 +30,19 @@ function shownClaims(page: string): Record<string, unknown> {
 describe('demo data', () => {
   let secret: string;
 
-  test('the demo person signs in through the demo app: password, TOTP enrolment, consent, validated ID token and userinfo', async () => {
+  test('the demo password alone never enrols the demo person; a new activation code replaces the last one', async () => {
+    const earlier = await kluis.demo!.activationCode();
+    const current = await kluis.demo!.activationCode();
+    assert.ok(earlier && current && earlier !== current);
+    const browser = new Browser(kluis.issuer);
+    const { res: login } = await browser.follow('/demo/login');
+    const { res } = await signIn(browser, await login.text(), 'demo', kluis.demo!.password, earlier);
+    const page = await res.text();
+    assert.doesNotMatch(page, /totp-secret/, 'no enrolment with a replaced activation code');
+    assert.match(page, /not correct/);
+  });
+
+  test('the demo person signs in through the demo app: password, activation code, TOTP enrolment, consent, validated ID token and userinfo', async () => {
     const demo = kluis.demo!;
     assert.equal(demo.username, 'demo');
     assert.equal(demo.redirectUri, `${kluis.issuer}/demo/callback`);
@@ -41,11 +54,12 @@ describe('demo data', () => {
     const { res: login } = await browser.follow('/demo/login');
     const loginPage = await login.text();
     assert.match(loginPage, /Kluis demo app/);
-    const { res: enrol } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'demo', password: demo.password });
-    const enrolPage = await enrol.text();
-    secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
-    const { res: codes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
-    const next = /<a href="([^"]+)" id="continue">/.exec(await codes.text())![1]!;
+    // What the start banner prints while the demo person has no authenticator.
+    const activationCode = await demo.activationCode();
+    assert.ok(activationCode, 'an activation code for the un-enrolled demo person');
+    const activated = await activate(browser, loginPage, 'demo', demo.password, activationCode);
+    secret = activated.secret;
+    const next = activated.continueTo!;
     const { res: consent } = await browser.follow(next);
     const consentPage = await consent.text();
     const { res: result } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] });
@@ -85,6 +99,7 @@ describe('demo data', () => {
     await kluis.stop();
     kluis = await startTestKluis(t.url, { DEMO: 'on' });
     assert.equal(kluis.demo!.password, before.password);
+    assert.equal(await kluis.demo!.activationCode(), undefined, 'enrolled: the banner shows no activation code');
     assert.equal(kluis.demo!.clientSecret, before.clientSecret);
     assert.equal(kluis.demo!.redirectUri, `${kluis.issuer}/demo/callback`, 'the redirect URI follows the new issuer');
     const { rows } = await t.db.query<{ type: string; n: number }>(

@@ -7,10 +7,11 @@ import { Browser, formAction } from './support/browser.ts';
 import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
-import { addPerson, totpCode } from './support/people.ts';
+import { addPerson, RECOVERY_CODE, totpCode } from './support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from './support/rp.ts';
 
-// A relying party (openid-client) sends a person through sign-in, TOTP enrolment and consent, then redeems the code.
+// A relying party (openid-client) sends a person through sign-in, activation and TOTP enrolment and consent, then
+// redeems the code.
 let t: TestDatabase;
 let kluis: TestKluis;
 let web: AdapterPayload;
@@ -38,8 +39,8 @@ after(async () => {
 describe('sign-in with strong customer authentication', () => {
   let secret: string;
 
-  test('first sign-in: password, TOTP enrolment with QR code and recovery codes, consent, code exchange, ID token and userinfo', async () => {
-    await addPerson(t.url, 'alice', PASSWORD, { email: 'alice@example.com', name: 'Alice Example' });
+  test('first sign-in: password, activation code, TOTP enrolment with QR code and recovery codes, consent, code exchange, ID token and userinfo', async () => {
+    const alice = await addPerson(t.url, 'alice', PASSWORD, { email: 'alice@example.com', name: 'Alice Example' });
     const request = await rp.request();
     const browser = new Browser(kluis.issuer);
 
@@ -49,7 +50,10 @@ describe('sign-in with strong customer authentication', () => {
     assert.match(loginPage, /type="password"[^>]*autocomplete="current-password"|autocomplete="current-password"[^>]*type="password"/);
     assert.match(loginPage, /Budget app/);
 
-    const { res: enrol } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'alice', password: PASSWORD });
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'alice', password: PASSWORD });
+    const mfaPage = await mfa.text();
+    assert.match(mfaPage, /activation code you were given/);
+    const { res: enrol } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: alice.activation_code! });
     const enrolPage = await enrol.text();
     assert.match(enrolPage, /<img src="data:image\/png;base64,/, 'QR code rendered server-side as an inline image');
     secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
@@ -57,7 +61,7 @@ describe('sign-in with strong customer authentication', () => {
 
     const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
     const codesPage = await codesRes.text();
-    const codes = [...codesPage.matchAll(/<li>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})<\/li>/g)].map((m) => m[1]);
+    const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]);
     assert.equal(codes.length, 10, 'ten recovery codes, shown once');
     const continueTo = /id="continue" href="([^"]+)"|href="([^"]+)" id="continue"/.exec(codesPage.replace(/<a href="([^"]+)" id="continue">/, '<a id="continue" href="$1">'));
     const next = continueTo![1] ?? continueTo![2];

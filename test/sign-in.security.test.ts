@@ -2,11 +2,17 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
+import { AuditLog } from '../src/audit/writer.ts';
+import { SignIn } from '../src/auth/sign-in.ts';
 import { checkTotp } from '../src/auth/totp.ts';
+import { loadConfig } from '../src/config/env.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
 import { generate } from 'otplib';
 import { Browser, formAction } from './support/browser.ts';
 import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { STRONG_SECRET } from './support/secrets.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from './support/rp.ts';
@@ -98,16 +104,46 @@ describe('TOTP', () => {
     assert.equal(await checkTotp(secret, code, step - 1, now), step);
   });
 
-  test('a recovery code works once in place of a TOTP code', async () => {
+  test('a recovery code of the format before migration 0008 (SHA-256 of 12 characters) still works, once', async () => {
     await t.db.query(`delete from recovery_codes`);
     const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
-    const { hashRecoveryCode } = await import('../src/auth/recovery-codes.ts');
-    await t.db.query(`insert into recovery_codes (account_id, code_hash) values ($1, $2)`, [rows[0]!.id, hashRecoveryCode('abcd-efgh-jkmn')]);
+    const legacy = createHash('sha256').update('abcdefghjkmn').digest('hex');
+    await t.db.query(`insert into recovery_codes (account_id, code_hash, scheme) values ($1, $2, 'sha256')`, [rows[0]!.id, legacy]);
 
     const first = await fullSignIn(new Browser(kluis.issuer), 'dave', 'ABCD-EFGH-JKMN');
     assert.ok(first.external?.searchParams.get('code'), 'recovery code accepted');
     const second = await fullSignIn(new Browser(kluis.issuer), 'dave', 'abcd-efgh-jkmn');
     assert.equal(second.external, undefined, 'the same recovery code is refused');
+  });
+});
+
+describe('recovery codes at rest', () => {
+  test('new recovery codes carry at least 112 bits, are stored only as keyed hashes (no SHA-256 of them) and work once', async () => {
+    const config = loadConfig({ DATABASE_URL: t.url });
+    const secrets = await loadServerSecrets(t.db, config);
+    const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
+    const accountId = rows[0]!.id;
+    const codes = await new SignIn(t.db, secrets.box, new AuditLog(t.db, createLogger('silent')), config.sca).regenerateRecoveryCodes(accountId, { ip: '127.0.0.1', device: 'test' });
+    for (const code of codes) {
+      const normalised = code.replaceAll('-', '');
+      assert.match(normalised, /^[a-hj-km-np-z2-9]+$/, 'from the 31-letter alphabet');
+      assert.ok(normalised.length * Math.log2(31) >= 112, `${code}: ${(normalised.length * Math.log2(31)).toFixed(1)} bits`);
+    }
+    const { rows: stored } = await t.db.query<{ code_hash: string; scheme: string }>('select code_hash, scheme from recovery_codes where account_id = $1', [accountId]);
+    assert.equal(stored.length, 10);
+    const dump = JSON.stringify(stored);
+    for (const code of codes) {
+      const normalised = code.replaceAll('-', '');
+      for (const guess of [normalised, createHash('sha256').update(normalised).digest('hex'), createHash('sha256').update(normalised).digest('base64url')]) {
+        assert.ok(!dump.includes(guess), 'a dump alone cannot test guesses against the stored hashes');
+      }
+    }
+    assert.ok(stored.every((row) => row.scheme === 'hmac'));
+
+    const first = await fullSignIn(new Browser(kluis.issuer), 'dave', codes[3]!.toUpperCase());
+    assert.ok(first.external?.searchParams.get('code'), 'a new recovery code signs in');
+    const second = await fullSignIn(new Browser(kluis.issuer), 'dave', codes[3]!);
+    assert.equal(second.external, undefined, 'once');
   });
 });
 
@@ -253,7 +289,7 @@ describe('forms and flow integrity', () => {
   test('over https every cookie is Secure and prefixed (__Host- for the session), HttpOnly, SameSite=Lax; HSTS is sent', async () => {
     const production = await createTestDatabase();
     const issuer = 'https://login.bank.example';
-    const env = { ISSUER: issuer, TRUST_PROXY: 'true', KLUIS_SECRET: 'an-operator-supplied-secret-of-48-characters-xx' };
+    const env = { ISSUER: issuer, TRUST_PROXY: 'true', KLUIS_SECRET: STRONG_SECRET };
     const server = await startTestKluis(production.url, env);
     try {
       const client = await registerClient(production.url, { redirect_uris: [REDIRECT], scope: 'openid' }, env);

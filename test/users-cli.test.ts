@@ -29,6 +29,15 @@ describe('kluis users', () => {
     const added = await runCli(['users', 'add', 'olivia', '--email', 'olivia@example.com', '--name', 'Olivia'], env, 'olivia password 1\n');
     assert.equal(added.code, 0, added.stderr);
     assert.equal(JSON.parse(added.stdout).username, 'olivia');
+    const { activation_code: code, activation_code_expires_at: expires } = JSON.parse(added.stdout) as Record<string, string>;
+    assert.match(code!, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/, 'without --totp: an activation code, printed once');
+    const days = (Date.parse(expires!) - Date.now()) / 86_400_000;
+    assert.ok(days > 6.9 && days <= 7, 'expiring after ACTIVATION_CODE_TTL (7 days)');
+    const { rows: stored } = await t.db.query(`select * from activation_codes where account_id = $1`, [JSON.parse(added.stdout).id]);
+    assert.equal(stored.length, 1);
+    assert.ok(!JSON.stringify(stored).includes(code!.replaceAll('-', '')) && !JSON.stringify(stored).includes(code!), 'stored only as a hash');
+    const listed = JSON.parse((await runCli(['users', 'list'], env)).stdout) as { username: string; mfa: string }[];
+    assert.equal(listed.find((u) => u.username === 'olivia')!.mfa, 'awaiting activation');
     const { rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where username = 'olivia'`);
     assert.match(rows[0]!.password_hash, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     assert.ok(!added.stdout.includes('olivia password 1'));
@@ -36,6 +45,7 @@ describe('kluis users', () => {
 
   test('users add --totp prints an otpauth URI once and stores the secret encrypted', async () => {
     const added = await runCli(['users', 'add', 'peggy', '--totp'], env, 'peggy password 1');
+    assert.equal(JSON.parse(added.stdout).activation_code, undefined, 'pre-enrolled: nothing to activate');
     const uri = new URL(JSON.parse(added.stdout).otpauth_uri);
     assert.equal(uri.protocol, 'otpauth:');
     const secret = uri.searchParams.get('secret')!;
@@ -57,7 +67,7 @@ describe('kluis users', () => {
     }
   });
 
-  test('users list shows status and MFA; disable stops sign-in; reset-mfa makes the next sign-in enrol again', async () => {
+  test('users list shows status and MFA; disable stops sign-in; after reset-mfa only its activation code enrols again', async () => {
     const web = (await registerClient(t.url, { redirect_uris: ['https://rp.example/cb'], scope: "openid profile email" })) as AdapterPayload;
     const kluis: TestKluis = await startTestKluis(t.url);
     try {
@@ -74,11 +84,25 @@ describe('kluis users', () => {
       assert.equal(refused.external, undefined, 'a disabled account cannot sign in');
 
       await t.db.query(`update accounts set status = 'active' where username = 'rupert'`);
-      assert.equal((await runCli(['users', 'reset-mfa', 'rupert'], env)).code, 0);
+      const reset = await runCli(['users', 'reset-mfa', 'rupert'], env);
+      assert.equal(reset.code, 0, reset.stderr);
+      const activationCode = (JSON.parse(reset.stdout) as { activation_code: string }).activation_code;
+      // The password alone (with the old authenticator's code, or a guess) enrols nothing: the same failure as any.
+      for (const code of [await totpCode(secret, 1), '123456', 'abcd-efgh-jkmn-pqrs-tuvw']) {
+        b = new Browser(kluis.issuer);
+        ({ res } = await b.follow((await rp.request()).url));
+        const { res: failed } = await signIn(b, await res.text(), 'rupert', 'rupert password 1', code);
+        const failedPage = await failed.text();
+        assert.doesNotMatch(failedPage, /totp-secret|Set up two-step verification/);
+        assert.match(failedPage, /not correct/);
+      }
       b = new Browser(kluis.issuer);
       ({ res } = await b.follow((await rp.request()).url));
       const loginPage = await res.text();
-      const { res: next } = await b.submit(formAction(loginPage, 'login'), loginPage, { username: 'rupert', password: 'rupert password 1' });
+      const { res: mfa } = await b.submit(formAction(loginPage, 'login'), loginPage, { username: 'rupert', password: 'rupert password 1' });
+      const mfaPage = await mfa.text();
+      assert.match(mfaPage, /Enter your verification code/, 'the same code page as for anyone');
+      const { res: next } = await b.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: activationCode });
       assert.match(await next.text(), /Set up two-step verification/);
       const { rows } = await t.db.query(`select type from audit_events where account_id = (select id from accounts where username = 'rupert') and actor = 'operator' order by id`);
       assert.deepEqual(rows.map((r) => r.type), ['account.created', 'account.disabled', 'mfa.reset']);

@@ -45,6 +45,7 @@ const LABELS: Record<string, string> = {
   'mfa.reset': 'Authenticator app reset by the operator',
   'recovery_codes.regenerated': 'New recovery codes created',
   'recovery_code.used': 'Recovery code used',
+  'activation_code.used': 'Activation code used to set up an authenticator app',
 };
 const CHANNELS: Record<string, string> = {
   consent_screen: 'consent screen',

@@ -1,21 +1,36 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import type { SecretBox } from '../secrets/secret-box.ts';
+import { newCode, normaliseCode } from './one-time-codes.ts';
 
-const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'; // no 0/o, 1/l/i: read aloud and typed by people
+const PURPOSE = 'recovery code';
+/** 24 characters of 31: ~118.9 bits, at least the 112 bits ASVS 4.0.3 2.6.2 asks of a look-up secret. */
+const LENGTH = 24;
+/** Codes made before migration 0008: 12 characters (~59.5 bits), stored as unsalted SHA-256. */
+const LEGACY_LENGTH = 12;
 
-/** Ten codes of 12 characters (~59 bits each): shown once, stored only as hashes, each usable once. */
+/** Ten codes, shown once, stored only as keyed hashes, each usable once in place of a TOTP code. */
 export function newRecoveryCodes(count = 10): string[] {
-  return Array.from({ length: count }, () => {
-    const chars = Array.from({ length: 12 }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
-    return `${chars.slice(0, 4)}-${chars.slice(4, 8)}-${chars.slice(8, 12)}`;
-  });
+  return Array.from({ length: count }, () => newCode(LENGTH));
 }
 
-/** Normalises what a person typed (case, spaces, dashes) before hashing. */
-export function hashRecoveryCode(code: string): string {
-  const normalised = code.toLowerCase().replace(/[\s-]/g, '');
-  return createHash('sha256').update(normalised).digest('hex');
+/**
+ * What a typed code is looked up by: its HMAC under a key derived from KLUIS_SECRET (a dump alone cannot test
+ * guesses), and for a 12-character code of the old format its SHA-256, which old rows still hold.
+ */
+export interface RecoveryCodeHashes {
+  keyed: string;
+  legacy: string | null;
+}
+
+export function hashRecoveryCode(box: SecretBox, code: string): RecoveryCodeHashes {
+  const normalised = normaliseCode(code);
+  return {
+    keyed: box.keyedHash(normalised, PURPOSE),
+    legacy: normalised.length === LEGACY_LENGTH ? createHash('sha256').update(normalised).digest('hex') : null,
+  };
 }
 
 export function looksLikeRecoveryCode(code: string): boolean {
-  return /^[a-z0-9]{4}-?[a-z0-9]{4}-?[a-z0-9]{4}$/i.test(code.trim());
+  const normalised = normaliseCode(code);
+  return /^[a-z0-9\s-]+$/i.test(code.trim()) && (normalised.length === LENGTH || normalised.length === LEGACY_LENGTH);
 }

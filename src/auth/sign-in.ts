@@ -1,9 +1,12 @@
 import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
-import type { Database } from '../db/database.ts';
+import { consumeActivationCode, setActivationCode } from '../db/activation-codes.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
+import { consumeSignInStep, openSignInStep } from '../db/sign-in-steps.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
+import { hashActivationCode, newActivationCode } from './activation-codes.ts';
 import { PasswordHasher } from './password.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
 import { checkTotp, newTotpSecret } from './totp.ts';
@@ -12,6 +15,8 @@ export const TOTP_PURPOSE = 'totp secret';
 
 /** What the first step learnt, kept server-side in the interaction until the second factor is in. */
 export interface PasswordStep {
+  /** The step's row in `sign_in_steps`: consumed by the one second step that gets to judge it. */
+  id: string;
   accountId: string | null;
   passwordOk: boolean;
 }
@@ -23,14 +28,18 @@ export interface Origin {
 }
 
 export type ScaOutcome =
+  /** Both factors passed: signed in. */
   | { ok: true; accountId: string; amr: string[] }
-  | { ok: false; reason: 'failed' | 'locked' | 'throttled' };
+  /** Password and activation code passed on an account without an authenticator: enrolment comes next. */
+  | { ok: true; accountId: string; enrol: true }
+  /** `stale`: this password step was judged already (a parallel or repeated post); nothing was done. */
+  | { ok: false; reason: 'failed' | 'locked' | 'throttled' | 'stale' };
 
-// Used for unknown accounts so the second step costs the same (RTS Art 4(3)(a): no hint which factor failed).
-const DUMMY_TOTP_SECRET = newTotpSecret();
+type Possession = 'otp' | 'recovery' | 'activation';
 
 /**
- * Strong customer authentication (PSD2 RTS Art 4): knowledge (password) and possession (TOTP or a recovery code).
+ * Strong customer authentication (PSD2 RTS Art 4): knowledge (password) and possession (TOTP or a recovery code;
+ * for an account without an authenticator yet, the activation code the operator handed over out of band).
  * Both factors are always collected before anything is decided; a failure never says which factor was wrong.
  */
 export class SignIn {
@@ -38,6 +47,8 @@ export class SignIn {
   readonly #box: SecretBox;
   readonly #audit: AuditLog;
   readonly #policy: Config['sca'];
+  /** Judged in place of a real secret for unknown, un-enrolled or refused attempts, so every path costs the same. */
+  readonly #dummySealedSecret: string;
   readonly hasher: PasswordHasher;
 
   constructor(db: Database, box: SecretBox, audit: AuditLog, policy: Config['sca']) {
@@ -45,6 +56,7 @@ export class SignIn {
     this.#box = box;
     this.#audit = audit;
     this.#policy = policy;
+    this.#dummySealedSecret = box.encrypt(newTotpSecret(), TOTP_PURPOSE);
     this.hasher = new PasswordHasher(policy.argon2);
   }
 
@@ -55,77 +67,91 @@ export class SignIn {
     return throttled;
   }
 
-  /** First step: check the password (against a dummy hash for unknown users) and remember the result. */
+  /**
+   * First step: check the password (against a dummy hash for unknown users) and remember the result. Whatever the
+   * account and its second factor, the same code page comes next; nothing is decided before it.
+   */
   async passwordStep(username: string, password: string): Promise<PasswordStep> {
     const account = username ? await accounts.findAccountByUsername(this.#db, username) : undefined;
     const passwordOk = await this.hasher.verify(account?.passwordHash, password);
     if (account && passwordOk && this.hasher.needsRehash(account.passwordHash)) {
       await accounts.updatePasswordHash(this.#db, account.id, await this.hasher.hash(password));
     }
-    return { accountId: account?.id ?? null, passwordOk };
+    return { id: await openSignInStep(this.#db), accountId: account?.id ?? null, passwordOk };
   }
 
-  /** True when the password was right but the account has no second factor yet: enrolment comes next. */
-  async needsEnrolment(step: PasswordStep): Promise<boolean> {
-    if (!step.passwordOk || !step.accountId) return false;
-    const account = await accounts.findAccountById(this.#db, step.accountId);
-    return !!account && account.status === 'active' && !isLocked(account) && account.totpSecretEncrypted === null;
-  }
-
-  /** Second step: decides on both factors together, counts failures, locks, audits. */
+  /**
+   * Second step: decides on both factors together. The step is consumed first (judged once however often it is
+   * posted), then the attempt is reserved against the address's and the account's limits in one statement, and only
+   * a reserved attempt's factors are judged: parallel posts cannot outrun the lockout. Known and unknown accounts,
+   * right and wrong passwords run the same statements and the same cryptography (RTS Art 4(3)(a)).
+   */
   async secondStep(step: PasswordStep, code: string, origin: Origin): Promise<ScaOutcome> {
-    const { ip } = origin;
-    if (await this.ipThrottled(ip)) return { ok: false, reason: 'throttled' };
-    const account = step.accountId ? await accounts.findAccountById(this.#db, step.accountId) : undefined;
-    const trimmed = code.trim();
-
-    let possession: 'otp' | 'recovery' | null = null;
-    if (account?.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
-      const secret = this.#box.decrypt(account.totpSecretEncrypted, TOTP_PURPOSE);
-      const matched = await checkTotp(secret, trimmed, account.totpLastStep);
-      // Recorded only when the password was right too, so a wrong password cannot burn a valid code.
-      if (matched !== null && step.passwordOk && (await accounts.acceptTotpStep(this.#db, account.id, matched))) possession = 'otp';
-    } else if (account && looksLikeRecoveryCode(trimmed)) {
-      if (step.passwordOk && (await accounts.useRecoveryCode(this.#db, account.id, hashRecoveryCode(trimmed)))) possession = 'recovery';
-    } else {
-      await checkTotp(DUMMY_TOTP_SECRET, trimmed, null);
+    if (!(await consumeSignInStep(this.#db, step.id))) return { ok: false, reason: 'stale' };
+    const attempt = await accounts.reserveAttempt(this.#db, step.accountId, origin, this.#policy);
+    if (!attempt.ipAllowed) {
+      await this.#audit.record({ type: 'login.throttled', actor: 'anonymous', details: { ip: origin.ip } });
+      return { ok: false, reason: 'throttled' };
     }
+    const { account } = attempt;
+    // A wrong password still runs every check (against nothing that can match), so it cannot burn a valid code.
+    const possession = await this.#possession(attempt.reserved && step.passwordOk ? account : undefined, account, code.trim());
 
-    const usable = account !== undefined && account.status === 'active' && !isLocked(account);
-    if (usable && step.passwordOk && possession) {
-      await accounts.recordSuccess(this.#db, account.id);
+    if (account && possession) {
+      await accounts.attemptSucceeded(this.#db, account.id, origin.ip, attempt.eventId, possession === 'activation' ? 'activation_code.used' : 'login.succeeded');
+      if (possession === 'activation') return { ok: true, accountId: account.id, enrol: true };
       if (possession === 'recovery') {
         const left = await accounts.unusedRecoveryCodes(this.#db, account.id);
         await this.#audit.record({ type: 'recovery_code.used', actor: `account:${account.id}`, accountId: account.id, details: { remaining: left } });
         await recordSecurityEvent(this.#db, account.id, 'recovery_code.used', origin);
       }
-      await this.recordSuccess(account.id, origin);
+      await this.#audit.record({ type: 'login.succeeded', actor: `account:${account.id}`, accountId: account.id, details: { amr: ['pwd', 'otp'], attempt: attempt.attempt } });
       return { ok: true, accountId: account.id, amr: ['pwd', 'otp'] };
     }
 
-    await accounts.recordIpFailure(this.#db, ip, this.#policy.ipLimit.windowSeconds);
-    const locked = account ? isLocked(account) : false;
-    // Attempts against a locked account do not extend the lock: a victim cannot be locked out forever.
-    const lockedNow = account && account.status === 'active' && !locked ? await accounts.recordFailure(this.#db, account.id, this.#policy.lockout) : null;
     // The address goes into the audit log only when no account is involved; a person's addresses are kept with their
     // security activity, which is erased with the account (GDPR Art 17).
     await this.#audit.record({
       type: 'login.failed',
       actor: account ? `account:${account.id}` : 'anonymous',
       accountId: account?.id,
-      details: account ? { known_account: true } : { ip, known_account: false },
+      // `judged: false`: refused unjudged (locked, disabled); `attempt`: its place since the last success or lockout.
+      details: account ? { known_account: true, judged: attempt.reserved, attempt: attempt.attempt } : { ip: origin.ip, known_account: false },
     });
-    if (account) await recordSecurityEvent(this.#db, account.id, 'login.failed', origin);
-    if (lockedNow) {
-      await recordSecurityEvent(this.#db, account!.id, 'account.locked', origin);
-      await this.#audit.record({
-        type: 'account.locked',
-        actor: 'system',
-        accountId: account!.id,
-        details: { until: lockedNow.toISOString(), lockouts: account!.lockouts + 1 },
-      });
+    if (account) await this.#lockedNow(account, attempt, origin);
+    return { ok: false, reason: (account && !attempt.reserved) || attempt.lockedUntil ? 'locked' : 'failed' };
+  }
+
+  /**
+   * Which possession factor `code` proves for `judged` (undefined: judge nothing real, as for an unknown account, a
+   * wrong password or a refused attempt). Every branch does the same work whether or not there is a real account.
+   */
+  async #possession(judged: accounts.AccountRecord | undefined, found: accounts.AccountRecord | undefined, code: string): Promise<Possession | null> {
+    const enrolled = found?.totpSecretEncrypted != null;
+    if (/^\d{6}$/.test(code)) {
+      const real = judged?.totpSecretEncrypted ?? null;
+      const matched = await checkTotp(this.#box.decrypt(real ?? this.#dummySealedSecret, TOTP_PURPOSE), code, real ? judged!.totpLastStep : null);
+      return real && matched !== null && (await accounts.acceptTotpStep(this.#db, judged!.id, matched)) ? 'otp' : null;
     }
-    return { ok: false, reason: locked || lockedNow ? 'locked' : 'failed' };
+    // Recovery codes belong to enrolled accounts, activation codes to accounts still without an authenticator.
+    const recovery = hashRecoveryCode(this.#box, code);
+    const activation = hashActivationCode(this.#box, code);
+    if (enrolled) {
+      return (await accounts.useRecoveryCode(this.#db, found!.id, recovery, judged !== undefined)) ? 'recovery' : null;
+    }
+    return (await consumeActivationCode(this.#db, found?.id ?? '', activation, judged !== undefined)) ? 'activation' : null;
+  }
+
+  /** When this failed attempt was the one that reached the threshold: the account is locked, audited once. */
+  async #lockedNow(account: accounts.AccountRecord, attempt: accounts.Reservation, origin: Origin): Promise<void> {
+    if (!attempt.lockedUntil) return;
+    await recordSecurityEvent(this.#db, account.id, 'account.locked', origin);
+    await this.#audit.record({
+      type: 'account.locked',
+      actor: 'system',
+      accountId: account.id,
+      details: { until: attempt.lockedUntil.toISOString(), lockouts: account.lockouts + 1 },
+    });
   }
 
   /** Enrolment: a new secret, sealed for the interaction state until the person proves they hold it. */
@@ -138,49 +164,52 @@ export class SignIn {
     return this.#box.decrypt(sealed, TOTP_PURPOSE);
   }
 
-  /** Confirms enrolment with a valid code; stores the secret and returns ten fresh recovery codes. */
+  /**
+   * Confirms a first enrolment (after password and activation code) with a valid code from the new authenticator;
+   * stores the secret, signs the person in (audited) and returns ten fresh recovery codes. Null when the code did not
+   * match, or another enrolment of the account got there first.
+   */
   async confirmEnrolment(accountId: string, sealed: string, code: string, origin: Origin): Promise<string[] | null> {
     const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
-    await this.#db.transaction((tx) => accounts.enrolTotp(tx, accountId, sealed, step, codes.map(hashRecoveryCode)));
-    await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp' } });
+    const stored = await this.#db.transaction((tx) => accounts.enrolFirstTotp(tx, accountId, sealed, step, this.#recoveryHashes(codes)));
+    if (!stored) return null;
+    await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', activation_code: true } });
     await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
-    return codes;
-  }
-
-  async recordSuccess(accountId: string, origin: Origin, details: Record<string, boolean> = {}): Promise<void> {
-    await this.#audit.record({ type: 'login.succeeded', actor: `account:${accountId}`, accountId, details: { amr: ['pwd', 'otp'], ...details } });
+    await this.#audit.record({ type: 'login.succeeded', actor: `account:${accountId}`, accountId, details: { amr: ['pwd', 'otp'], enrolment: true } });
     await recordSecurityEvent(this.#db, accountId, 'login.succeeded', origin);
+    return codes;
   }
 
   /**
    * A fresh second factor from a signed-in person (account area: re-enrolment, new recovery codes): a current TOTP
-   * code not used before, or an unused recovery code. Failures count towards the lockout like any other.
+   * code not used before, or an unused recovery code. Reserved like any sign-in attempt, so its failures count
+   * towards the lockout and the address's throttle, and parallel posts cannot outrun them.
    */
   async confirmSecondFactor(accountId: string, code: string, origin: Origin): Promise<boolean> {
-    const account = await accounts.findAccountById(this.#db, accountId);
-    if (!account || account.status !== 'active' || isLocked(account)) return false;
+    const attempt = await accounts.reserveAttempt(this.#db, accountId, origin, this.#policy);
+    const account = attempt.account;
+    if (!account || !attempt.ipAllowed) return false;
     const trimmed = code.trim();
-    let ok = false;
-    if (account.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
+    let possession: Possession | null = null;
+    if (attempt.reserved && account.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
       const matched = await checkTotp(this.#box.decrypt(account.totpSecretEncrypted, TOTP_PURPOSE), trimmed, account.totpLastStep);
-      ok = matched !== null && (await accounts.acceptTotpStep(this.#db, account.id, matched));
-    } else if (looksLikeRecoveryCode(trimmed)) {
-      ok = await accounts.useRecoveryCode(this.#db, account.id, hashRecoveryCode(trimmed));
-      if (ok) await recordSecurityEvent(this.#db, account.id, 'recovery_code.used', origin);
+      if (matched !== null && (await accounts.acceptTotpStep(this.#db, account.id, matched))) possession = 'otp';
+    } else if (attempt.reserved && account.totpSecretEncrypted && looksLikeRecoveryCode(trimmed)) {
+      if (await accounts.useRecoveryCode(this.#db, account.id, hashRecoveryCode(this.#box, trimmed), true)) possession = 'recovery';
     }
-    if (ok) {
-      await accounts.recordSuccess(this.#db, account.id);
+    if (possession) {
+      await accounts.attemptSucceeded(this.#db, account.id, origin.ip, attempt.eventId, possession === 'recovery' ? 'recovery_code.used' : 'login.succeeded');
       return true;
     }
-    const lockedNow = await accounts.recordFailure(this.#db, account.id, this.#policy.lockout);
-    await this.#audit.record({ type: 'login.failed', actor: `account:${account.id}`, accountId: account.id, details: { known_account: true, step_up: true } });
-    await recordSecurityEvent(this.#db, account.id, 'login.failed', origin);
-    if (lockedNow) {
-      await this.#audit.record({ type: 'account.locked', actor: 'system', accountId: account.id, details: { until: lockedNow.toISOString(), lockouts: account.lockouts + 1 } });
-      await recordSecurityEvent(this.#db, account.id, 'account.locked', origin);
-    }
+    await this.#audit.record({
+      type: 'login.failed',
+      actor: `account:${account.id}`,
+      accountId: account.id,
+      details: { known_account: true, step_up: true, judged: attempt.reserved, attempt: attempt.attempt },
+    });
+    await this.#lockedNow(account, attempt, origin);
     return false;
   }
 
@@ -189,20 +218,33 @@ export class SignIn {
     const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
-    await this.#db.transaction((tx) => accounts.enrolTotp(tx, accountId, sealed, step, codes.map(hashRecoveryCode)));
+    await this.#db.transaction((tx) => accounts.replaceTotp(tx, accountId, sealed, step, this.#recoveryHashes(codes)));
     await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', reenrolment: true } });
     await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
     return codes;
   }
 
-  /** Account area: ten new recovery codes; the old ones stop working. */
+  /** Account area: ten new recovery codes; the old ones (also those of the old format) stop working. */
   async regenerateRecoveryCodes(accountId: string, origin: Origin): Promise<string[]> {
     const codes = newRecoveryCodes();
-    await this.#db.transaction((tx) => accounts.replaceRecoveryCodes(tx, accountId, codes.map(hashRecoveryCode)));
+    await this.#db.transaction((tx) => accounts.replaceRecoveryCodes(tx, accountId, this.#recoveryHashes(codes)));
     await this.#audit.record({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId });
     await recordSecurityEvent(this.#db, accountId, 'recovery_codes.regenerated', origin);
     return codes;
   }
+
+  #recoveryHashes(codes: string[]): string[] {
+    return codes.map((code) => hashRecoveryCode(this.#box, code).keyed);
+  }
+}
+
+/**
+ * A new activation code for an account without an authenticator (`users add`, `users reset-mfa`, the demo): stored
+ * only as a keyed hash, replacing any earlier one; the code itself is returned to be shown once.
+ */
+export async function issueActivationCode(db: Queryable, box: SecretBox, accountId: string, ttlSeconds: number): Promise<{ code: string; expiresAt: Date }> {
+  const code = newActivationCode();
+  return { code, expiresAt: await setActivationCode(db, accountId, hashActivationCode(box, code), ttlSeconds) };
 }
 
 export function isLocked(account: accounts.AccountRecord): boolean {

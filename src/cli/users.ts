@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { PasswordHasher, MAX_PASSWORD_LENGTH } from '../auth/password.ts';
-import { TOTP_PURPOSE, isLocked } from '../auth/sign-in.ts';
+import { TOTP_PURPOSE, isLocked, issueActivationCode } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
+import { activationCodeExpiry } from '../db/activation-codes.ts';
 import { usernameHash } from '../account/erasure.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
@@ -30,7 +31,12 @@ async function byUsername(ctx: CliContext, username: string): Promise<accounts.A
   return account;
 }
 
-/** `users add USERNAME`: password from stdin (never argv, which other users can see in ps). */
+/**
+ * `users add USERNAME`: password from stdin (never argv, which other users can see in ps). With `--totp` the account
+ * is pre-enrolled (the otpauth URI is printed once); without it the account cannot sign in until the person
+ * activates it: the printed activation code, handed over out of band, is taken at the code page together with the
+ * password, and only then is an authenticator enrolled (PSD2 RTS Art 4(3)(a): the password alone never enrols one).
+ */
 export async function addUser(ctx: CliContext, username: string, password: string, options: AddUserOptions) {
   if (!/^[\p{L}\p{N}._@+-]{1,64}$/u.test(username)) {
     throw new CliError('USERNAME must be 1-64 letters, digits or . _ @ + -');
@@ -43,39 +49,53 @@ export async function addUser(ctx: CliContext, username: string, password: strin
   const hasher = new PasswordHasher(ctx.config.sca.argon2);
   const secret = options.totp ? newTotpSecret() : null;
   const id = randomUUID();
+  const passwordHash = await hasher.hash(password);
+  let activation: { code: string; expiresAt: Date } | undefined;
   try {
-    await accounts.insertAccount(ctx.db, {
-      id,
-      username,
-      email: options.email ?? null,
-      passwordHash: await hasher.hash(password),
-      claims: options.name ? { name: options.name } : {},
-      totpSecretEncrypted: secret ? ctx.secrets.box.encrypt(secret, TOTP_PURPOSE) : null,
+    activation = await ctx.db.transaction(async (tx) => {
+      await accounts.insertAccount(tx, {
+        id,
+        username,
+        email: options.email ?? null,
+        passwordHash,
+        claims: options.name ? { name: options.name } : {},
+        totpSecretEncrypted: secret ? ctx.secrets.box.encrypt(secret, TOTP_PURPOSE) : null,
+      });
+      return secret ? undefined : issueActivationCode(tx, ctx.secrets.box, id, ctx.config.sca.activationCodeTtl);
     });
   } catch (err) {
     if ((err as { code?: string }).code === '23505') throw new CliError(`a user with that username or email already exists`);
     throw err;
   }
-  await ctx.audit.record({ type: 'account.created', actor: 'operator', accountId: id, details: { totp_preenrolled: !!secret } });
+  await ctx.audit.record({ type: 'account.created', actor: 'operator', accountId: id, details: { totp_preenrolled: !!secret, activation_code: !secret } });
   return {
     id,
     username,
     email: options.email ?? null,
     // Shown once, for the operator to hand over (e.g. as a QR code); stored only encrypted.
     ...(secret ? { otpauth_uri: totpUri(secret, new URL(ctx.config.issuer).host, username) } : {}),
+    // Shown once, for the operator to hand over out of band; stored only as a keyed hash.
+    ...(activation ? { activation_code: activation.code, activation_code_expires_at: activation.expiresAt.toISOString() } : {}),
   };
 }
 
 export async function listUsers(ctx: CliContext) {
-  return (await accounts.listAccounts(ctx.db)).map((account) => ({
-    id: account.id,
-    username: account.username,
-    email: account.email,
-    status: account.status === 'active' && isLocked(account) ? 'locked' : account.status,
-    locked_until: isLocked(account) ? account.lockedUntil!.toISOString() : null,
-    mfa: account.totpSecretEncrypted ? 'totp' : 'not enrolled',
-    created_at: account.createdAt.toISOString(),
-  }));
+  const list = [];
+  for (const account of await accounts.listAccounts(ctx.db)) {
+    const activationUntil = account.totpSecretEncrypted ? null : await activationCodeExpiry(ctx.db, account.id);
+    list.push({
+      id: account.id,
+      username: account.username,
+      email: account.email,
+      status: account.status === 'active' && isLocked(account) ? 'locked' : account.status,
+      locked_until: isLocked(account) ? account.lockedUntil!.toISOString() : null,
+      // 'not enrolled' without a live activation code: `users reset-mfa` issues a new one.
+      mfa: account.totpSecretEncrypted ? 'totp' : activationUntil ? 'awaiting activation' : 'not enrolled',
+      activation_code_expires_at: activationUntil?.toISOString() ?? null,
+      created_at: account.createdAt.toISOString(),
+    });
+  }
+  return list;
 }
 
 export async function unlockUser(ctx: CliContext, username: string) {
@@ -86,11 +106,22 @@ export async function unlockUser(ctx: CliContext, username: string) {
   return { username: account.username, status: account.status };
 }
 
-/** Removes the TOTP secret and recovery codes: the next sign-in enrols a new authenticator. */
+/**
+ * Removes the TOTP secret and recovery codes and issues a new activation code (replacing any earlier one): the
+ * person enrols a new authenticator at the next sign-in with password and that code, and not without it.
+ */
 export async function resetMfa(ctx: CliContext, username: string) {
   const account = await byUsername(ctx, username);
-  await ctx.db.transaction((tx) => accounts.resetMfa(tx, account.id));
-  await ctx.audit.record({ type: 'mfa.reset', actor: 'operator', accountId: account.id });
+  const activation = await ctx.db.transaction(async (tx) => {
+    await accounts.resetMfa(tx, account.id);
+    return issueActivationCode(tx, ctx.secrets.box, account.id, ctx.config.sca.activationCodeTtl);
+  });
+  await ctx.audit.record({ type: 'mfa.reset', actor: 'operator', accountId: account.id, details: { activation_code: true } });
   await recordSecurityEvent(ctx.db, account.id, 'mfa.reset');
-  return { username: account.username, mfa: 'not enrolled' };
+  return {
+    username: account.username,
+    mfa: 'awaiting activation',
+    activation_code: activation.code,
+    activation_code_expires_at: activation.expiresAt.toISOString(),
+  };
 }

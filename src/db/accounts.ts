@@ -1,4 +1,5 @@
 import type { Queryable } from './database.ts';
+import type { SecurityEventType } from './security-events.ts';
 
 export interface AccountRecord {
   id: string;
@@ -100,17 +101,31 @@ export async function acceptTotpStep(db: Queryable, id: string, step: number): P
   return rowCount === 1;
 }
 
-export async function enrolTotp(db: Queryable, id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<void> {
-  await db.query(
-    `update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1`,
+/**
+ * Stores the first (or, after a reset, the next) authenticator and its recovery codes, only while the account has
+ * none: of two confirmations racing for one account, one wins. Returns false when another one was first.
+ */
+export async function enrolFirstTotp(db: Queryable, id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now()
+     where id = $1 and status = 'active' and totp_secret_encrypted is null`,
     [id, secretEncrypted, step],
   );
+  if (rowCount !== 1) return false;
+  await replaceRecoveryCodes(db, id, codeHashes);
+  return true;
+}
+
+/** Replaces the authenticator of a signed-in person (account area re-enrolment) and their recovery codes. */
+export async function replaceTotp(db: Queryable, id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<void> {
+  await db.query(`update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1`, [id, secretEncrypted, step]);
   await replaceRecoveryCodes(db, id, codeHashes);
 }
 
+/** New recovery codes (keyed hashes) replace every old one. */
 export async function replaceRecoveryCodes(db: Queryable, id: string, codeHashes: string[]): Promise<void> {
   await db.query('delete from recovery_codes where account_id = $1', [id]);
-  for (const hash of codeHashes) await db.query('insert into recovery_codes (account_id, code_hash) values ($1, $2)', [id, hash]);
+  await db.query(`insert into recovery_codes (account_id, code_hash, scheme) select $1, unnest($2::text[]), 'hmac'`, [id, codeHashes]);
 }
 
 export async function resetMfa(db: Queryable, id: string): Promise<void> {
@@ -118,11 +133,22 @@ export async function resetMfa(db: Queryable, id: string): Promise<void> {
   await db.query('delete from recovery_codes where account_id = $1', [id]);
 }
 
-/** Marks one unused recovery code used; false when it does not exist or was used already. */
-export async function useRecoveryCode(db: Queryable, accountId: string, codeHash: string): Promise<boolean> {
+/**
+ * Marks one unused recovery code used when `allowed`; false when it does not exist, was used already or `allowed`
+ * is false. A keyed hash matches rows of the current scheme, a SHA-256 only rows made before migration 0008. The
+ * statement runs whatever `allowed` says, so a wrong password costs the same time as a right one.
+ */
+export async function useRecoveryCode(
+  db: Queryable,
+  accountId: string,
+  hashes: { keyed: string; legacy: string | null },
+  allowed: boolean,
+): Promise<boolean> {
   const { rowCount } = await db.query(
-    'update recovery_codes set used_at = now() where account_id = $1 and code_hash = $2 and used_at is null',
-    [accountId, codeHash],
+    `update recovery_codes set used_at = now()
+     where $4::boolean and account_id = $1 and used_at is null
+       and ((scheme = 'hmac' and code_hash = $2) or (scheme = 'sha256' and code_hash = $3))`,
+    [accountId, hashes.keyed, hashes.legacy ?? '', allowed],
   );
   return rowCount === 1;
 }
@@ -132,52 +158,102 @@ export async function unusedRecoveryCodes(db: Queryable, accountId: string): Pro
   return rows[0]?.n ?? 0;
 }
 
-/**
- * Counts a failed attempt. At `threshold` consecutive failures the account locks for
- * `baseSeconds * 2^(previous lockouts)`, capped at `maxSeconds`, and the counter starts again.
- * Returns the lock end when this failure locked the account.
- */
-export async function recordFailure(
-  db: Queryable,
-  id: string,
-  { threshold, baseSeconds, maxSeconds }: { threshold: number; baseSeconds: number; maxSeconds: number },
-): Promise<Date | null> {
-  const { rows } = await db.query<{ locked_until: Date | null; locked_now: boolean }>(
-    `update accounts set
-       failed_attempts = case when failed_attempts + 1 >= $2 then 0 else failed_attempts + 1 end,
-       lockouts = case when failed_attempts + 1 >= $2 then lockouts + 1 else lockouts end,
-       locked_until = case when failed_attempts + 1 >= $2
-         then now() + make_interval(secs => least($4::float8, $3::float8 * power(2, lockouts)))
-         else locked_until end,
-       updated_at = now()
-     where id = $1
-     returning locked_until, (failed_attempts = 0 and locked_until > now()) as locked_now`,
-    [id, threshold, baseSeconds, maxSeconds],
-  );
-  return rows[0]?.locked_now ? rows[0].locked_until : null;
+export interface LockoutPolicy {
+  threshold: number;
+  baseSeconds: number;
+  maxSeconds: number;
 }
 
-export async function recordSuccess(db: Queryable, id: string): Promise<void> {
-  await db.query("update accounts set failed_attempts = 0, lockouts = 0, updated_at = now() where id = $1", [id]);
+/** What reserving an attempt found: the account (if any), and whether this attempt may be judged. */
+export interface Reservation {
+  /** False when the address has used up its failed sign-ins for the window: nothing else was done. */
+  ipAllowed: boolean;
+  account: AccountRecord | undefined;
+  /** The account was active, not locked, and this attempt is counted: only then may the factors be judged. */
+  reserved: boolean;
+  /** The attempt's place among those since the last success or lockout, 1 to the threshold (null if not reserved). */
+  attempt: number | null;
+  /** This attempt reached the threshold: the account is locked from now on unless the attempt succeeds. */
+  lockedUntil: Date | null;
+  /** The security-activity row recording this attempt as failed, turned into a success if it is one. */
+  eventId: string | null;
+}
+
+/**
+ * Reserves one sign-in attempt before anything is judged (issue 13: parallel requests must not outrun the lockout),
+ * in one statement: the address's failure count goes up unless it is at `ipLimit` (else nothing happens); the
+ * account's goes up unless it is disabled or locked, and the attempt that reaches `threshold` locks it for
+ * `baseSeconds * 2^(previous lockouts)`, capped at `maxSeconds`, while it is still being judged; the attempt is
+ * entered in the person's security activity as failed. Every attempt counts as a failure until
+ * {@link attemptSucceeded} says otherwise, so a crash mid-judgement leaves it counted. The statement is the same
+ * for unknown accounts (`accountId` null), so it takes the same time.
+ */
+export async function reserveAttempt(
+  db: Queryable,
+  accountId: string | null,
+  origin: { ip: string; device: string | null },
+  policy: { lockout: LockoutPolicy; ipLimit: { failures: number; windowSeconds: number } },
+): Promise<Reservation> {
+  const { threshold, baseSeconds, maxSeconds } = policy.lockout;
+  const { rows } = await db.query<Row & { ip_allowed: boolean; reserved: boolean; locks_until: Date | null; attempt: number | null; event_id: string | null }>(
+    `with ip as (
+       insert into login_failures_by_ip as f (ip, window_start, failures) values ($2, now(), 1)
+       on conflict (ip) do update set
+         failures = case when f.window_start < now() - make_interval(secs => $4::float8) then 1 else f.failures + 1 end,
+         window_start = case when f.window_start < now() - make_interval(secs => $4::float8) then now() else f.window_start end
+       where f.window_start < now() - make_interval(secs => $4::float8) or f.failures < $5
+       returning 1
+     ), reserved as (
+       update accounts set
+         failed_attempts = case when failed_attempts + 1 >= $6 then 0 else failed_attempts + 1 end,
+         lockouts = case when failed_attempts + 1 >= $6 then lockouts + 1 else lockouts end,
+         locked_until = case when failed_attempts + 1 >= $6
+           then now() + make_interval(secs => least($8::float8, $7::float8 * power(2, lockouts))) else locked_until end,
+         updated_at = now()
+       where id = $1 and status = 'active' and (locked_until is null or locked_until <= now()) and exists (select 1 from ip)
+       returning id, case when locked_until > now() then locked_until end as locks_until,
+         case when locked_until > now() then $6 else failed_attempts end as attempt
+     ), event as (
+       insert into security_events (account_id, type, ip, device)
+       select id, 'login.failed', $2, $3 from accounts where id = $1 and exists (select 1 from ip)
+       returning id
+     )
+     select exists (select 1 from ip) as ip_allowed, a.*, r.id is not null as reserved, r.locks_until, r.attempt, e.id::text as event_id
+     from (select 1) as one
+     left join accounts a on a.id = $1
+     left join reserved r on true
+     left join event e on true`,
+    [accountId ?? '', origin.ip, origin.device, policy.ipLimit.windowSeconds, policy.ipLimit.failures, threshold, baseSeconds, maxSeconds],
+  );
+  const row = rows[0]!;
+  return {
+    ipAllowed: row.ip_allowed,
+    account: row.id ? toRecord(row) : undefined,
+    reserved: row.reserved,
+    attempt: row.attempt,
+    lockedUntil: row.locks_until,
+    eventId: row.event_id,
+  };
+}
+
+/**
+ * A reserved attempt that was judged right: the account's failures (and a lock this very burst of attempts set) are
+ * cleared, the address gets its reserved failure back, and the security-activity row becomes `eventType`.
+ */
+export async function attemptSucceeded(db: Queryable, accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType): Promise<void> {
+  await db.query(
+    `with account as (
+       update accounts set failed_attempts = 0, lockouts = 0, locked_until = null, updated_at = now() where id = $1
+     ), address as (
+       update login_failures_by_ip set failures = greatest(failures - 1, 0) where ip = $2
+     )
+     update security_events set type = $4 where id = $3::bigint and account_id = $1`,
+    [accountId, ip, eventId, eventType],
+  );
 }
 
 export async function unlock(db: Queryable, id: string): Promise<void> {
   await db.query('update accounts set failed_attempts = 0, locked_until = null, updated_at = now() where id = $1', [id]);
-}
-
-/**
- * Counts a failed sign-in from `ip` in a window of `windowSeconds`; returns the failures in the current window.
- */
-export async function recordIpFailure(db: Queryable, ip: string, windowSeconds: number): Promise<number> {
-  const { rows } = await db.query<{ failures: number }>(
-    `insert into login_failures_by_ip (ip, window_start, failures) values ($1, now(), 1)
-     on conflict (ip) do update set
-       failures = case when login_failures_by_ip.window_start < now() - make_interval(secs => $2::float8) then 1 else login_failures_by_ip.failures + 1 end,
-       window_start = case when login_failures_by_ip.window_start < now() - make_interval(secs => $2::float8) then now() else login_failures_by_ip.window_start end
-     returning failures`,
-    [ip, windowSeconds],
-  );
-  return rows[0]!.failures;
 }
 
 export async function ipFailures(db: Queryable, ip: string, windowSeconds: number): Promise<number> {

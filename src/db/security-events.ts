@@ -8,7 +8,8 @@ export type SecurityEventType =
   | 'mfa.enrolled'
   | 'mfa.reset'
   | 'recovery_codes.regenerated'
-  | 'recovery_code.used';
+  | 'recovery_code.used'
+  | 'activation_code.used';
 
 export interface SecurityEvent {
   occurredAt: Date;

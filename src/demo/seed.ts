@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
 import { PasswordHasher } from '../auth/password.ts';
+import { issueActivationCode } from '../auth/sign-in.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
@@ -16,6 +17,11 @@ export const DEMO_CLIENT_ID = 'kluis-demo';
 export interface DemoSetup {
   username: string;
   password: string;
+  /**
+   * A fresh activation code (replacing the last) while the demo person has no authenticator, else undefined. Called
+   * by whoever prints the banner, once per start: with several workers only the first one does.
+   */
+  activationCode(): Promise<string | undefined>;
   clientId: string;
   clientSecret: string;
   redirectUri: string;
@@ -38,7 +44,14 @@ interface SeedDependencies {
  */
 export async function seedDemo({ config, db, secrets, host, audit }: SeedDependencies): Promise<DemoSetup> {
   const password = await sealedValue(db, secrets.box, 'demo_password', () => randomBytes(12).toString('base64url'));
-  await ensureDemoPerson(db, audit, config, password);
+  const personId = await ensureDemoPerson(db, audit, config, password);
+  // Enrolment needs an activation code, for the demo person as for anyone (the password alone never enrols an
+  // authenticator); only its hash is stored, so each start prints a new one.
+  const activationCode = async () => {
+    const person = await accounts.findAccountById(db, personId);
+    if (!person || person.totpSecretEncrypted) return undefined;
+    return (await issueActivationCode(db, secrets.box, personId, config.sca.activationCodeTtl)).code;
+  };
 
   const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () => randomBytes(32).toString('base64url'));
   const redirectUri = `${config.issuer}/demo/callback`;
@@ -66,6 +79,7 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
   return {
     username: DEMO_USERNAME,
     password,
+    activationCode,
     clientId: DEMO_CLIENT_ID,
     clientSecret,
     redirectUri,
@@ -73,8 +87,10 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
   };
 }
 
-async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Config, 'sca'>, password: string): Promise<void> {
-  if (await accounts.findAccountByUsername(db, DEMO_USERNAME)) return;
+/** The demo person's account id, created now if missing. */
+async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Config, 'sca'>, password: string): Promise<string> {
+  const existing = await accounts.findAccountByUsername(db, DEMO_USERNAME);
+  if (existing) return existing.id;
   const id = randomUUID();
   try {
     await accounts.insertAccount(db, {
@@ -83,13 +99,14 @@ async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Conf
       email: 'demo@example.com',
       passwordHash: await new PasswordHasher(config.sca.argon2).hash(password),
       claims: { name: 'Demo Person', given_name: 'Demo', family_name: 'Person', locale: 'en' },
-      // No second factor yet: the first sign-in shows TOTP enrolment, as it would for a real new customer.
+      // No second factor yet: the first sign-in takes the activation code and enrols TOTP, as for a new customer.
       totpSecretEncrypted: null,
     });
   } catch (err) {
     // Another process seeded it at the same moment.
-    if ((err as { code?: string }).code === '23505') return;
+    if ((err as { code?: string }).code === '23505') return (await accounts.findAccountByUsername(db, DEMO_USERNAME))!.id;
     throw err;
   }
   await audit.record({ type: 'account.created', actor: 'system', accountId: id, details: { demo: true, totp_preenrolled: false } });
+  return id;
 }

@@ -126,8 +126,11 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     const { interaction, state } = await load(ctx);
     const client = await host.provider.Client.find(String(interaction.params.client_id));
     if (interaction.prompt.name === 'login') {
+      // Password and activation code were accepted in this interaction: enrolment continues.
+      if (state.enrolment) return see(ctx, `/interaction/${interaction.uid}/enrol`);
       const error = state.error && FAILURE_MESSAGES[state.error];
-      if (state.error || state.step) await writeState(interaction, { csrf: state.csrf });
+      // Shown once. A pending step needs no clearing: the second step consumes it in the database.
+      if (state.error) await writeState(interaction, { csrf: state.csrf });
       ctx.type = 'html';
       ctx.body = render('login', {
         uid: interaction.uid,
@@ -170,12 +173,10 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
       await writeState(interaction, { csrf: state.csrf, error: 'throttled' });
       return see(ctx, `/interaction/${interaction.uid}`);
     }
+    if (state.enrolment) return see(ctx, `/interaction/${interaction.uid}/enrol`);
     const step = await signIn.passwordStep(field(body, 'username', 256), field(body, 'password', 1024));
-    if (await signIn.needsEnrolment(step)) {
-      await writeState(interaction, { csrf: state.csrf, step, enrolment: signIn.newEnrolment().sealed });
-      return see(ctx, `/interaction/${interaction.uid}/enrol`);
-    }
-    // The second factor is always asked for, whatever the first step found.
+    // The same code page comes next whatever the first step found: an unknown account, a wrong password and an
+    // account still without an authenticator (which takes its activation code there) look alike.
     await writeState(interaction, { csrf: state.csrf, step });
     see(ctx, `/interaction/${interaction.uid}/mfa`);
   });
@@ -192,8 +193,14 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     if (!state.step) return see(ctx, `/interaction/${interaction.uid}`);
     const outcome = await signIn.secondStep(state.step, field(body, 'code', 32), origin(ctx));
     if (!outcome.ok) {
-      await writeState(interaction, { csrf: state.csrf, error: outcome.reason });
+      const { reason } = outcome;
+      // 'stale': another post of this step was judged; its outcome, not this one, decides what comes next.
+      if (reason !== 'stale') await writeState(interaction, { csrf: state.csrf, error: reason });
       return see(ctx, `/interaction/${interaction.uid}`);
+    }
+    if ('enrol' in outcome) {
+      await writeState(interaction, { csrf: state.csrf, enrolment: { accountId: outcome.accountId, sealed: signIn.newEnrolment().sealed } });
+      return see(ctx, `/interaction/${interaction.uid}/enrol`);
     }
     await writeState(interaction, { csrf: state.csrf });
     const returnTo = await host.provider.interactionResult(
@@ -205,35 +212,33 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     see(ctx, returnTo);
   });
 
-  async function enrolmentPage(ctx: Context, interaction: Interaction, state: InteractionState, error?: string) {
-    const account = await findAccountById(db, state.step!.accountId!);
-    const secret = signIn.openEnrolment(state.enrolment!);
+  async function enrolmentPage(ctx: Context, interaction: Interaction, enrolment: NonNullable<InteractionState['enrolment']>, csrf: string, error?: string) {
+    const account = await findAccountById(db, enrolment.accountId);
+    const secret = signIn.openEnrolment(enrolment.sealed);
     const qr = await QRCode.toDataURL(totpUri(secret, issuerName, account?.username ?? 'account'), { margin: 1, width: 220 });
     ctx.status = error ? 400 : 200;
     ctx.type = 'html';
-    ctx.body = render('enrol', { uid: interaction.uid, csrf: state.csrf, qr, secret, error });
+    ctx.body = render('enrol', { uid: interaction.uid, csrf, qr, secret, error });
   }
 
+  // Only after password and activation code were accepted together (POST /mfa) is a secret shown.
   router.get('/enrol', async (ctx) => {
     const { interaction, state } = await load(ctx);
-    if (interaction.prompt.name !== 'login' || !state.step?.passwordOk || !state.enrolment) return see(ctx, `/interaction/${interaction.uid}`);
-    await enrolmentPage(ctx, interaction, state);
+    if (interaction.prompt.name !== 'login' || !state.enrolment) return see(ctx, `/interaction/${interaction.uid}`);
+    await enrolmentPage(ctx, interaction, state.enrolment, state.csrf);
   });
 
   router.post('/enrol', forms, async (ctx) => {
     const { interaction, state, body } = await loadPost(ctx, 'login');
-    const step = state.step;
-    if (!step?.passwordOk || !step.accountId || !state.enrolment || !(await signIn.needsEnrolment(step))) {
-      return see(ctx, `/interaction/${interaction.uid}`);
-    }
-    const codes = await signIn.confirmEnrolment(step.accountId, state.enrolment, field(body, 'code', 32), origin(ctx));
-    if (!codes) return enrolmentPage(ctx, interaction, state, 'That code did not match. Check the time on your device and try the newest code.');
+    const enrolment = state.enrolment;
+    if (!enrolment) return see(ctx, `/interaction/${interaction.uid}`);
+    const codes = await signIn.confirmEnrolment(enrolment.accountId, enrolment.sealed, field(body, 'code', 32), origin(ctx));
+    if (!codes) return enrolmentPage(ctx, interaction, enrolment, state.csrf, 'That code did not match. Check the time on your device and try the newest code.');
     await writeState(interaction, { csrf: state.csrf });
-    await signIn.recordSuccess(step.accountId, origin(ctx), { enrolment: true });
     const returnTo = await host.provider.interactionResult(
       ctx.req,
       ctx.res,
-      { login: { accountId: step.accountId, acr: SCA_ACR, amr: ['pwd', 'otp'], remember: true } },
+      { login: { accountId: enrolment.accountId, acr: SCA_ACR, amr: ['pwd', 'otp'], remember: true } },
       { mergeWithLastSubmission: false },
     );
     ctx.type = 'html';

@@ -9,10 +9,13 @@ import type { PasswordStep } from '../auth/sign-in.ts';
 export interface InteractionState {
   /** Anti-CSRF token for every form of this interaction. */
   csrf: string;
-  /** Set by the password step, cleared by the second step whatever its outcome. */
+  /** Set by the password step; the second step consumes it (once, see `sign_in_steps`) whatever its outcome. */
   step?: PasswordStep;
-  /** A TOTP secret being enrolled, sealed under the key-encryption key. */
-  enrolment?: string;
+  /**
+   * Set once password and activation code were accepted together for an account without an authenticator: the
+   * TOTP secret being enrolled, sealed under the key-encryption key.
+   */
+  enrolment?: { accountId: string; sealed: string };
   /** Shown once on the login page after a failed attempt. */
   error?: 'failed' | 'locked' | 'throttled';
 }

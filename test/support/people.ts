@@ -2,7 +2,10 @@ import { generate } from 'otplib';
 import { openContext } from '../../src/cli/context.ts';
 import { addUser, type AddUserOptions } from '../../src/cli/users.ts';
 
-/** Adds a person the way `kluis users add` does; returns the TOTP secret when pre-enrolled. */
+/**
+ * Adds a person the way `kluis users add` does; returns the TOTP secret when pre-enrolled (`totp: true`), else the
+ * activation code (`activation_code`) their first sign-in takes at the code page.
+ */
 export async function addPerson(
   databaseUrl: string,
   username: string,
@@ -24,3 +27,6 @@ export async function addPerson(
 export function totpCode(secret: string, offsetSteps = 0): Promise<string> {
   return generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
 }
+
+/** A recovery code as Kluis shows it: six groups of four. */
+export const RECOVERY_CODE = /<li>([a-z0-9]{4}(?:-[a-z0-9]{4}){5})<\/li>/g;
