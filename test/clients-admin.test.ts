@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { M2M_METADATA, registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
@@ -129,3 +130,41 @@ describe('client administration', () => {
   });
 });
 
+
+describe('what the operator may name a client', () => {
+  test('clients add and update refuse over-long or invisible-character names, names passing for Kluis, and its own ids', async () => {
+    const add = (metadata: Record<string, unknown>) => runCli(['clients', 'add'], env, JSON.stringify(metadata));
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'x'.repeat(20_000) }), /^kluis: invalid_client_metadata: client_name must be at most 100 characters\n$/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'Ledger \u202Ecnys' }), /client_name must not contain control or formatting characters/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'Your Kluis account' }), /client_name must not name Kluis/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'Kluis demo app' }), /client_name must not name Kluis/);
+    assertRefused(await add({ ...M2M_METADATA, client_id: 'kluis-demo' }), /client id kluis-demo is reserved for Kluis's own client/);
+
+    const ledger = await registerClient(t.url, { ...M2M_METADATA, client_name: 'Ledger' });
+    assertRefused(await cli('clients', 'update', String(ledger.client_id), '--metadata', JSON.stringify({ client_name: 'KLUIS' })), /client_name must not name Kluis/);
+    assertRefused(await cli('clients', 'update', 'kluis-account', '--metadata', '{"client_name":"Mine"}'), /kluis-account is Kluis's own client/);
+    assert.equal((await cli('clients', 'show', String(ledger.client_id))).json!.client_name, 'Ledger', 'a refused update changed nothing');
+  });
+
+  test('with an https issuer, client, policy, terms, logo and key URIs must be https', async () => {
+    const production = await createTestDatabase();
+    try {
+      const prodEnv = { DATABASE_URL: production.url, ISSUER: 'https://login.bank.example', KLUIS_SECRET: randomBytes(32).toString('base64'), TRUST_PROXY: 'true' };
+      const web = { client_name: 'Shop', redirect_uris: ['https://shop.example/cb'] };
+      for (const field of ['client_uri', 'policy_uri', 'tos_uri', 'logo_uri', 'jwks_uri']) {
+        const extra = field === 'jwks_uri' ? { token_endpoint_auth_method: 'private_key_jwt' } : {};
+        const result = await runCli(['clients', 'add'], prodEnv, JSON.stringify({ ...web, ...extra, [field]: `http://shop.example/${field}` }));
+        assertRefused(result, new RegExp(`^kluis: invalid_client_metadata: ${field} must use https\\n$`));
+      }
+      const fine = await runCli(['clients', 'add'], prodEnv, JSON.stringify({ ...web, policy_uri: 'https://shop.example/privacy' }));
+      assert.equal(fine.code, 0, fine.stderr);
+      const added = JSON.parse(fine.stdout) as { client_id: string };
+      assertRefused(
+        await runCli(['clients', 'update', added.client_id, '--metadata', '{"tos_uri":"http://shop.example/terms"}'], prodEnv),
+        /tos_uri must use https/,
+      );
+    } finally {
+      await production.drop();
+    }
+  });
+});

@@ -108,10 +108,11 @@ describe('pairwise subject identifiers', () => {
     const viaD1 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d1.example/cb'));
     const viaD2 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d2.example/cb'));
     assert.equal(viaD1.idToken, viaD2.idToken);
-    // A client whose single redirect URI is on the sector's host shares the sector.
-    const onSectorHost = await subjects((await client([`${site.origin}/cb`])).rp);
-    assert.equal(onSectorHost.idToken, viaD1.idToken);
     assert.notEqual(viaD1.idToken, a.idToken);
+    // The sector is the sector_identifier_uri's host (localhost here); a client redirecting to that loopback host
+    // is its own sector all the same: a loopback host names nobody.
+    const onSectorHost = await subjects((await client([`${site.origin}/cb`])).rp);
+    assert.notEqual(onSectorHost.idToken, viaD1.idToken);
   });
 
   test('a bad sector_identifier_uri is rejected: not https, unreachable, not an array, missing a redirect URI', async () => {
@@ -121,7 +122,7 @@ describe('pairwise subject identifiers', () => {
     const cases: [string, RegExp][] = [
       [`http://localhost/sector.json`, /sector_identifier_uri must be an? https (URL|uri)/],
       ['https://127.0.0.1:1/sector.json', /sector_identifier_uri could not be fetched/],
-      [`${site.origin}/missing.json`, /sector_identifier_uri answered HTTP 404/],
+      [`${site.origin}/missing.json`, /sector_identifier_uri could not be fetched/],
       [`${site.origin}/not-an-array.json`, /sector_identifier_uri must return a JSON array/],
       [`${site.origin}/partial.json`, /sector_identifier_uri does not list every redirect URI \(missing https:\/\/d2.example\/cb\)/],
     ];
@@ -173,6 +174,18 @@ describe('pairwise subject identifiers', () => {
     } finally {
       receiver.close();
     }
+  });
+
+  test('native apps on loopback redirect URIs each get their own sub: the sector is the client, not 127.0.0.1', async () => {
+    const native = { application_type: 'native' };
+    const one = await subjects((await client(['http://127.0.0.1/cb'], native)).rp);
+    const other = await subjects((await client(['http://127.0.0.1/cb'], native)).rp);
+    assert.notEqual(one.idToken, other.idToken, 'two unrelated apps cannot correlate the person');
+    assert.equal(one.userinfo, one.idToken);
+    assert.equal(one.introspection, one.idToken);
+    const viaLocalhost = await subjects((await client(['http://localhost/cb'], native)).rp);
+    assert.notEqual(viaLocalhost.idToken, one.idToken);
+    assert.notEqual(viaLocalhost.idToken, other.idToken);
   });
 
   test('a first-party client the operator marks public gets the account id', async () => {

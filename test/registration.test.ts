@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
+import { loadConfig } from '../src/config/env.ts';
+import { PostgresAdapter } from '../src/db/oidc-adapter.ts';
+import { NewClients } from '../src/oidc/registration.ts';
+import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
+import { M2M_METADATA, registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { ROOT, runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { tempDir } from './support/tempdir.ts';
 import { storedRowId } from './support/rows.ts';
 
@@ -237,5 +242,233 @@ describe('registration management (RFC 7592)', () => {
     const removed = await fetch(uri, { method: 'DELETE', headers: bearer(updated.registration_access_token) });
     assert.equal(removed.status, 204);
     assert.equal((await fetch(uri, { headers: bearer(updated.registration_access_token) })).status, 401);
+  });
+});
+
+describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', () => {
+  const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
+
+  async function clientCredentialsToken(client: Record<string, unknown>): Promise<string> {
+    const res = await fetch(new URL('/token', kluis.issuer), {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${String(client.client_id)}:${String(client.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  test('a directory-signed introspect_any_token is refused, and a statement-registered client cannot introspect another client\'s token', async () => {
+    const token = await iat();
+    const claimed = await register(token, { ...WEB, software_statement: await statement({ software_id: 'spy', introspect_any_token: true }) });
+    assert.equal(claimed.status, 400, JSON.stringify(claimed.body));
+    assert.equal(claimed.body.error, 'invalid_software_statement');
+    assert.match(String(claimed.body.error_description), /must not set introspect_any_token/);
+    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload->>'introspect_any_token' = 'true'`);
+    assert.equal(rows.length, 0, 'no client holds the flag');
+
+    const operators = await registerClient(t.url, M2M_METADATA);
+    const victimToken = await clientCredentialsToken(operators);
+    const { body: spy } = await register(token, { ...WEB, software_statement: await statement({ software_id: 'spy-2' }) });
+    const res = await fetch(new URL('/token/introspection', kluis.issuer), {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${String(spy.client_id)}:${String(spy.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: victimToken }),
+    });
+    assert.deepEqual(await res.json(), { active: false });
+  });
+
+  test("a statement naming an existing client's client_id is refused and that client is left exactly as it was", async () => {
+    const existing = await registerClient(t.url, { client_name: 'Bank app', redirect_uris: ['https://bank.example/cb'] });
+    const before = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [existing.client_id]);
+    const takeover = await statement({ client_id: existing.client_id, redirect_uris: ['https://evil.example/cb'] });
+    const { status, body } = await register(await iat(), { redirect_uris: ['https://evil.example/cb'], software_statement: takeover });
+    assert.equal(status, 400, JSON.stringify(body));
+    assert.equal(body.error, 'invalid_software_statement');
+    assert.match(String(body.error_description), /must not set client_id/);
+    const after = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [existing.client_id]);
+    assert.deepEqual(after.rows, before.rows);
+    const evil = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload::text like '%evil.example%'`);
+    assert.equal(evil.rows.length, 0);
+  });
+
+  test('a statement setting client_secret, issue or expiry times, or registration_* fields is refused naming them', async () => {
+    const token = await iat();
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ client_secret: 'chosen-by-the-directory' }, /must not set client_secret$/],
+      [{ client_id_issued_at: 1 }, /client_id_issued_at/],
+      [{ client_secret_expires_at: 4102444800 }, /client_secret_expires_at/],
+      [{ registration_client_uri: 'https://evil.example/reg', registration_access_token: 'known' }, /registration_client_uri, registration_access_token/],
+      [{ software_statement: 'eyJ.nested.jwt' }, /software_statement/],
+    ];
+    for (const [claims, description] of cases) {
+      const { status, body } = await register(token, { ...WEB, software_statement: await statement(claims) });
+      assert.equal(status, 400, JSON.stringify(claims));
+      assert.equal(body.error, 'invalid_software_statement', JSON.stringify(body));
+      assert.match(String(body.error_description), description);
+    }
+    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload::text like '%chosen-by-the-directory%'`);
+    assert.equal(rows.length, 0);
+  });
+
+  test("a directory's own claims that are not client metadata are ignored; the policy judges what the statement set", async () => {
+    const token = await iat();
+    const ssa = await statement({ software_id: 'budget-44', org_name: 'Budget BV', software_roles: ['AISP'], client_name: 'Budget' });
+    const { status, body } = await register(token, { ...WEB, software_statement: ssa });
+    assert.equal(status, 201, JSON.stringify(body));
+    assert.equal(body.org_name, undefined);
+    assert.equal(body.software_roles, undefined);
+    // A statement's redirect URIs get the same rules as the client's own.
+    const plain = await register(token, { ...WEB, software_statement: await statement({ redirect_uris: ['http://budget.example/cb'] }) });
+    assert.equal(plain.status, 400);
+    assert.equal(plain.body.error, 'invalid_redirect_uri');
+    const publicSubject = await register(token, { ...WEB, software_statement: await statement({ subject_type: 'public' }) });
+    assert.equal(publicSubject.body.error, 'invalid_client_metadata');
+  });
+
+  test('a registration only ever inserts: a client id already taken is refused at the database, not overwritten', async () => {
+    const existing = await registerClient(t.url, { client_name: 'Taken', redirect_uris: ['https://taken.example/cb'] });
+    const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
+    const newClients = new NewClients();
+    const clients = newClients.adapters((model) => new PostgresAdapter(model, t.db, box))('Client');
+    newClients.expect(String(existing.client_id));
+    await assert.rejects(
+      clients.upsert(String(existing.client_id), { client_id: existing.client_id, redirect_uris: ['https://evil.example/cb'] }),
+      (err: Error & { error?: string }) => err.error === 'invalid_client_metadata',
+    );
+    assert.deepEqual((await clients.find(String(existing.client_id)))!.redirect_uris, ['https://taken.example/cb']);
+  });
+
+  test('RFC 7592 read never returns client_secret; the registration showed it once', async () => {
+    const { body: registered } = await register(await iat(), WEB);
+    assert.ok(registered.client_secret, 'shown at registration');
+    const read = await fetch(String(registered.registration_client_uri), { headers: bearer(registered.registration_access_token) });
+    const current = (await read.json()) as Record<string, unknown>;
+    assert.equal(read.status, 200);
+    assert.equal(current.client_secret, undefined);
+    assert.ok(!JSON.stringify(current).includes(String(registered.client_secret)));
+    const { registration_access_token: _rat, registration_client_uri: _uri, client_secret_expires_at: _exp, client_id_issued_at: _iat, ...metadata } = current;
+    const update = await fetch(String(registered.registration_client_uri), {
+      method: 'PUT',
+      headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
+      body: JSON.stringify({ ...metadata, client_name: 'Budget renamed' }),
+    });
+    assert.equal(update.status, 200);
+    const updated = (await update.json()) as Record<string, unknown>;
+    assert.equal(updated.client_secret, undefined, 'an update keeps the secret and does not show it again');
+    assert.ok(!JSON.stringify(updated).includes(String(registered.client_secret)));
+  });
+});
+
+describe('registration access tokens expire (RFC 7592 3)', () => {
+  const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
+  const ratRows = (clientId: unknown) =>
+    t.db.query<{ expires_at: Date | null }>(`select expires_at from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [clientId]);
+
+  test('REGISTRATION_ACCESS_TOKEN_TTL is seconds, 300 to a year, 30 days by default', () => {
+    assert.equal(loadConfig({}).registration.accessTokenTtl, 30 * 86400);
+    assert.equal(loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: '3600' }).registration.accessTokenTtl, 3600);
+    assert.throws(() => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: 'soon' }), /^ConfigError: REGISTRATION_ACCESS_TOKEN_TTL must be a whole number of seconds \(got "soon"\)$/);
+    assert.throws(() => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: '10' }), /REGISTRATION_ACCESS_TOKEN_TTL must be at least 300 seconds/);
+  });
+
+  test('upgrading gives a registration access token issued without an expiry the default 30 days (migration 0009)', async () => {
+    await t.db.query(`insert into oidc_models (model, id, payload) values ('RegistrationAccessToken', 'legacy-rat', '{"clientId":"legacy"}')`);
+    await t.db.query(await readFile(path.join(ROOT, 'migrations/0009_registration_token_expiry.sql'), 'utf8'));
+    const [row] = (await ratRows('legacy')).rows;
+    assert.ok(row?.expires_at && Math.abs(row.expires_at.getTime() - (Date.now() + 30 * 86_400_000)) < 60_000, String(row?.expires_at));
+  });
+
+  test('a token lives REGISTRATION_ACCESS_TOKEN_TTL; each update issues a fresh one; once expired GET, PUT and DELETE are 401 invalid_token', async () => {
+    const short = await startTestKluis(t.url, { REGISTRATION_ACCESS_TOKEN_TTL: '3600' });
+    try {
+      const res = await fetch(new URL('/reg', short.issuer), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...bearer(await iat()) },
+        body: JSON.stringify(WEB),
+      });
+      const registered = (await res.json()) as Record<string, unknown>;
+      assert.equal(res.status, 201);
+      const uri = String(registered.registration_client_uri);
+      const [row] = (await ratRows(registered.client_id)).rows;
+      assert.ok(row?.expires_at, 'the token has an expiry');
+      assert.ok(Math.abs(row.expires_at.getTime() - (Date.now() + 3_600_000)) < 60_000, String(row.expires_at));
+
+      await t.db.query(`update oidc_models set expires_at = now() + interval '1 minute' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [registered.client_id]);
+      const update = await fetch(uri, {
+        method: 'PUT',
+        headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
+        body: JSON.stringify({ ...WEB, client_id: registered.client_id }),
+      });
+      assert.equal(update.status, 200);
+      const rotated = ((await update.json()) as Record<string, unknown>).registration_access_token;
+      const rows = (await ratRows(registered.client_id)).rows;
+      assert.equal(rows.length, 1, 'the old token is gone');
+      assert.ok(rows[0]!.expires_at!.getTime() > Date.now() + 3_500_000, 'the new token has the full lifetime');
+
+      await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [registered.client_id]);
+      const attempts = [
+        await fetch(uri, { headers: bearer(rotated) }),
+        await fetch(uri, { method: 'PUT', headers: { ...bearer(rotated), 'content-type': 'application/json' }, body: JSON.stringify({ ...WEB, client_id: registered.client_id, redirect_uris: ['https://evil.example/cb'] }) }),
+        await fetch(uri, { method: 'DELETE', headers: bearer(rotated) }),
+      ];
+      for (const attempt of attempts) {
+        assert.equal(attempt.status, 401, attempt.url);
+        assert.equal(((await attempt.json()) as { error: string }).error, 'invalid_token');
+      }
+      const { rows: client } = await t.db.query(`select payload->'redirect_uris' as uris from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+      assert.deepEqual(client[0]?.uris, WEB.redirect_uris, 'the client is unchanged and still there');
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
+describe('what a client may call itself (client_name, text and URIs)', () => {
+  const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
+  const NAMES: [string, RegExp][] = [
+    ['B'.repeat(20_000), /client_name must be at most 100 characters/],
+    ['Budget \u202Eppa\u202C', /client_name must not contain control or formatting characters/],
+    ['Budget\u200Bapp', /client_name must not contain control or formatting characters/],
+    ['Budget\napp', /client_name must not contain control or formatting characters/],
+    ['Your Kluis account', /client_name must not name Kluis/],
+    ['Kluis demo app', /client_name must not name Kluis/],
+    ['KLUIS', /client_name must not name Kluis/],
+    ['K l u i s', /client_name must not name Kluis/],
+    ['Kluіs Bank', /client_name must not name Kluis/], // Cyrillic і
+    ['K1uis', /client_name must not name Kluis/],
+  ];
+
+  test('dynamic registration refuses over-long names, bidi and other invisible characters, and names passing for Kluis', async () => {
+    const token = await iat();
+    for (const [name, description] of NAMES) {
+      const { status, body } = await register(token, { ...WEB, client_name: name });
+      assert.equal(status, 400, JSON.stringify(name));
+      assert.equal(body.error, 'invalid_client_metadata', JSON.stringify(body));
+      assert.match(String(body.error_description), description);
+    }
+    const { rows } = await t.db.query(`select id from oidc_models where model = 'Client' and (length(payload->>'client_name') > 100 or payload->>'client_name' ilike '%kluis%')`);
+    assert.deepEqual(rows.map((row) => row.id), ['kluis-account'], "nothing stored but Kluis's own account area");
+    assert.equal((await register(token, { ...WEB, client_name: 'Spaarkluis' })).status, 201, 'a word merely ending in it is a name like any other');
+    const long = await register(token, { ...WEB, policy_uri: `https://budget.example/${'p'.repeat(2100)}` });
+    assert.match(String(long.body.error_description), /policy_uri must be at most 2000 characters/);
+    const many = await register(token, { ...WEB, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://budget.example/cb${i}`) });
+    assert.match(String(many.body.error_description), /redirect_uris must list at most 20 URIs/);
+  });
+
+  test('the same rules hold for an RFC 7592 update and for a software statement', async () => {
+    const { body: registered } = await register(await iat(), WEB);
+    const update = await fetch(String(registered.registration_client_uri), {
+      method: 'PUT',
+      headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
+      body: JSON.stringify({ ...WEB, client_id: registered.client_id, client_name: 'Your Kluis account' }),
+    });
+    assert.equal(update.status, 400);
+    assert.match(((await update.json()) as { error_description: string }).error_description, /client_name must not name Kluis/);
+
+    const signed = await register(await iat(), { ...WEB, software_statement: await statement({ client_name: 'Kluis demo app' }) });
+    assert.equal(signed.status, 400);
+    assert.equal(signed.body.error, 'invalid_client_metadata');
+    assert.match(String(signed.body.error_description), /client_name must not name Kluis/);
   });
 });

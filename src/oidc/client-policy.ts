@@ -50,3 +50,101 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
   }
   checkFapiMetadata(metadata);
 }
+
+/** Metadata only the operator may set (CLI); dynamic registration and software statements are refused it. */
+export const OPERATOR_ONLY_METADATA = ['introspect_any_token'];
+
+const NAME_MAX = 100;
+const URI_MAX = 2000;
+const TEXT_MAX = 255;
+const URIS_MAX = 20;
+const CONTACTS_MAX = 10;
+/**
+ * https only with an https issuer: pages shown to people on the consent screen and in the account area (over http
+ * anyone on the path could rewrite them) and the client's keys (swapped in transit, anyone could sign as the client).
+ */
+const HTTPS_IN_PRODUCTION = ['client_uri', 'policy_uri', 'tos_uri', 'logo_uri', 'initiate_login_uri', 'jwks_uri'];
+/** Every URL-valued metadata field, capped in length. */
+const URI_FIELDS = [...HTTPS_IN_PRODUCTION, 'sector_identifier_uri', 'backchannel_logout_uri'];
+const URI_LISTS = ['redirect_uris', 'post_logout_redirect_uris'];
+const TEXT_FIELDS = ['software_id', 'software_version'];
+/** Unicode control (Cc) and formatting (Cf: bidi overrides, zero-width joiners) characters, as for payment details. */
+const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}]/u;
+
+/**
+ * Look-alike letters (Cyrillic, Greek, digits) folded to the Latin letters of "kluis", so a name cannot imitate
+ * Kluis's own pages with them. Not a full confusables table: enough for the five letters that matter.
+ */
+const LOOKALIKES: Record<string, string> = {
+  'к': 'k', 'κ': 'k', 'ĸ': 'k', '1': 'l', '|': 'l', 'ӏ': 'l', 'ι': 'i', 'і': 'i', 'ı': 'i', '!': 'i',
+  'υ': 'u', 'ս': 'u', 'ѕ': 's', '$': 's', '5': 's',
+};
+
+/**
+ * The product name is Kluis's own: its account area ("Your Kluis account") and demo app ("Kluis demo app") are the
+ * only clients named with it, and Kluis writes them itself at start, never through a registration. A registered name
+ * with a word starting "Kluis" (ignoring case, accents, look-alike letters and separators such as "K.l.u.i.s")
+ * would pass for Kluis on the consent screen, so no registration path accepts it. A word merely ending in it
+ * ("Spaarkluis", Dutch for a savings safe) is allowed.
+ */
+export function imitatesKluis(name: string): boolean {
+  const plain = name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+  const folded = [...plain].map((c) => LOOKALIKES[c] ?? c).join('');
+  return /(^|[^\p{L}\p{N}])k[^\p{L}\p{N}]*l[^\p{L}\p{N}]*u[^\p{L}\p{N}]*i[^\p{L}\p{N}]*s/u.test(folded);
+}
+
+/**
+ * What a registrant may write, on every registration path (CLI `clients add` and `update`, dynamic registration,
+ * RFC 7592 updates, software statements), on top of {@link checkClientMetadata}:
+ * - bounded lengths (a name is shown on the consent screen; nothing is stored at any size a client likes);
+ * - no control or formatting characters in any text (bidi overrides reorder what the person reads);
+ * - no name that passes for Kluis itself ({@link imitatesKluis});
+ * - with an https issuer, the pages and keys a client points to are https too.
+ * It is not run when a stored client is loaded: a client registered before a rule existed keeps working until it is
+ * next changed.
+ */
+export function checkRegistrableMetadata(metadata: Record<string, unknown>, production: boolean): void {
+  const fail = (message: string) => new errors.InvalidClientMetadata(message);
+  for (const [field, value] of Object.entries(metadata)) {
+    const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+    const texts = list.filter((text): text is string => typeof text === 'string');
+    if (texts.some((text) => CONTROL_OR_FORMAT.test(text))) {
+      throw fail(`${field} must not contain control or formatting characters`);
+    }
+  }
+  const name = metadata.client_name;
+  if (typeof name === 'string') {
+    if ([...name].length > NAME_MAX) throw fail(`client_name must be at most ${NAME_MAX} characters`);
+    if (imitatesKluis(name)) throw fail('client_name must not name Kluis: it is reserved for Kluis\'s own clients');
+  }
+  for (const field of TEXT_FIELDS) {
+    const value = metadata[field];
+    if (typeof value === 'string' && value.length > TEXT_MAX) {
+      throw fail(`${field} must be at most ${TEXT_MAX} characters`);
+    }
+  }
+  for (const field of URI_FIELDS) {
+    const value = metadata[field];
+    if (typeof value !== 'string') continue;
+    // An inline (data:) logo is an image rather than a link; the request body limit bounds it.
+    if (field === 'logo_uri' && value.startsWith('data:')) continue;
+    if (value.length > URI_MAX) throw fail(`${field} must be at most ${URI_MAX} characters`);
+    const plainHttp = URL.canParse(value) && new URL(value).protocol !== 'https:';
+    if (production && HTTPS_IN_PRODUCTION.includes(field) && plainHttp) {
+      throw fail(`${field} must use https`);
+    }
+  }
+  for (const field of URI_LISTS) {
+    const uris = metadata[field];
+    if (!Array.isArray(uris)) continue;
+    if (uris.length > URIS_MAX) throw fail(`${field} must list at most ${URIS_MAX} URIs`);
+    if (uris.some((uri) => typeof uri === 'string' && uri.length > URI_MAX)) {
+      throw fail(`${field} must be at most ${URI_MAX} characters each`);
+    }
+  }
+  const contacts = metadata.contacts;
+  const longContact = Array.isArray(contacts) && contacts.some((c) => typeof c === 'string' && c.length > TEXT_MAX);
+  if (Array.isArray(contacts) && (contacts.length > CONTACTS_MAX || longContact)) {
+    throw fail(`contacts must list at most ${CONTACTS_MAX} addresses of at most ${TEXT_MAX} characters`);
+  }
+}

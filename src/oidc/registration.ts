@@ -1,10 +1,11 @@
-import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Middleware } from 'koa';
+import { errors, type Adapter, type AdapterFactory, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
 import { PostgresAdapter } from '../db/oidc-adapter.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
-import { checkClientMetadata } from './client-policy.ts';
+import { checkClientMetadata, checkRegistrableMetadata, OPERATOR_ONLY_METADATA } from './client-policy.ts';
 import { AlreadyConsumed } from './errors.ts';
 import { verifySectorIdentifierUri } from './sector-identifier.ts';
 import { SoftwareStatements } from './software-statement.ts';
@@ -16,30 +17,41 @@ export const SINGLE_USE_POLICY = 'kluis:single-use';
 
 type Properties = Record<string, unknown>;
 
-/** Metadata only the operator may set (CLI); a dynamically registered client asking for it is refused. */
-const OPERATOR_ONLY = ['introspect_any_token'];
-
 /**
  * RFC 7591 dynamic registration, only with an initial access token from `kluis iat create`, and RFC 7592
  * management with the registration access token (rotated at every update). The policies add what oidc-provider
  * does not do itself: software statements, sector_identifier_uri checks, pairwise-only subjects, single-use tokens.
  */
-export function registrationFeatures(config: Pick<Config, 'registration' | 'production'>, db: Database, box: SecretBox) {
+export function registrationFeatures(
+  config: Pick<Config, 'registration' | 'production'>,
+  db: Database,
+  box: SecretBox,
+  newClients: NewClients,
+) {
   const statements = new SoftwareStatements(config.registration.softwareStatements);
   const initialAccessTokens = new PostgresAdapter('InitialAccessToken', db, box);
 
   async function registrationPolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
-    checkClientMetadata(properties, config.production);
-    for (const name of OPERATOR_ONLY) {
-      if (name in properties) throw new errors.InvalidClientMetadata(`${name} can only be set by the operator`);
-    }
     const registered = ctx.oidc.client?.metadata().software_statement as string | undefined;
     await statements.apply(properties, registered);
+    // Every rule judges the metadata as the statement left it: a directory's claims get no more trust than the
+    // client's own.
+    checkClientMetadata(properties, config.production);
+    checkRegistrableMetadata(properties, config.production);
+    for (const name of OPERATOR_ONLY_METADATA) {
+      if (name in properties) throw new errors.InvalidClientMetadata(`${name} can only be set by the operator`);
+    }
     // A client registered dynamically never receives a correlatable identifier (OIDC Core 8).
     if (properties.subject_type === 'public') {
       throw new errors.InvalidClientMetadata('subject_type public is only for first-party clients registered by the operator');
     }
+    // The id is oidc-provider's fresh one at registration, the client's own at an update (RFC 7591 3.2.1, 7592 2.2).
+    const assigned = (ctx.oidc.entities.RegistrationAccessToken as { clientId?: string } | undefined)?.clientId;
+    if (assigned === undefined || properties.client_id !== assigned) {
+      throw new errors.InvalidClientMetadata('client_id is assigned by the authorization server');
+    }
     await verifySectorIdentifierUri(properties, config.production);
+    if (ctx.oidc.entities.InitialAccessToken) newClients.expect(assigned);
   }
 
   async function singleUsePolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
@@ -74,3 +86,66 @@ export async function createInitialAccessToken(provider: Provider, { expiresIn, 
   const token = new provider.InitialAccessToken({ expiresIn, policies });
   return { value: await token.save(), jti: token.jti };
 }
+
+/**
+ * RFC 7591 3.2.1: a registration creates a client under a new client_id; it never replaces one. oidc-provider stores
+ * every client with an upsert, so the ids of registrations under way are written with an insert instead, which
+ * fails rather than overwrite a client that already has the id.
+ */
+export class NewClients {
+  /** Registrations that passed the policy, by client_id, with when; a failed one is forgotten after a minute. */
+  readonly #pending = new Map<string, number>();
+
+  expect(clientId: string): void {
+    const now = Date.now();
+    for (const [id, since] of this.#pending) if (now - since > 60_000) this.#pending.delete(id);
+    this.#pending.set(clientId, now);
+  }
+
+  /** `factory`'s adapters, with the Client model's writes of registrations under way made inserts. */
+  adapters(factory: AdapterFactory): AdapterFactory {
+    return (model: string) => {
+      const adapter = factory(model);
+      if (model !== 'Client' || !(adapter instanceof PostgresAdapter)) return adapter;
+      return new InsertingNewClients(adapter, this.#pending);
+    };
+  }
+}
+
+class InsertingNewClients implements Adapter {
+  readonly #clients: PostgresAdapter;
+  readonly #pending: Map<string, number>;
+
+  constructor(clients: PostgresAdapter, pending: Map<string, number>) {
+    this.#clients = clients;
+    this.#pending = pending;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    if (!this.#pending.delete(id)) return this.#clients.upsert(id, payload, expiresIn);
+    if (!(await this.#clients.insert(id, payload))) {
+      throw new errors.InvalidClientMetadata(`a client with id ${id} already exists`);
+    }
+  }
+
+  find(id: string) { return this.#clients.find(id); }
+  findByUid(uid: string) { return this.#clients.findByUid(uid); }
+  findByUserCode(userCode: string) { return this.#clients.findByUserCode(userCode); }
+  consume(id: string) { return this.#clients.consume(id); }
+  destroy(id: string) { return this.#clients.destroy(id); }
+  revokeByGrantId(grantId: string) { return this.#clients.revokeByGrantId(grantId); }
+}
+
+/**
+ * RFC 7592 2.1 lets a read omit client_secret: Kluis shows a secret once, in the answer that issues it (the
+ * registration, or the update that first makes a client confidential). A leaked registration access token then
+ * does not also leak the secret.
+ */
+export const registrationResponses: Middleware = async (ctx, next) => {
+  await next();
+  const oidc = (ctx as unknown as Partial<KoaContextWithOIDC>).oidc;
+  const body = ctx.body as Properties | undefined;
+  if (!oidc || !body || typeof body !== 'object' || !('client_secret' in body)) return;
+  const issuedNow = oidc.route === 'client_update' && !oidc.client?.clientSecret;
+  if ((oidc.route === 'client' || oidc.route === 'client_update') && !issuedNow) delete body.client_secret;
+};

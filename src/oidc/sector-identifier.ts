@@ -1,5 +1,5 @@
 import { errors } from 'oidc-provider';
-import { assertPublicHost } from './outbound.ts';
+import { fetchRegistrantDocument, type OutboundOptions } from './outbound.ts';
 
 const FETCH_TIMEOUT_MS = 5000;
 const MAX_BODY_BYTES = 64 * 1024;
@@ -8,8 +8,16 @@ const MAX_BODY_BYTES = 64 * 1024;
  * OIDC Core 8.1: a pairwise client whose redirect URIs span several hosts names a `sector_identifier_uri`, an https
  * URL whose JSON array lists every redirect URI; its host is then the sector. Kluis fetches and checks it on every
  * registration path, so a client cannot claim another party's sector (and receive that party's `sub` values).
+ *
+ * Whatever goes wrong before a complete 200 answer (refused, timed out, TLS, special-use address, another status,
+ * too large) is one answer, "could not be fetched": the reason would otherwise tell a registrant which hosts and
+ * ports exist behind Kluis. `resolve` is for tests (see {@link OutboundOptions}).
  */
-export async function verifySectorIdentifierUri(metadata: Record<string, unknown>, production: boolean): Promise<void> {
+export async function verifySectorIdentifierUri(
+  metadata: Record<string, unknown>,
+  production: boolean,
+  resolve?: OutboundOptions['resolve'],
+): Promise<void> {
   const uri = metadata.sector_identifier_uri;
   if (uri === undefined) return;
   const fail = (reason: string) => new errors.InvalidClientMetadata(`sector_identifier_uri ${reason}`);
@@ -17,17 +25,13 @@ export async function verifySectorIdentifierUri(metadata: Record<string, unknown
 
   let body: string;
   try {
-    if (production) await assertPublicHost(new URL(uri));
-    const res = await fetch(uri, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(FETCH_TIMEOUT_MS) });
-    if (res.status !== 200) throw fail(`answered HTTP ${res.status}, expected 200`);
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > MAX_BODY_BYTES) throw fail(`response is larger than ${MAX_BODY_BYTES} bytes`);
-    body = await res.text();
-  } catch (err) {
-    if (err instanceof errors.InvalidClientMetadata) throw err;
-    throw fail(`could not be fetched (${(err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message})`);
+    const limits = { maxBytes: MAX_BODY_BYTES, timeoutMs: FETCH_TIMEOUT_MS };
+    const answer = await fetchRegistrantDocument(new URL(uri), { production, ...limits, resolve });
+    if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
+    body = answer.body;
+  } catch {
+    throw fail('could not be fetched');
   }
-  if (body.length > MAX_BODY_BYTES) throw fail(`response is larger than ${MAX_BODY_BYTES} bytes`);
 
   let listed: unknown;
   try {

@@ -1,17 +1,43 @@
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { errors } from 'oidc-provider';
 import type { SoftwareStatementTrust } from '../config/env.ts';
+import { OPERATOR_ONLY_METADATA } from './client-policy.ts';
+import { FAPI_PROFILE_METADATA } from './fapi.ts';
 import { SIGNING_ALGS } from './keys.ts';
 
-/** JWT claims that describe the statement itself, not the client (RFC 7519 4.1). */
-const JWT_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti']);
+/**
+ * The client metadata a statement may assert (RFC 7591 2, OpenID Connect Registration 2, and the extensions Kluis
+ * enables: PAR, DPoP, mTLS, RAR, JARM, back-channel logout, FAPI). Any other claim (a directory's own, such as
+ * `org_name`) is kept inside the stored statement and not applied.
+ */
+const REGISTRABLE = new Set([
+  'application_type', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'contacts',
+  'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types', 'scope', 'subject_type',
+  'sector_identifier_uri', 'token_endpoint_auth_method', 'token_endpoint_auth_signing_alg', 'jwks', 'jwks_uri',
+  'id_token_signed_response_alg', 'authorization_signed_response_alg', 'request_object_signing_alg',
+  'require_signed_request_object', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
+  'tls_client_certificate_bound_access_tokens', 'authorization_details_types', 'backchannel_logout_uri',
+  'backchannel_logout_session_required', 'default_max_age', 'require_auth_time', 'default_acr_values',
+  'initiate_login_uri', 'software_id', 'software_version', FAPI_PROFILE_METADATA,
+]);
+
+/**
+ * What the authorization server assigns (RFC 7591 3.2.1: `client_id`, `client_secret`, their `*_issued_at` and
+ * `*_expires_at`; RFC 7592 3: `registration_*`), the statement itself, and what only the operator may grant. A
+ * statement claiming any of it is refused: the directory is either broken or trying to take over a client.
+ */
+function reservedClaim(name: string): boolean {
+  return ['client_id', 'client_secret', 'software_statement', ...OPERATOR_ONLY_METADATA].includes(name)
+    || name.startsWith('registration_') || /_(issued|expires)_at$/.test(name);
+}
 
 type Properties = Record<string, unknown>;
 
 /**
  * RFC 7591 2.3 software statements: a JWT from a directory the operator trusts, whose claims are client metadata.
- * At registration the statement's claims are applied over the request's (3.1.1: they take precedence), so a
- * client cannot override what its directory asserted; on an RFC 7592 update they are applied again.
+ * At registration the statement's registrable claims are applied over the request's (3.1.1: they take precedence),
+ * so a client cannot override what its directory asserted; on an RFC 7592 update they are applied again. The
+ * registration policy then judges the result like any other metadata.
  */
 export class SoftwareStatements {
   readonly #trust: SoftwareStatementTrust;
@@ -37,8 +63,12 @@ export class SoftwareStatements {
     }
     // The statement the client was registered with was verified then; it is not re-verified (it may have expired since).
     const claims = statement === registered ? decodeJwt(statement) : await this.#verify(statement);
+    const reserved = Object.keys(claims).filter(reservedClaim);
+    if (reserved.length) {
+      throw new errors.InvalidSoftwareStatement(`software_statement must not set ${reserved.join(', ')}`);
+    }
     for (const [name, value] of Object.entries(claims)) {
-      if (!JWT_CLAIMS.has(name)) properties[name] = value;
+      if (REGISTRABLE.has(name)) properties[name] = value;
     }
     properties.software_statement = statement;
   }

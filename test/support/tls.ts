@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -11,6 +12,8 @@ export interface TlsSite {
   origin: string;
   /** The self-signed certificate, for NODE_EXTRA_CA_CERTS of a process that must trust the site. */
   certFile: string;
+  /** TCP connections the site has accepted so far. */
+  readonly connections: number;
   close(): Promise<void>;
 }
 
@@ -26,11 +29,19 @@ export function selfSignedCertificate(dir: string, subject = '/CN=localhost', na
   return { keyFile, certFile };
 }
 
-/** An https site on localhost serving fixed JSON documents by path (e.g. a sector_identifier_uri), with a fresh certificate. */
-export async function startTlsSite(documents: Record<string, unknown>): Promise<TlsSite> {
+/** Answers one path of a {@link startTlsSite} itself (a hostile server: endless bodies, silence). */
+export type TlsHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/**
+ * An https site on localhost serving fixed JSON documents by path (e.g. a sector_identifier_uri), or answering a
+ * path with a {@link TlsHandler}, with a fresh certificate.
+ */
+export async function startTlsSite(documents: Record<string, unknown>, handlers: Record<string, TlsHandler> = {}): Promise<TlsSite> {
   const dir = await tempDir('kluis-tls');
   const { keyFile, certFile } = selfSignedCertificate(dir.path);
   const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
+    const handler = handlers[req.url ?? ''];
+    if (handler) return handler(req, res);
     const document = documents[req.url ?? ''];
     if (document === undefined) {
       res.writeHead(404).end();
@@ -38,14 +49,20 @@ export async function startTlsSite(documents: Record<string, unknown>): Promise<
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document));
   });
+  let connections = 0;
+  server.on('connection', () => (connections += 1));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
   return {
     origin: `https://localhost:${port}`,
     certFile,
+    get connections() {
+      return connections;
+    },
     async close() {
       server.close();
+      server.closeAllConnections();
       await dir.remove();
     },
   };
