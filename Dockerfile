@@ -2,6 +2,8 @@
 FROM node:24-bookworm-slim
 
 ENV NODE_ENV=production
+# In a container only the container's own interface is reachable from outside: Kluis's loopback default is not.
+ENV HOST=0.0.0.0
 WORKDIR /app
 
 COPY package.json package-lock.json ./

@@ -13,6 +13,7 @@ import { AccountSession } from './account/session.ts';
 import { Consents } from './consent/consents.ts';
 import { ensureAccountClient } from './oidc/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
+import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
 import { Metrics, startMetricsServer } from './http/metrics.ts';
@@ -42,6 +43,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
   let clientCache: ClientCache | undefined;
   try {
     const secrets = await loadServerSecrets(db, config);
+    if (config.production) await refuseDemoDataInProduction(db);
     const rekeyed = await hashLegacyBearerIds(db, secrets.box);
     if (rekeyed) log.info({ rows: rekeyed }, 'stored token ids replaced by keyed hashes');
     const audit = new AuditLog(db, log);
@@ -52,7 +54,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     await clientCache.start();
     const host = await ProviderHost.create({ config, db, secrets, audit, log, clientCache });
     host.startRefreshing(config.keys.refreshInterval);
-    const stopSweeper = startSweeper(db, config.sweep, log);
+    const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);
 
     const signIn = new SignIn(db, secrets.box, audit, config.sca);
     const consents = new Consents(db, secrets.box, host, audit, log);

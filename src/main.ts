@@ -32,7 +32,7 @@ else await serve(config, log);
 async function serve(config: Config, log: Logger): Promise<void> {
   const kluis = await startKluis(config, log).catch(failedToStart);
   // With several workers, the first one prints the demo banner.
-  if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo);
+  if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo, await kluis.demo.activationCode());
 
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -51,7 +51,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   }
 }
 
-function printDemo({ startUrl, username, password }: DemoSetup): void {
+function printDemo({ startUrl, username, password }: DemoSetup, activationCode: string | undefined): void {
   process.stdout.write(
     [
       '',
@@ -59,7 +59,13 @@ function printDemo({ startUrl, username, password }: DemoSetup): void {
       `  open        ${startUrl}`,
       `  username    ${username}`,
       `  password    ${password}`,
-      '  The first sign-in enrols an authenticator app (any TOTP app: scan the QR code or type the secret).',
+      ...(activationCode
+        ? [
+            `  activation  ${activationCode}`,
+            '  The first sign-in asks for a code: type the activation code, then enrol an authenticator app',
+            '  (any TOTP app: scan the QR code or type the secret).',
+          ]
+        : ['  Sign in with the code from the authenticator app you enrolled.']),
       `  Afterwards ${startUrl.replace(/\/demo$/, '/account')} shows the consent and lets you withdraw it.`,
       '',
     ].join('\n') + '\n',

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config/env.ts';
 import { connect } from './db/connect.ts';
+import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import type { Logger } from './log/logger.ts';
 
 /**
@@ -11,6 +12,13 @@ import type { Logger } from './log/logger.ts';
  */
 export async function superviseWorkers(config: Config, log: Logger): Promise<void> {
   const connection = await connect(config, log);
+  // Refused here too, once, rather than by every worker as it is forked (and forked again).
+  if (config.production) {
+    await refuseDemoDataInProduction(connection.db).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
+    });
+  }
   // The workers do not need the supervisor's own pool.
   await connection.db.close();
   let stopping = false;

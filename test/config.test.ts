@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config/env.ts';
 import { runCli, ROOT } from './support/kluis.ts';
+import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-
-const SECRET = 'an-operator-supplied-secret-of-48-characters-xx';
+import { STRONG_SECRET as SECRET } from './support/secrets.ts';
 
 describe('configuration', () => {
-  test('defaults: port 3000, issuer on localhost, embedded database, no proxy trust, info logs', () => {
+  test('defaults: port 3000 on loopback, issuer on localhost, embedded database, no proxy trust, info logs', () => {
     const config = loadConfig({});
     assert.equal(config.port, 3000);
+    assert.equal(config.host, '127.0.0.1');
+    assert.deepEqual(config.trustedProxies, []);
     assert.equal(config.issuer, 'http://localhost:3000');
     assert.equal(config.databaseUrl, undefined);
     assert.equal(config.trustProxy, false);
@@ -45,7 +47,11 @@ describe('configuration', () => {
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '3600' }, /^ACCESS_TOKEN_TTL must be at most 600 seconds/],
-    ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must be at least 32 characters/],
+    ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must hold at least 256 bits of random data/],
+    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: '10.0.0.300' }, /^TRUSTED_PROXIES: "10.0.0.300" is not an IP address or CIDR range/],
+    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: '10.0.0.0/33' }, /^TRUSTED_PROXIES: "10.0.0.0\/33" is not an IP address or CIDR range with a prefix of 1-32 bits/],
+    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: 'proxy.internal' }, /^TRUSTED_PROXIES: "proxy.internal" is not an IP address/],
+    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: ',' }, /^TRUSTED_PROXIES must list proxy addresses or CIDR ranges/],
     ['MTLS_CERTIFICATE_HEADER', { MTLS_CERTIFICATE_HEADER: 'X SSL: cert' }, /^MTLS_CERTIFICATE_HEADER must be an HTTP header name/],
   ];
   for (const [variable, env, message] of bad) {
@@ -65,19 +71,54 @@ describe('configuration', () => {
     assert.equal(config.secret, SECRET);
   });
 
-  test('an https issuer needs TRUST_PROXY: Kluis serves plain HTTP behind a TLS-terminating proxy', () => {
+  test('an https issuer needs a trusted proxy: Kluis serves plain HTTP behind a TLS-terminating proxy', () => {
     assert.throws(
       () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET }),
-      (err: unknown) => err instanceof ConfigError && /ISSUER is https but Kluis serves plain HTTP: .* set TRUST_PROXY=true$/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && /^ISSUER is https but Kluis serves plain HTTP: .* set TRUSTED_PROXIES to its address/.test(err.message),
     );
+    assert.equal(loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET, TRUSTED_PROXIES: '10.0.0.5' }).production, true);
   });
 
-  test('the client certificate header is believed only from a trusted proxy (MTLS_CERTIFICATE_HEADER needs TRUST_PROXY)', () => {
+  test('the client certificate header is believed only from a trusted proxy (MTLS_CERTIFICATE_HEADER needs one)', () => {
     assert.throws(
       () => loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert' }),
-      (err: unknown) => err instanceof ConfigError && /MTLS_CERTIFICATE_HEADER is set but TRUST_PROXY is not/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && /MTLS_CERTIFICATE_HEADER is set but no proxy is trusted/.test(err.message),
     );
     assert.equal(loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', TRUST_PROXY: 'true' }).mtlsCertificateHeader, 'x-ssl-client-cert');
+  });
+
+  test('TRUSTED_PROXIES turns proxy trust on for exactly its addresses; TRUST_PROXY=true alone trusts loopback only', () => {
+    const listed = loadConfig({ TRUSTED_PROXIES: ' 10.0.0.5, 172.28.0.0/16 ,fd00::/64,::ffff:192.0.2.1' });
+    assert.equal(listed.trustProxy, true);
+    assert.deepEqual(listed.trustedProxies, ['10.0.0.5', '172.28.0.0/16', 'fd00::/64', '::ffff:192.0.2.1']);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'true' }).trustedProxies, ['127.0.0.1', '::1']);
+    assert.deepEqual(loadConfig({ TRUST_PROXY: 'false' }).trustedProxies, []);
+    assert.throws(() => loadConfig({ TRUST_PROXY: 'false', TRUSTED_PROXIES: '10.0.0.5' }), /TRUSTED_PROXIES is set but TRUST_PROXY=false/);
+  });
+
+  test('forwarded headers from everyone are refused: a /0 range is not a proxy', () => {
+    for (const everyone of ['0.0.0.0/0', '::/0', '10.0.0.5,0.0.0.0/0']) {
+      assert.throws(
+        () => loadConfig({ TRUSTED_PROXIES: everyone, HOST: '0.0.0.0' }),
+        (err: unknown) => err instanceof ConfigError && /^TRUSTED_PROXIES: ".*\/0" is not an IP address or CIDR range with a prefix of 1-/.test(err.message),
+        everyone,
+      );
+    }
+  });
+
+  test('a weak KLUIS_SECRET is refused, named and never echoed; 32 random bytes in hex or base64 are accepted', () => {
+    const weak = ['a'.repeat(32), 'a'.repeat(64), 'an-operator-supplied-secret-of-48-characters-xx', 'CorrectHorseBatteryStapleCorrectHorseBattery', randomBytes(31).toString('base64')];
+    for (const secret of weak) {
+      assert.throws(
+        () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }),
+        (err: unknown) => err instanceof ConfigError && /^KLUIS_SECRET must hold at least 256 bits of random data/.test(err.message) && !err.message.includes(secret),
+        secret,
+      );
+    }
+    for (const encoding of ['hex', 'base64', 'base64url'] as const) {
+      const secret = randomBytes(32).toString(encoding);
+      assert.equal(loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }).secret, secret);
+    }
   });
 
   test('the server stops with exit status 1 and one line naming the bad variable', () => {
@@ -94,6 +135,13 @@ describe('configuration', () => {
     });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /^kluis: configuration error: KLUIS_SECRET is required when ISSUER is https/);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+  });
+
+  test('the server refuses a bad TRUSTED_PROXIES at boot with one line naming it', () => {
+    const result = spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, TRUSTED_PROXIES: '10.0.0.0/0' }, encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /^kluis: configuration error: TRUSTED_PROXIES: "10.0.0.0\/0" is not an IP address or CIDR range/);
     assert.equal(result.stderr.trim().split('\n').length, 1);
   });
 

@@ -124,6 +124,22 @@ describe('A: authorization endpoint and PAR', () => {
     assert.match(`${reused.headers.get('location') ?? ''} ${reused.status === 400 ? await reused.text() : ''}`, /invalid_request_uri/);
   });
 
+  test('A6: a request_uri opens one interaction: sent again, or ten times at once, before any code is issued', async () => {
+    const { params } = await authorizationParameters();
+    const query = (requestUri: string) => form({ client_id: fapi.clientId, request_uri: requestUri });
+    const opened = (res: Response) => res.status === 303 && /^\/interaction\//.test(res.headers.get('location') ?? '');
+    const refused = async (res: Response) => res.status === 400 && /invalid_request_uri/.test(await res.text());
+
+    const once = String((await par(fapi, params)).body.request_uri);
+    assert.ok(opened(await fetch(`${kluis.issuer}/auth?${query(once)}`, { redirect: 'manual' })), 'the first use opens the sign-in');
+    assert.ok(await refused(await fetch(`${kluis.issuer}/auth?${query(once)}`, { redirect: 'manual' })), 'used again');
+
+    const parallel = String((await par(fapi, params)).body.request_uri);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${kluis.issuer}/auth?${query(parallel)}`, { redirect: 'manual' })));
+    assert.equal(answers.filter(opened).length, 1, `statuses ${answers.map((res) => res.status).join(',')}`);
+    for (const res of answers.filter((answer) => !opened(answer))) assert.ok(await refused(res));
+  });
+
   test('A7: PAR without redirect_uri is refused although one is registered', async () => {
     const { params } = await authorizationParameters();
     const { redirect_uri: _omitted, ...rest } = params;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from './support/browser.ts';
@@ -32,6 +33,23 @@ const basic = (id: unknown, secret: unknown) => `Basic ${Buffer.from(`${String(i
 const token = (kluis: TestKluis, authorization: string) =>
   fetch(new URL('/token', kluis.url), { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials' });
 
+/** POST /token over a connection from `from` (any 127/8 address is this host), so tests can be several senders. */
+function tokenFrom(from: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const url = new URL('/token', one.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress: from, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end(new URLSearchParams(form).toString());
+  });
+}
+
 async function audited(limit: string): Promise<number> {
   const { rows } = await t.db.query<{ n: number }>(`select count(*)::int as n from audit_events where type = 'rate_limit.exceeded' and details->>'limit' = $1`, [limit]);
   return rows[0]!.n;
@@ -59,6 +77,28 @@ describe('rate limits', () => {
     assert.equal((await token(one, basic(victim.client_id, victim.client_secret))).status, 429, 'this address is over its limit');
     await t.db.query(`delete from rate_limits where key like 'token-ip:%'`);
     assert.equal((await token(one, basic(victim.client_id, victim.client_secret))).status, 200, "the victim's own quota is intact");
+  });
+
+  test("a stranger sending a public client's id with bogus codes uses up only their own share of its quota", async () => {
+    const app = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid', token_endpoint_auth_method: 'none' });
+    const bogus = (from: string) =>
+      tokenFrom(from, { grant_type: 'authorization_code', client_id: String(app.client_id), code: `bogus-${from}`, redirect_uri: REDIRECT, code_verifier: 'v'.repeat(43) });
+    const stranger: number[] = [];
+    for (let i = 0; i < 6; i += 1) stranger.push((await bogus('127.0.0.3')).status);
+    assert.deepEqual(stranger, [400, 400, 400, 400, 400, 429], 'the stranger meets the limit at their own address');
+    const person = await bogus('127.0.0.4');
+    assert.equal(person.status, 400, `the app's other users are not refused: ${person.body}`);
+    assert.equal((JSON.parse(person.body) as { error: string }).error, 'invalid_grant');
+  });
+
+  test("a stranger's malformed or wrong credentials for a confidential client count against the stranger, not the client", async () => {
+    const victim = await registerClient(t.url, M2M_METADATA);
+    // Two mechanisms at once is refused (400) before the secret is even looked at.
+    const forged = { authorization: basic(victim.client_id, 'wrong secret') };
+    for (let i = 0; i < 8; i += 1) await tokenFrom('127.0.0.5', { grant_type: 'client_credentials', client_secret: 'x' }, forged);
+    assert.equal((await tokenFrom('127.0.0.5', { grant_type: 'client_credentials' }, forged)).status, 429);
+    const own = await tokenFrom('127.0.0.6', { grant_type: 'client_credentials' }, { authorization: basic(victim.client_id, victim.client_secret) });
+    assert.equal(own.status, 200, `the victim's own quota is intact: ${own.body}`);
   });
 
   test('a client request is counted before its answer leaves, so a client sending one request after another cannot overtake its count', async () => {

@@ -5,8 +5,9 @@ import { ensureSigningKeys, loadKeyRing } from '../src/oidc/keys.ts';
 import { DecryptionFailed, SecretBox } from '../src/secrets/secret-box.ts';
 import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
+import { STRONG_SECRET } from './support/secrets.ts';
 
-const SECRET = 'operator-secret-0123456789-0123456789-abcdef';
+const SECRET = STRONG_SECRET;
 
 describe('SecretBox (AES-256-GCM under the key-encryption key)', () => {
   const box = SecretBox.fromMasterSecret(SECRET);

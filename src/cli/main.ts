@@ -32,8 +32,11 @@ const USAGE = `usage: kluis <command>
   resources list | remove URI
   users add USERNAME [--email ADDRESS] [--name "Full Name"] [--totp]
                                            add a person; the password is read from stdin; --totp pre-enrols
-                                           an authenticator and prints its otpauth:// URI once
-  users list | disable USERNAME | unlock USERNAME | reset-mfa USERNAME
+                                           an authenticator and prints its otpauth:// URI once; without it
+                                           prints a single-use activation code (ACTIVATION_CODE_TTL), to hand
+                                           over out of band: the account cannot sign in until activated with it
+  users list | disable USERNAME | unlock USERNAME
+  users reset-mfa USERNAME                 remove the authenticator; prints a new activation code
   users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
   audit verify                             check the tamper-evident chain; exit 1 naming the first broken event
   audit tail [--limit N]                   the newest N events (default 20) as JSON lines

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { encodedRandomBits, MASTER_SECRET_BITS } from '../secrets/master-secret.ts';
 
 /**
  * Every setting Kluis reads from the environment, parsed and validated once at boot.
@@ -34,7 +36,8 @@ const port = (name: string) =>
 
 const schema = z.object({
   PORT: port('PORT').default(3000),
-  HOST: z.string().min(1, 'HOST must be an interface address such as 0.0.0.0').default('0.0.0.0'),
+  // Loopback unless the operator says otherwise: the reverse proxy in front of Kluis is usually on the same host.
+  HOST: z.string().min(1, 'HOST must be an interface address such as 127.0.0.1 or 0.0.0.0').default('127.0.0.1'),
   ISSUER: z
     .string()
     .refine((value) => {
@@ -53,12 +56,14 @@ const schema = z.object({
   DATABASE_POOL_MAX: wholeNumber('DATABASE_POOL_MAX', 1, 100).default(10),
   KLUIS_DATA_DIR: z.string().min(1, 'KLUIS_DATA_DIR must be a directory path').default('.data'),
   EMBEDDED_PG_PORT: port('EMBEDDED_PG_PORT').default(54329),
-  TRUST_PROXY: flag('TRUST_PROXY').default(false),
+  TRUST_PROXY: flag('TRUST_PROXY').optional(),
+  TRUSTED_PROXIES: z.string().optional(),
   MTLS_CERTIFICATE_HEADER: z
     .string()
     .regex(/^[A-Za-z0-9-]+$/, 'MTLS_CERTIFICATE_HEADER must be an HTTP header name, e.g. X-SSL-Client-Cert')
     .optional(),
   CLIENT_SECRET_ROTATION_GRACE: seconds('CLIENT_SECRET_ROTATION_GRACE', 0, 30 * 86400).default(86400),
+  REGISTRATION_ACCESS_TOKEN_TTL: seconds('REGISTRATION_ACCESS_TOKEN_TTL', 300, 365 * 86400).default(30 * 86400),
   SOFTWARE_STATEMENT_JWKS: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_ISSUER: z.string().min(1).optional(),
   SOFTWARE_STATEMENT_REQUIRED: flag('SOFTWARE_STATEMENT_REQUIRED').default(false),
@@ -83,7 +88,10 @@ const schema = z.object({
     .default('info'),
   KLUIS_SECRET: z
     .string()
-    .min(32, 'KLUIS_SECRET must be at least 32 characters of random data, e.g. the output of `openssl rand -base64 48`')
+    .refine(
+      (value) => encodedRandomBits(value) >= MASTER_SECRET_BITS,
+      'KLUIS_SECRET must hold at least 256 bits of random data: 64 hex or 43 base64 characters, e.g. the output of `openssl rand -base64 32`',
+    )
     .optional(),
   ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 30, 600).default(600),
   JWT_ACCESS_TOKEN_TTL: seconds('JWT_ACCESS_TOKEN_TTL', 30, 600).default(300),
@@ -93,6 +101,7 @@ const schema = z.object({
   KEYS_REFRESH_INTERVAL: seconds('KEYS_REFRESH_INTERVAL', 1, 60).default(30),
   SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 1, 86400).default(60),
   SWEEP_BATCH_SIZE: wholeNumber('SWEEP_BATCH_SIZE', 1, 100000).default(1000),
+  SECURITY_EVENT_RETENTION: seconds('SECURITY_EVENT_RETENTION', 86400, 3650 * 86400).default(180 * 86400),
   SHUTDOWN_TIMEOUT: seconds('SHUTDOWN_TIMEOUT', 1, 300).default(10),
   SCA_MAX_AGE: seconds('SCA_MAX_AGE', 30, 86400).default(300),
   LOCKOUT_THRESHOLD: wholeNumber('LOCKOUT_THRESHOLD', 3, 10).default(5),
@@ -100,6 +109,7 @@ const schema = z.object({
   LOCKOUT_MAX_DURATION: seconds('LOCKOUT_MAX_DURATION', 60, 30 * 86400).default(86400),
   LOGIN_IP_LIMIT: wholeNumber('LOGIN_IP_LIMIT', 5, 100000).default(30),
   LOGIN_IP_WINDOW: seconds('LOGIN_IP_WINDOW', 60, 86400).default(900),
+  ACTIVATION_CODE_TTL: seconds('ACTIVATION_CODE_TTL', 300, 90 * 86400).default(7 * 86400),
   ARGON2_MEMORY_KIB: z.coerce
     .number({ error: 'ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)' })
     .int('ARGON2_MEMORY_KIB must be a whole number of KiB, at least 19456 (OWASP)')
@@ -123,7 +133,14 @@ export interface Config {
   databasePoolMax: number;
   dataDir: string;
   embeddedPgPort: number;
+  /** Forwarded headers (X-Forwarded-*, X-Request-Id, the certificate header) are honoured from trustedProxies. */
   trustProxy: boolean;
+  /**
+   * The addresses and CIDR ranges (e.g. `10.0.0.0/24`, `::1`) of the proxies whose forwarded headers Kluis believes,
+   * checked against each connection's remote address; every other peer's forwarded headers are stripped. Empty
+   * when trustProxy is off.
+   */
+  trustedProxies: string[];
   /**
    * The header in which the TLS-terminating proxy passes the verified client certificate (URL-encoded PEM, as nginx's
    * $ssl_client_escaped_cert); undefined: mutual TLS is off.
@@ -143,6 +160,8 @@ export interface Config {
   registration: {
     /** Seconds a client's previous secret keeps working after `clients rotate-secret`. */
     secretRotationGrace: number;
+    /** Seconds an RFC 7592 registration access token lives; every update issues a new one. */
+    accessTokenTtl: number;
     softwareStatements: SoftwareStatementTrust;
   };
   logLevel: LogLevel;
@@ -154,13 +173,16 @@ export interface Config {
   /** Seconds a deleted account's username stays unavailable. */
   usernameQuarantine: number;
   keys: { rotationOverlap: number; retention: number; refreshInterval: number };
-  sweep: { interval: number; batchSize: number };
+  /** securityEventRetention: seconds a person's security activity (with addresses and devices) is kept. */
+  sweep: { interval: number; batchSize: number; securityEventRetention: number };
   shutdownTimeout: number;
   sca: {
     /** Seconds after the last strong customer authentication before a session must do it again (RTS Art 4(3)(d)). */
     maxAge: number;
     lockout: { threshold: number; baseSeconds: number; maxSeconds: number };
     ipLimit: { failures: number; windowSeconds: number };
+    /** Seconds an activation code from `users add` / `users reset-mfa` stays usable. */
+    activationCodeTtl: number;
     argon2: { memoryKiB: number; iterations: number; parallelism: number };
   };
 }
@@ -202,19 +224,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
   if (production && !e.KLUIS_SECRET) {
     throw new ConfigError(
-      'KLUIS_SECRET is required when ISSUER is https (production): set it to at least 32 random characters, e.g. `openssl rand -base64 48`; Kluis never generates it for you',
+      'KLUIS_SECRET is required when ISSUER is https (production): set it to 256 bits of random data, e.g. `openssl rand -base64 32`; Kluis never generates it for you',
     );
   }
-  if (production && !e.TRUST_PROXY) {
+  const trustedProxies = parseTrustedProxies(e.TRUSTED_PROXIES, e.TRUST_PROXY);
+  const trustProxy = trustedProxies.length > 0;
+  if (production && !trustProxy) {
     // Kluis serves plain HTTP; with an https issuer its Secure cookies and https URLs need the proxy's word that the
-    // browser used https (X-Forwarded-Proto), which Kluis only believes with TRUST_PROXY.
+    // browser used https (X-Forwarded-Proto), which Kluis only believes from a trusted proxy.
     throw new ConfigError(
-      'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets X-Forwarded-Proto and set TRUST_PROXY=true',
+      'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets X-Forwarded-Proto and set TRUSTED_PROXIES to its address (or TRUST_PROXY=true for a proxy on this host)',
     );
   }
-  if (e.MTLS_CERTIFICATE_HEADER && !e.TRUST_PROXY) {
+  if (e.MTLS_CERTIFICATE_HEADER && !trustProxy) {
     // Without a proxy that strips and sets the header, any client could send a certificate it does not hold.
-    throw new ConfigError('MTLS_CERTIFICATE_HEADER is set but TRUST_PROXY is not: the certificate header is believed only from a trusted TLS-terminating proxy; set TRUST_PROXY=true');
+    throw new ConfigError('MTLS_CERTIFICATE_HEADER is set but no proxy is trusted: the certificate header is believed only from a trusted TLS-terminating proxy; set TRUSTED_PROXIES (or TRUST_PROXY=true)');
   }
   if (production && e.DEMO === 'on') {
     throw new ConfigError('DEMO=on is for development only; it is refused when ISSUER is https (production)');
@@ -237,7 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePoolMax: e.DATABASE_POOL_MAX,
     dataDir: e.KLUIS_DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
-    trustProxy: e.TRUST_PROXY,
+    trustProxy,
+    trustedProxies,
     mtlsCertificateHeader: e.MTLS_CERTIFICATE_HEADER?.toLowerCase(),
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW,
@@ -249,6 +274,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST },
     registration: {
       secretRotationGrace: e.CLIENT_SECRET_ROTATION_GRACE,
+      accessTokenTtl: e.REGISTRATION_ACCESS_TOKEN_TTL,
       softwareStatements: { jwks: softwareStatementJwks, issuer: e.SOFTWARE_STATEMENT_ISSUER, required: e.SOFTWARE_STATEMENT_REQUIRED },
     },
     workers: e.WORKERS,
@@ -263,15 +289,44 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retention: e.KEY_RETENTION,
       refreshInterval: e.KEYS_REFRESH_INTERVAL,
     },
-    sweep: { interval: e.SWEEP_INTERVAL, batchSize: e.SWEEP_BATCH_SIZE },
+    sweep: { interval: e.SWEEP_INTERVAL, batchSize: e.SWEEP_BATCH_SIZE, securityEventRetention: e.SECURITY_EVENT_RETENTION },
     shutdownTimeout: e.SHUTDOWN_TIMEOUT,
     sca: {
       maxAge: e.SCA_MAX_AGE,
       lockout: { threshold: e.LOCKOUT_THRESHOLD, baseSeconds: e.LOCKOUT_DURATION, maxSeconds: e.LOCKOUT_MAX_DURATION },
       ipLimit: { failures: e.LOGIN_IP_LIMIT, windowSeconds: e.LOGIN_IP_WINDOW },
+      activationCodeTtl: e.ACTIVATION_CODE_TTL,
       argon2: { memoryKiB: e.ARGON2_MEMORY_KIB, iterations: e.ARGON2_ITERATIONS, parallelism: e.ARGON2_PARALLELISM },
     },
   };
+}
+
+/** What TRUST_PROXY=true alone trusts: a proxy on this host. */
+const LOOPBACK_PROXIES = ['127.0.0.1', '::1'];
+
+/**
+ * TRUSTED_PROXIES: comma-separated addresses or CIDR ranges. Setting it turns proxy trust on; TRUST_PROXY=true without
+ * it trusts loopback only. A range covering every address (/0) is refused: forwarded headers from everyone are
+ * forged headers (a client could claim any address or certificate).
+ */
+function parseTrustedProxies(value: string | undefined, trustProxy: boolean | undefined): string[] {
+  if (value === undefined) return trustProxy ? LOOPBACK_PROXIES : [];
+  if (trustProxy === false) throw new ConfigError('TRUSTED_PROXIES is set but TRUST_PROXY=false: remove one of them');
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  if (entries.length === 0) throw new ConfigError('TRUSTED_PROXIES must list proxy addresses or CIDR ranges, e.g. 10.0.0.5,fd00::/64');
+  for (const entry of entries) {
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 6 ? 128 : 32;
+    const valid =
+      family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= bits));
+    if (!valid) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range with a prefix of 1-${bits} bits (e.g. 10.0.0.5 or 10.0.0.0/24)`,
+      );
+    }
+  }
+  return entries;
 }
 
 /** SOFTWARE_STATEMENT_JWKS: an https URL, or a file holding a JWKS of public keys (checked now, not at first use). */

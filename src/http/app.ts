@@ -13,6 +13,7 @@ import { dpopFreshness } from './dpop-freshness.ts';
 import { CLOCK_TOLERANCE } from '../oidc/configuration.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
+import { proxyTrust } from './proxy-trust.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -29,11 +30,13 @@ export interface AppDependencies {
 
 /** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
 export function createApp({ config, db, host, log, audit, metrics, routers }: AppDependencies): Koa {
-  // Behind the one proxy TRUST_PROXY vouches for, only the last X-Forwarded-For entry (the address that proxy saw)
-  // is trusted: the entries before it come from the client, and the per-IP sign-in throttle must not be dodged with them.
+  // Behind a trusted proxy only the last X-Forwarded-For entry (the address that proxy saw) is trusted: the entries
+  // before it come from the client, and the per-IP sign-in throttle must not be dodged with them. Whether a request
+  // came through a trusted proxy at all is decided per connection (proxyTrust strips the headers otherwise).
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
   const health = healthRoutes(db);
 
+  app.use(proxyTrust(config.trustedProxies, config.mtlsCertificateHeader));
   app.use(canonicalHost(config.issuer));
   app.use(requestId(config.trustProxy));
   app.use(accessLog(log));
@@ -42,7 +45,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(errorBoundary(log));
   app.use(health.routes());
   app.use(health.allowedMethods());
-  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits, log }));
+  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits, log, certificateHeader: config.mtlsCertificateHeader }));
   app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {

@@ -12,7 +12,7 @@ import { render } from './views.ts';
 /** oidc-provider refuses bodies above 56 KiB; Kluis reads token-endpoint bodies itself to find the client. */
 const MAX_BODY = 56 * 1024;
 
-type LimitName = 'login' | 'token' | 'authorize' | 'register';
+type LimitName = 'login' | 'token' | 'authorize' | 'logout' | 'register';
 
 interface Dependencies {
   db: Database;
@@ -20,11 +20,18 @@ interface Dependencies {
   metrics: Metrics;
   limits: Config['rateLimits'];
   log: Logger;
+  /** MTLS_CERTIFICATE_HEADER: a certificate in it is the client's credential (RFC 8705 2). */
+  certificateHeader: string | undefined;
 }
+
+/** Whom a counter counts: the audit event of a refusal names them. */
+type Counted = { clientId?: string; ip?: string };
 
 /** The client endpoints (RFC 6749 token, RFC 9126 PAR, RFC 7662 introspection, RFC 7009 revocation). */
 const CLIENT_ENDPOINTS = new Set(['/token', '/request', '/token/introspection', '/token/revocation']);
-const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$/;
+// The account area's forms judge second factors too (re-enrolment, new recovery codes): the same bucket.
+const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$|^\/account\//;
+const LOGOUT = /^\/session\/end(\/confirm)?$/;
 
 /**
  * Rate limits shared by every Kluis process (fixed windows counted in Postgres): per address on the sign-in forms,
@@ -32,22 +39,27 @@ const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$/;
  * Retry-After (an OAuth error body on OAuth endpoints, a page on the browser ones), counted in the metrics, and the
  * first refusal of a window is an audit event.
  *
- * Per client, only requests the client authenticated count (a stranger sending the client's id with a wrong secret
- * must not use up its quota); unauthenticated requests count against their address instead.
+ * Per client, only requests that carried a credential and succeeded count: a success proves the client
+ * authenticated (every client endpoint authenticates first, RFC 6749 2.3, RFC 7662 2.1, RFC 7009 2.1), while a
+ * failure may come from a stranger sending the client's id with a wrong or malformed credential, who must not use up
+ * its quota; failures count against their address instead. A request that carries no credential at all, only a
+ * `client_id` (a public client, RFC 6749 2.1, or a stranger naming one), proves nothing about who sent it, success
+ * or not: it counts against that client at that address, so a stranger with bogus codes uses up only their own
+ * share of a public client's quota.
  */
-export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): Middleware {
+export function rateLimits({ db, audit, metrics, limits, log, certificateHeader }: Dependencies): Middleware {
   const window = limits.windowSeconds;
   const clientCounts = new RecentCounts();
 
-  async function refuse(ctx: Context, name: LimitName, key: string, resetAt: Date, hits: number, limit: number, oauth: boolean) {
+  async function refuse(ctx: Context, name: LimitName, counted: Counted, resetAt: Date, hits: number, limit: number, oauth: boolean) {
     metrics.rateLimited(name);
     if (hits === limit + 1) {
-      const [kind, subject] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+      const { clientId, ip } = counted;
       await audit.record({
         type: 'rate_limit.exceeded',
-        actor: kind.endsWith('client') ? `client:${subject}` : 'anonymous',
-        ...(kind.endsWith('client') ? { clientId: subject } : {}),
-        details: { limit: name, ...(kind.endsWith('ip') ? { ip: subject } : {}), window_seconds: window },
+        actor: clientId && !ip ? `client:${clientId}` : 'anonymous',
+        ...(clientId ? { clientId } : {}),
+        details: { limit: name, ...(ip ? { ip } : {}), window_seconds: window },
       });
     }
     ctx.status = 429;
@@ -65,7 +77,7 @@ export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): M
   async function gate(ctx: Context, name: LimitName, key: string, limit: number, oauth: boolean): Promise<boolean> {
     const { hits, resetAt } = await countHit(db, key, window);
     if (hits <= limit) return true;
-    await refuse(ctx, name, key, resetAt, hits, limit, oauth);
+    await refuse(ctx, name, { ip: ctx.ip }, resetAt, hits, limit, oauth);
     return false;
   }
 
@@ -77,6 +89,11 @@ export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): M
     }
     if (path === '/auth' && (method === 'GET' || method === 'POST')) {
       if (await gate(ctx, 'authorize', `authorize-ip:${ctx.ip}`, limits.authorize, false)) await next();
+      return;
+    }
+    // RP-initiated logout is open to anyone and stores a session for its confirmation page.
+    if (LOGOUT.test(path) && (method === 'GET' || method === 'POST')) {
+      if (await gate(ctx, 'logout', `logout-ip:${ctx.ip}`, limits.authorize, false)) await next();
       return;
     }
     if (path === '/reg' && method === 'POST') {
@@ -91,9 +108,13 @@ export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): M
         return;
       }
       const clientId = claimedClient(ctx, body);
-      const clientKey = clientId ? `token-client:${clientId}` : undefined;
       const ipKey = `token-ip:${ctx.ip}`;
-      const keys = clientKey ? [clientKey, ipKey] : [ipKey];
+      const credential = offersCredential(ctx, body, certificateHeader);
+      // Without a credential: the client at this address; with one: the client if the request succeeds (below).
+      const clientKey = clientId ? (credential ? `token-client:${clientId}` : `token-client-ip:${clientId} ${ctx.ip}`) : undefined;
+      const counted = new Map<string, Counted>([[ipKey, { ip: ctx.ip }]]);
+      if (clientKey) counted.set(clientKey, credential ? { clientId } : { clientId, ip: ctx.ip });
+      const keys = [...counted.keys()];
       // Refuse before doing any work when the client (or this address) is over its limit already. The counts are
       // read from Postgres (one query for both) unless this process saw them within the last second well below the
       // limit.
@@ -102,18 +123,18 @@ export function rateLimits({ db, audit, metrics, limits, log }: Dependencies): M
         clientCounts.learnPeek(keys, current, window);
         const over = current.find((count) => count.hits >= limits.token);
         if (over) {
-          await refuse(ctx, 'token', over.key, over.resetAt, over.hits + 1, limits.token, true);
+          await refuse(ctx, 'token', counted.get(over.key)!, over.resetAt, over.hits + 1, limits.token, true);
           clientCounts.learn(over.key, await countHit(db, over.key, window));
           return;
         }
       }
       beforeResponse(ctx, async (status) => {
-        const counted = status !== 401 && clientKey !== undefined ? clientKey : ipKey;
+        const key = clientKey !== undefined && (!credential || (status >= 200 && status < 300)) ? clientKey : ipKey;
         try {
-          clientCounts.learn(counted, await countHit(db, counted, window));
+          clientCounts.learn(key, await countHit(db, key, window));
         } catch (err) {
           // The answer is decided already; an uncounted hit only lets the client one request further.
-          log.warn({ err, key: counted }, 'rate-limit hit not counted');
+          log.warn({ err, key }, 'rate-limit hit not counted');
         }
       });
       await next();
@@ -201,6 +222,17 @@ async function readBody(ctx: Context): Promise<Buffer | undefined> {
   const body = Buffer.concat(chunks, size);
   (ctx.req as unknown as { body: Buffer }).body = body;
   return body;
+}
+
+/**
+ * Whether the request carries anything that authenticates a client (RFC 6749 2.3): HTTP Basic, a client_secret, a
+ * client assertion (RFC 7523) or a client certificate from the trusted proxy (RFC 8705). A bare client_id does not.
+ */
+function offersCredential(ctx: Context, body: Buffer, certificateHeader: string | undefined): boolean {
+  if (/^Basic\s/i.test(ctx.get('authorization')) || (certificateHeader && ctx.get(certificateHeader))) return true;
+  if (!ctx.is('application/x-www-form-urlencoded')) return false;
+  const params = parse(body.toString());
+  return params.client_secret !== undefined || params.client_assertion !== undefined;
 }
 
 /** The client a request claims to be (HTTP Basic, client_id, or a client assertion's issuer); not yet verified. */

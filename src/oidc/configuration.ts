@@ -15,7 +15,7 @@ import { SCA_ACR, scaPolicy } from './policy.ts';
 import { ACCOUNT_CLIENT_ID } from './account-client.ts';
 import { checkClientMetadata } from './client-policy.ts';
 import { pairwiseSubject } from './pairwise.ts';
-import { registrationFeatures } from './registration.ts';
+import { NewClients, registrationFeatures } from './registration.ts';
 import { SIGNING_ALGS } from './keys.ts';
 import { grantLifetime, isPayment, requestedDetails, richAuthorizationRequests, type AuthorizationDetail } from './authorization-details.ts';
 import { FAPI_PROFILE_METADATA, fapiFeatures, rotateRefreshToken } from './fapi.ts';
@@ -34,6 +34,9 @@ export interface ProviderSettings {
 }
 
 const algs = [...SIGNING_ALGS];
+
+/** Seconds a session without a signed-in account is kept. */
+export const ACCOUNTLESS_SESSION_TTL = 600;
 
 /** Seconds of clock skew allowed between Kluis and its clients for JWT times (RFC 9700 keeps it small). */
 export const CLOCK_TOLERANCE = 5;
@@ -54,8 +57,11 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
     return Math.min(token.resourceServer?.accessTokenTTL ?? max, max);
   };
 
+  const findAccount = accountFinder(db);
+
+  const newClients = new NewClients();
   return {
-    adapter: postgresAdapter(db, secrets.box, clientCache),
+    adapter: newClients.adapters(postgresAdapter(db, secrets.box, clientCache)),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: secrets.cookieKeys,
@@ -140,7 +146,12 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       // Account access lasts until the date the person agreed to (a FAPI refresh token is never rotated, so its own
       // lifetime is the access's); other refresh tokens 30 days.
       RefreshToken: (_ctx, token) => grantLifetime((token.rar ?? []) as AuthorizationDetail[], maxAccessTokenTtl) ?? 30 * 86400,
-      Session: 14 * 86400,
+      // A session nobody signed in to (an anonymous visit to /session/end, an abandoned sign-in) holds nothing worth
+      // keeping: it lives ten minutes, so anonymous requests cannot fill the table; signing in saves it again, longer.
+      Session: (_ctx, session) => (session.accountId ? 14 * 86400 : ACCOUNTLESS_SESSION_TTL),
+      // A leaked registration access token reads and rewrites its client (RFC 7592 3): it expires, and every update
+      // replaces it with a new one of the full lifetime.
+      RegistrationAccessToken: config.registration.accessTokenTtl,
       // A payment consent lasts as long as its access token; account access until the date the person agreed to.
       Grant: (_ctx, grant) => grantLifetime((grant.rar ?? []) as AuthorizationDetail[], maxAccessTokenTtl) ?? 180 * 86400,
     },
@@ -163,12 +174,14 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       },
       // OpenID Connect Back-Channel Logout 1.0: clients with a backchannel_logout_uri hear of every sign-out.
       backchannelLogout: { enabled: true },
-      ...registrationFeatures(config, db, secrets.box),
+      ...registrationFeatures(config, db, secrets.box, newClients),
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       introspection: {
         enabled: true,
         async allowedPolicy(ctx, client, token) {
+          // A person's token is inactive once the account is disabled or erased, as userinfo and refresh treat it.
+          if ('accountId' in token && token.accountId && !(await findAccount(ctx, token.accountId))) return false;
           if (token.clientId === client.clientId) return true;
           if ((client as unknown as { introspect_any_token?: boolean }).introspect_any_token !== true) return false;
           // A token of a disabled or removed client is inactive (`clients disable` stops its tokens at once).
@@ -207,7 +220,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
     // A payment is authorised once: its code yields one access token and no refresh token (RTS Art 5).
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access') && !isPayment((code as { rar?: unknown[] }).rar),
-    findAccount: accountFinder(db),
+    findAccount,
     // A consent given once holds for later sign-ins from any browser, until it expires or is withdrawn.
     async loadExistingGrant(ctx) {
       const { oidc } = ctx;

@@ -5,10 +5,13 @@ import { wireProviderEvents } from '../audit/provider-events.ts';
 import { GrantActivity } from '../consent/activity.ts';
 import type { Logger } from '../log/logger.ts';
 import { clientAuthStatus } from './client-auth-status.ts';
+import { registrationResponses } from './registration.ts';
 import { providerConfiguration, type ProviderSettings } from './configuration.ts';
 import { listResourceServers } from '../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
 import { acceptRotatedSecrets } from './rotated-secrets.ts';
+import { parUsedOnce } from './par-single-use.ts';
+import { scriptHashesOnly } from '../http/security-headers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -88,9 +91,13 @@ export class ProviderHost {
 
 function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint }: State): Current {
   const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys, resourceScopes }));
-  // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4).
+  // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4); from any other
+  // peer the HTTP app has stripped them (http/proxy-trust.ts) before the request gets here.
   provider.proxy = options.config.trustProxy;
   provider.use(clientAuthStatus);
+  provider.use(parUsedOnce(provider));
+  provider.use(scriptHashesOnly);
+  provider.use(registrationResponses);
   acceptRotatedSecrets(provider, options.db, options.secrets.box);
   wireProviderEvents(provider, options.audit, options.log, new GrantActivity(options.db));
   const callback = provider.callback();

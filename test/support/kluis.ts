@@ -68,6 +68,19 @@ export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000
   return { child, issuer, output: () => output, exited };
 }
 
+/** `node src/main.ts` expected to refuse to start: resolves with its exit code and output once it exits. */
+export async function kluisRefusal(env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+  try {
+    const started = await spawnKluis(env, timeoutMs);
+    started.child.kill('SIGKILL');
+    throw new Error(`kluis started although it should have refused:\n${started.output()}`);
+  } catch (err) {
+    const exited = /^kluis exited with (\d+):\n([\s\S]*)$/.exec((err as Error).message);
+    if (!exited) throw err;
+    return { code: Number(exited[1]), output: exited[2]! };
+  }
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;

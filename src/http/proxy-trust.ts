@@ -1,0 +1,32 @@
+import { BlockList, isIPv6 } from 'node:net';
+import type { Middleware } from 'koa';
+
+/** Headers only a proxy may write: where the request came from, how, and under which id. */
+const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-request-id'];
+
+/**
+ * Forwarded headers are believed only from the proxies the operator named (TRUSTED_PROXIES), judged by the
+ * connection's own remote address, which a client cannot forge. From any other peer they, and the client
+ * certificate header (RFC 8705 behind TLS termination), are deleted from the raw request before Kluis or
+ * oidc-provider reads it: both then see the peer's own address and plain http, so a client that reaches the port
+ * directly can neither pose as an mTLS client with a public certificate nor dodge a per-address limit by writing
+ * X-Forwarded-For (RFC 7239 8.1).
+ */
+export function proxyTrust(trustedProxies: string[], certificateHeader: string | undefined): Middleware {
+  const trusted = new BlockList();
+  for (const entry of trustedProxies) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIPv6(address) ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) trusted.addAddress(address, family);
+    else trusted.addSubnet(address, Number(prefix), family);
+  }
+  const stripped = certificateHeader ? [...FORWARDED_HEADERS, certificateHeader.toLowerCase()] : FORWARDED_HEADERS;
+  return (ctx, next) => {
+    const peer = ctx.req.socket.remoteAddress;
+    // BlockList matches IPv4-mapped IPv6 peers (::ffff:a.b.c.d on a dual-stack socket) against IPv4 entries too.
+    if (!peer || !trusted.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4')) {
+      for (const header of stripped) delete ctx.req.headers[header];
+    }
+    return next();
+  };
+}
