@@ -132,17 +132,29 @@ for (const model of MODELS) {
 
 describe('bearer values at rest', () => {
   for (const model of HASHED_ID_MODELS) {
-    test(`a ${model} row holds neither its raw id nor a session cookie value, and is still found by the raw id`, async () => {
+    test(`a ${model} row holds neither its raw id nor another bearer value, and is still found by the raw id`, async () => {
       const id = `${uniqueId()}-RAW-BEARER-VALUE`;
       const cookie = `${uniqueId()}-SESSION-COOKIE`;
       const adapter = new PostgresAdapter(model, t.db, box);
-      await adapter.upsert(id, { jti: id, grantId: 'g-rest', session: { accountId: 'acc', uid: 'su', cookie } }, 60);
+      const returnTo = `https://issuer.example/auth/${id}`;
+      const parJti = `${uniqueId()}-RAW-PAR-ID`;
+      const bearerFields = { returnTo, parJti, params: { client_id: 'c', request_uri: `urn:ietf:params:oauth:request_uri:${parJti}` } };
+      // Only an Interaction carries other bearer values (see src/db/oidc-payloads.ts).
+      const interaction = model === 'Interaction';
+      const extra = interaction ? { session: { accountId: 'acc', uid: 'su', cookie }, ...bearerFields } : {};
+      await adapter.upsert(id, { jti: id, grantId: 'g-rest', ...extra }, 60);
       const { rows } = await t.db.query<{ row: string }>(`select o::text as row from oidc_models o where model = $1`, [model]);
       assert.ok(rows.length > 0);
-      assert.ok(!rows.some((row) => row.row.includes(id) || row.row.includes(cookie)), 'no raw value in any stored row');
+      const leaks = [id, cookie, parJti];
+      assert.ok(!rows.some((row) => leaks.some((value) => row.row.includes(value))), 'no raw value in any stored row');
       const found = await adapter.find(id);
       assert.equal(found?.jti, id);
-      assert.deepEqual(found?.session, { accountId: 'acc', uid: 'su' });
+      if (interaction) {
+        assert.deepEqual(found?.session, { accountId: 'acc', uid: 'su' }, 'the session cookie is dropped');
+        assert.equal(found?.returnTo, returnTo, 'sealed fields come back as they were');
+        assert.deepEqual(found?.params, bearerFields.params);
+        assert.equal(found?.parJti, parJti);
+      }
       await adapter.consume(id);
       await adapter.destroy(id);
       assert.equal(await adapter.find(id), undefined);
@@ -165,14 +177,14 @@ describe('bearer values at rest', () => {
            ('RefreshToken', $1, $2, 'g-legacy', now() + interval '1 hour'),
            ('Interaction', $1, $3, null, now() + interval '1 hour'),
            ('Grant', 'g-legacy', '{"jti":"g-legacy"}', null, now() + interval '1 hour')`,
-        [id, { jti: id, scope: 'openid' }, { jti: id, session: { accountId: 'a', cookie: 'legacy-cookie' } }],
+        [id, { jti: id, scope: 'openid' }, { jti: id, returnTo: `https://issuer.example/auth/${id}`, session: { accountId: 'a', cookie: 'legacy-cookie' } }],
       );
       const rekeyed = await Promise.all([hashLegacyBearerIds(legacy.db, box), hashLegacyBearerIds(legacy.db, box)]);
       assert.deepEqual(rekeyed.sort(), [0, 2], 'one start re-keys, the other finds it done');
       const { rows } = await legacy.db.query<{ row: string }>(`select o::text as row from oidc_models o`);
       assert.ok(!rows.some((row) => row.row.includes(id) || row.row.includes('legacy-cookie')));
       assert.equal((await new PostgresAdapter('RefreshToken', legacy.db, box).find(id))?.scope, 'openid');
-      assert.ok(await new PostgresAdapter('Interaction', legacy.db, box).find(id));
+      assert.equal((await new PostgresAdapter('Interaction', legacy.db, box).find(id))?.returnTo, `https://issuer.example/auth/${id}`);
       assert.ok(await new PostgresAdapter('Grant', legacy.db, box).find('g-legacy'), 'grants keep their ids');
       assert.equal(await hashLegacyBearerIds(legacy.db, box), 0, 'later starts skip it');
     } finally {

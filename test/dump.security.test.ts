@@ -5,17 +5,17 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { Browser } from './support/browser.ts';
+import { Browser, formAction } from './support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { authorizationParameters, authoriseInBrowser, fapiConfiguration, registerFapiClient } from './support/fapi.ts';
+import { authorizationParameters, fapiConfiguration, registerFapiClient } from './support/fapi.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
-import { addPerson } from './support/people.ts';
-import { RelyingParty } from './support/rp.ts';
+import { addPerson, totpCode } from './support/people.ts';
+import { activate, RelyingParty, signIn } from './support/rp.ts';
 import { STRONG_SECRET } from './support/secrets.ts';
 
-// Issue 13 finding 1: a database dump (without KLUIS_SECRET) handed out live credentials. After every kind of flow,
-// pg_dump must contain none of the values a client or a person holds.
+// Issue 13 finding 1: a database dump (without KLUIS_SECRET) handed out live credentials. During and after every kind
+// of flow, pg_dump must contain none of the values a client or a person holds.
 let t: TestDatabase;
 let kluis: TestKluis;
 const PASSWORD = 'dump test passphrase';
@@ -45,16 +45,25 @@ async function dump(): Promise<string> {
 }
 
 describe('a database dump', () => {
-  test('after code, refresh, client credentials, DCR with IAT and RAT and a FAPI flow, holds none of the values handed out', async () => {
+  test('during and after activation, code, refresh, client credentials, DCR with IAT and RAT and a FAPI flow, holds none of the values handed out', async () => {
     // A person with an authenticator, through the authorization code flow with refresh (rotation) and logout-free SSO.
-    const person = await addPerson(t.url, 'dumpy', PASSWORD, { totp: true }, ENV);
-    keep('TOTP secret', person.secret);
+    // The first sign-in activates the person: activation code, then a new authenticator and recovery codes.
+    const person = await addPerson(t.url, 'dumpy', PASSWORD, {}, ENV);
+    keep('activation code', person.activation_code);
     const web = await registerClient(t.url, { client_name: 'Dump web', redirect_uris: ['https://dump.example/cb'], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid profile offline_access' }, ENV);
     keep('client secret', web.client_secret);
     const rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload, 'https://dump.example/cb');
     const browser = new Browser(kluis.issuer);
     const request = await rp.request({ scope: 'openid profile offline_access', prompt: 'consent' });
-    const { callback } = await authoriseInBrowser(browser, request.url, 'dumpy', PASSWORD, person.secret!, ['profile', 'offline_access']);
+    const { res: login } = await browser.follow(request.url);
+    const enrolled = await activate(browser, await login.text(), 'dumpy', PASSWORD, String(person.activation_code));
+    keep('TOTP secret', enrolled.secret);
+    assert.equal(enrolled.codes.length, 10);
+    enrolled.codes.forEach((code, i) => keep(`recovery code ${i + 1}`, code));
+    const { res: consent } = await browser.follow(enrolled.continueTo!);
+    const consentPage = await consent.text();
+    const { external: callback } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'offline_access'] });
+    assert.ok(callback, 'back at the app');
     keep('authorization code', callback.searchParams.get('code'));
     for (const [name, value] of browser.cookies) keep(`cookie ${name}`, value);
     const tokens = await rp.redeem(callback, request);
@@ -102,7 +111,17 @@ describe('a database dump', () => {
     // The same person signs in again within one TOTP step: let the step be used again (the replay guard is tested elsewhere).
     await t.db.query('update accounts set totp_last_step = null where id = $1', [person.id]);
     const fapiBrowser = new Browser(kluis.issuer);
-    const { callback: fapiCallback } = await authoriseInBrowser(fapiBrowser, parUrl, 'dumpy', PASSWORD, person.secret!, ['offline_access']);
+    const { res: fapiLogin } = await fapiBrowser.follow(parUrl);
+    const fapiLoginPage = await fapiLogin.text();
+    // A dump taken while the sign-in is open holds neither the request_uri nor the interaction's cookie values.
+    const midFlow = await dump();
+    const open = [...handedOut.filter(([what]) => what === 'request_uri'), ...[...fapiBrowser.cookies].map(([name, value]): [string, string] => [`open interaction cookie ${name}`, value])];
+    assert.ok(open.length >= 3, 'the request_uri and the interaction and resume cookies');
+    assert.deepEqual(open.filter(([, value]) => midFlow.includes(value)).map(([what]) => what), [], 'values present in the mid-flow dump');
+    const { res: fapiConsent } = await signIn(fapiBrowser, fapiLoginPage, 'dumpy', PASSWORD, await totpCode(enrolled.secret));
+    const fapiConsentPage = await fapiConsent.text();
+    const { external: fapiCallback } = await fapiBrowser.submit(formAction(fapiConsentPage, 'consent'), fapiConsentPage, { scope: ['offline_access'] });
+    assert.ok(fapiCallback, 'back at the FAPI client');
     keep('FAPI authorization code', fapiCallback.searchParams.get('code'));
     const fapiTokens = await oidc.authorizationCodeGrant(config, fapiCallback, { pkceCodeVerifier: verifier, idTokenExpected: true }, undefined, { DPoP: dpop });
     keep('FAPI access token', fapiTokens.access_token);

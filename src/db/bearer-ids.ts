@@ -2,6 +2,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { Database } from './database.ts';
 import { HASHED_ID_MODELS, HASHED_ID_PREFIX, storedId } from './oidc-adapter.ts';
+import { sealPayload } from './oidc-payloads.ts';
 
 const MARKER = 'bearer_ids_hashed';
 const BATCH = 500;
@@ -9,7 +10,7 @@ const BATCH = 500;
 /**
  * Databases written before bearer ids were hashed hold raw token values as row ids. This re-keys those rows once
  * (under an advisory lock, so processes starting together take turns), keeping every issued token, code and session
- * working, and drops the raw value from their payloads. A marker row makes later starts skip it at the cost of one
+ * working, and drops or seals the bearer values in their payloads as the adapter does. A marker row makes later starts skip it at the cost of one
  * select. Processes of the previous version must be stopped first: they would keep writing raw ids.
  */
 export async function hashLegacyBearerIds(db: Database, box: SecretBox): Promise<number> {
@@ -27,14 +28,11 @@ export async function hashLegacyBearerIds(db: Database, box: SecretBox): Promise
         [[...HASHED_ID_MODELS], HASHED_ID_PREFIX, BATCH],
       );
       for (const row of rows) {
-        const { jti: _raw, ...payload } = row.payload;
-        const session = payload.session as Record<string, unknown> | undefined;
-        if (session && typeof session === 'object') delete session.cookie;
         await tx.query('update oidc_models set id = $3, payload = $4 where model = $1 and id = $2', [
           row.model,
           row.id,
           storedId(box, row.model, row.id),
-          payload,
+          sealPayload(box, row.model, row.payload, true),
         ]);
       }
       rekeyed += rows.length;

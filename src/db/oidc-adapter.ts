@@ -5,6 +5,7 @@ import type { ClientCache } from './client-cache.ts';
 import type { Database, Queryable } from './database.ts';
 import { errors } from 'oidc-provider';
 import { DatabaseUnavailable, UnstorableInput } from './errors.ts';
+import { openPayload, sealPayload } from './oidc-payloads.ts';
 
 const { InvalidRequest } = errors;
 
@@ -26,7 +27,7 @@ export const MODELS = [
   'BackchannelAuthenticationRequest',
 ] as const;
 
-export const CLIENT_SECRET_PURPOSE = 'client_secret';
+export { CLIENT_SECRET_PURPOSE } from './oidc-payloads.ts';
 
 /**
  * Models whose id is a bearer value: whoever holds it can use it (a token, a code, a registration or initial access
@@ -120,11 +121,11 @@ export class PostgresAdapter implements Adapter {
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'ReplayDetection') return this.#claim(id);
-    if (!this.#cache) return this.#withId(await this.#findWhere('id', this.#key(id)), id);
+    if (!this.#cache) return this.#findWhere('id', this.#key(id), id);
     const cached = this.#cache.get(id);
     if (cached) return cached.payload && structuredClone(cached.payload);
     const generation = this.#cache.generation(id);
-    const payload = await this.#findWhere('id', id);
+    const payload = await this.#findWhere('id', id, id);
     this.#cache.set(id, payload && structuredClone(payload), generation);
     return payload;
   }
@@ -146,15 +147,15 @@ export class PostgresAdapter implements Adapter {
       ),
     );
     if (rowCount === 1) return undefined;
-    return (await this.#findWhere('id', id)) ?? { jti: id };
+    return (await this.#findWhere('id', id, id)) ?? { jti: id };
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
-    return this.#findWhere('uid', uid);
+    return this.#findWhere('uid', uid, undefined);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
-    return this.#findWhere('user_code', userCode);
+    return this.#findWhere('user_code', userCode, undefined);
   }
 
   async consume(id: string): Promise<void> {
@@ -176,7 +177,8 @@ export class PostgresAdapter implements Adapter {
     await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and grant_id = $2', [this.model, grantId]));
   }
 
-  async #findWhere(column: 'id' | 'uid' | 'user_code', value: string): Promise<AdapterPayload | undefined> {
+  /** `id`: the raw id the row was asked for by, given back as the payload's jti (undefined for secondary keys). */
+  async #findWhere(column: 'id' | 'uid' | 'user_code', value: string, id: string | undefined): Promise<AdapterPayload | undefined> {
     // A disabled client is not found: it cannot authenticate, and tokens issued to it introspect as inactive.
     const enabled = this.model === 'Client' && !this.#includeDisabled ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)' : '';
     const { rows } = await this.#run(() =>
@@ -188,7 +190,7 @@ export class PostgresAdapter implements Adapter {
     );
     const row = rows[0];
     if (!row) return undefined;
-    const payload = this.#open(row.payload);
+    const payload = openPayload(this.#box, this.model, row.payload, HASHED_ID_MODELS.has(this.model), id);
     if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
     return payload;
   }
@@ -197,20 +199,8 @@ export class PostgresAdapter implements Adapter {
     return storedId(this.#box, this.model, id);
   }
 
-  /** oidc-provider identifies an instance by its payload's jti, which is not stored for hashed ids: put it back. */
-  #withId(payload: AdapterPayload | undefined, id: string): AdapterPayload | undefined {
-    return payload && HASHED_ID_MODELS.has(this.model) ? { ...payload, jti: id } : payload;
-  }
-
   #seal(payload: AdapterPayload): AdapterPayload {
-    if (HASHED_ID_MODELS.has(this.model)) return withoutBearerValues(payload);
-    if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
-    return { ...payload, client_secret: this.#box.encrypt(payload.client_secret, CLIENT_SECRET_PURPOSE) };
-  }
-
-  #open(payload: AdapterPayload): AdapterPayload {
-    if (this.model !== 'Client' || typeof payload.client_secret !== 'string') return payload;
-    return { ...payload, client_secret: this.#box.decrypt(payload.client_secret, CLIENT_SECRET_PURPOSE) };
+    return sealPayload(this.#box, this.model, payload, HASHED_ID_MODELS.has(this.model));
   }
 
   async #run<T>(work: () => Promise<T>): Promise<T> {
@@ -222,20 +212,6 @@ export class PostgresAdapter implements Adapter {
       throw err;
     }
   }
-}
-
-/**
- * The payload without the raw id (`jti`) and, for an Interaction, without the session cookie's value that
- * oidc-provider copies into it (`session.cookie`, which it never reads back).
- */
-function withoutBearerValues(payload: AdapterPayload): AdapterPayload {
-  const { jti: _jti, ...rest } = payload;
-  const session = rest.session as Record<string, unknown> | undefined;
-  if (session && typeof session === 'object' && 'cookie' in session) {
-    const { cookie: _cookie, ...kept } = session;
-    return { ...rest, session: kept } as AdapterPayload;
-  }
-  return rest;
 }
 
 export function postgresAdapter(db: Database, box: SecretBox, cache?: ClientCache): AdapterFactory {
