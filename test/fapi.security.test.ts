@@ -140,6 +140,29 @@ describe('A: authorization endpoint and PAR', () => {
     for (const res of answers.filter((answer) => !opened(answer))) assert.ok(await refused(res));
   });
 
+  test('A6: a request_uri opens one interaction under every spelling of /auth and of the request_uri', async () => {
+    const { params } = await authorizationParameters();
+    const URN = 'urn:ietf:params:oauth:request_uri:';
+    const opened = (res: Response) => res.status === 303 && /^\/interaction\//.test(res.headers.get('location') ?? '');
+    const send = (path: string, requestUri: string, method = 'GET') =>
+      fetch(`${kluis.issuer}${path}?${form({ client_id: fapi.clientId, request_uri: requestUri })}`, { method, redirect: 'manual' });
+    // oidc-provider routes /auth/, /AUTH and HEAD to the authorization endpoint, and loads `split(URN)[1]` as the id.
+    const spellings: [string, (requestUri: string) => Promise<Response>][] = [
+      ['URN appended', (uri) => send('/auth', `${uri}${URN}`)],
+      ['URN and more appended', (uri) => send('/auth', `${uri}${URN}x`)],
+      ['/auth/', (uri) => send('/auth/', uri)],
+      ['/AUTH', (uri) => send('/AUTH', uri)],
+      ['/Auth/', (uri) => send('/Auth/', uri)],
+      ['HEAD', (uri) => send('/auth', uri, 'HEAD')],
+    ];
+    for (const [name, spelled] of spellings) {
+      const requestUri = String((await par(fapi, params)).body.request_uri);
+      const answers = [await spelled(requestUri), await send('/auth', requestUri), await spelled(requestUri)];
+      assert.equal(answers.filter(opened).length, 1, `${name}: ${answers.map((res) => `${res.status} ${res.headers.get('location') ?? ''}`).join(' | ')}`);
+      for (const res of answers.filter((answer) => !opened(answer))) assert.equal(res.status, 400, name);
+    }
+  });
+
   test('A7: PAR without redirect_uri is refused although one is registered', async () => {
     const { params } = await authorizationParameters();
     const { redirect_uri: _omitted, ...rest } = params;

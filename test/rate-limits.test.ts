@@ -55,6 +55,68 @@ async function audited(limit: string): Promise<number> {
   return rows[0]!.n;
 }
 
+describe('rate limits under every spelling of a path', () => {
+  // oidc-provider's router and @koa/router match paths case-insensitively and accept a trailing slash, and serve GET
+  // routes for HEAD: each of these reaches the same handler as the canonical path, or no handler at all (404).
+  const spellings = (path: string) => [path, `${path}/`, path.toUpperCase(), `${path}//`, `${path.toUpperCase()}/`, `${path}%2F`];
+
+  test('each limit holds for /x/, /X, /x// and %2F forms of its paths: at most the limit is answered in all', async () => {
+    const own = await createTestDatabase();
+    const web = await registerClient(own.url, { redirect_uris: [REDIRECT], scope: 'openid' });
+    const three = { RATE_LIMIT_LOGIN: '3', RATE_LIMIT_TOKEN: '3', RATE_LIMIT_AUTHORIZE: '3', RATE_LIMIT_REGISTER: '3', LOGIN_IP_LIMIT: '1000' };
+    const kluis = await startTestKluis(own.url, three);
+    try {
+      const authorize = `client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
+      const browser = new Browser(kluis.issuer);
+      const page = await (await browser.follow(`/auth?${authorize}`)).res.text();
+      const uid = formAction(page, 'login').split('/')[2]!;
+      const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+      const form = { 'content-type': 'application/x-www-form-urlencoded' };
+      const oauthForm = (path: string) => () =>
+        fetch(new URL(path, kluis.url), { method: 'POST', headers: form, body: 'grant_type=client_credentials&client_id=x&client_secret=y' });
+      const buckets: Record<string, (() => Promise<Response>)[]> = {
+        authorize: [
+          ...spellings('/auth').map((path) => () => fetch(new URL(`${path}?${authorize}`, kluis.url), { redirect: 'manual' })),
+          () => fetch(new URL(`/auth?${authorize}`, kluis.url), { method: 'HEAD', redirect: 'manual' }),
+        ],
+        logout: [
+          ...spellings('/session/end').map((path) => () => fetch(new URL(path, kluis.url), { redirect: 'manual' })),
+          () => fetch(new URL('/SESSION/END/CONFIRM/', kluis.url), { method: 'POST', headers: form, body: 'xsrf=x', redirect: 'manual' }),
+          () => fetch(new URL('/session/end', kluis.url), { method: 'HEAD', redirect: 'manual' }),
+        ],
+        token: spellings('/token').map(oauthForm),
+        par: spellings('/request').map(oauthForm),
+        introspection: spellings('/token/introspection').map(oauthForm),
+        revocation: spellings('/token/revocation').map(oauthForm),
+        register: spellings('/reg').map((path) => () => fetch(new URL(path, kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })),
+        login: [
+          ...[`/interaction/${uid}/login`, `/interaction/${uid}/login/`, `/INTERACTION/${uid}/LOGIN`, `/interaction/${uid}/login//`,
+            `/Interaction/${uid}/Login/`, `/interaction/${uid}/login%2F`, `/interaction/${uid}%2Flogin`].map((path) => () =>
+            browser.request(path, { method: 'POST', headers: form, body: new URLSearchParams({ csrf, username: 'nobody', password: 'wrong' }) })),
+          () => browser.request(`/INTERACTION/${uid}/MFA/`, { method: 'POST', headers: form, body: `csrf=${csrf}&code=000000` }),
+        ],
+        account: ['/account/security/totp', '/account/delete'].flatMap(spellings).map((path) => () =>
+          fetch(new URL(path, kluis.url), { method: 'POST', headers: form, body: 'csrf=x', redirect: 'manual' })),
+      };
+      for (const [bucket, requests] of Object.entries(buckets)) {
+        await own.db.query('delete from rate_limits');
+        const statuses: number[] = [];
+        for (const send of [...requests, ...requests]) {
+          const res = await send();
+          await res.arrayBuffer();
+          statuses.push(res.status);
+        }
+        const answered = statuses.filter((status) => status !== 429 && status !== 404);
+        assert.equal(answered.length, 3, `${bucket}: ${statuses.join()}`);
+        assert.notEqual(statuses[0], 429, `${bucket}: the canonical path is answered first`);
+      }
+    } finally {
+      await kluis.stop();
+      await own.drop();
+    }
+  });
+});
+
 describe('rate limits', () => {
   test('per client on /token: the limit is shared by both processes; 429 with Retry-After and an OAuth error body', async () => {
     const statuses: number[] = [];
@@ -143,6 +205,19 @@ describe('rate limits', () => {
     assert.ok(statuses.slice(0, 6).every((s) => s === 303), statuses.join());
     assert.equal(statuses[6], 429);
     assert.equal(await audited('authorize'), 1);
+  });
+
+  test('a stranger naming a new made-up client_id each time gets no fresh quota, and adds no counter rows', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i += 1) statuses.push((await tokenFrom('127.0.0.7', { grant_type: 'client_credentials', client_id: `fake-${i}` })).status);
+    assert.deepEqual(statuses.slice(5), Array(25).fill(429), `the address meets its limit after 5: ${statuses.join()}`);
+    assert.ok(statuses.slice(0, 5).every((status) => status !== 429), statuses.join());
+    // Long made-up ids, with a secret and without, count under the address too; no key grows with what was sent.
+    for (const form of [{ client_id: 'x'.repeat(5000) }, { client_id: 'y'.repeat(5000), client_secret: 's' }] as Record<string, string>[]) {
+      assert.equal((await tokenFrom('127.0.0.8', { grant_type: 'client_credentials', ...form })).status, 401);
+    }
+    const { rows } = await t.db.query<{ key: string }>(`select key from rate_limits where key like '%127.0.0.7%' or key like '%127.0.0.8%' or key like '%fake-%'`);
+    assert.deepEqual(rows.map((row) => row.key).sort(), ['token-ip:127.0.0.7', 'token-ip:127.0.0.8']);
   });
 
   test('per address on dynamic registration', async () => {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError } from '../src/config/env.ts';
 import { ensureSigningKeys, loadKeyRing } from '../src/oidc/keys.ts';
 import { DecryptionFailed, SecretBox } from '../src/secrets/secret-box.ts';
-import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
+import { KEK_ARGON2, loadServerSecrets } from '../src/secrets/server-secrets.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { STRONG_SECRET } from './support/secrets.ts';
 
@@ -72,6 +72,61 @@ describe('server secrets in the database', () => {
       loadServerSecrets(prod.db, { secret: `${SECRET}-rotated`, production: true }),
       (err: unknown) => err instanceof ConfigError && /KLUIS_SECRET does not match/.test(err.message),
     );
+  });
+
+  test('a database set up with KLUIS_SECRET stretches it with argon2id under its own random salt, not HKDF alone', async () => {
+    const other = await createTestDatabase();
+    try {
+      const first = await loadServerSecrets(prod.db, { secret: SECRET, production: true });
+      // Processes starting at once on a new database agree on one salt.
+      const [second, ...others] = await Promise.all(Array.from({ length: 3 }, () => loadServerSecrets(other.db, { secret: SECRET, production: true })));
+      for (const loaded of others) assert.equal(loaded.box.keyedHash('x', 'p'), second!.box.keyedHash('x', 'p'));
+      const kdf = async (db: TestDatabase['db']) =>
+        JSON.parse((await db.query<{ value: string }>(`select value from server_secrets where name = 'kek_kdf'`)).rows[0]!.value) as Record<string, unknown>;
+      const [one, two] = [await kdf(prod.db), await kdf(other.db)];
+      assert.deepEqual({ ...one, salt: undefined }, { alg: 'argon2id', salt: undefined, m: KEK_ARGON2.memoryKiB, t: KEK_ARGON2.passes, p: KEK_ARGON2.lanes });
+      assert.equal(Buffer.from(String(one.salt), 'base64url').length, 16);
+      assert.notEqual(one.salt, two.salt);
+      // The same secret gives each database its own key, and neither is the HKDF-only key a dump could be tested against.
+      const hkdfOnly = SecretBox.fromMasterSecret(SECRET);
+      assert.notEqual(first.box.keyedHash('x', 'p'), second!.box.keyedHash('x', 'p'));
+      assert.notEqual(first.box.keyedHash('x', 'p'), hkdfOnly.keyedHash('x', 'p'));
+      const { rows } = await prod.db.query<{ value: string }>(`select value from server_secrets where name = 'kek_check'`);
+      assert.throws(() => hkdfOnly.decrypt(rows[0]!.value, 'kek_check'), DecryptionFailed);
+      assert.equal(first.box.decrypt(rows[0]!.value, 'kek_check'), 'kluis key-encryption key check');
+      // Loaded again (a restart, another process), the stored parameters give the same key.
+      assert.equal((await loadServerSecrets(prod.db, { secret: SECRET, production: true })).box.keyedHash('x', 'p'), first.box.keyedHash('x', 'p'));
+    } finally {
+      await other.drop();
+    }
+  });
+
+  test('a database set up before argon2id keeps its HKDF key: it starts, and its keyed hashes do not change', async () => {
+    const old = await createTestDatabase();
+    try {
+      // What an earlier Kluis stored on first start: the check value under the HKDF key, and no kek_kdf row.
+      const hkdfOnly = SecretBox.fromMasterSecret(SECRET);
+      await old.db.query(`insert into server_secrets (name, value) values ('kek_check', $1)`, [hkdfOnly.encrypt('kluis key-encryption key check', 'kek_check')]);
+      const { box } = await loadServerSecrets(old.db, { secret: SECRET, production: true });
+      assert.equal(box.keyedHash('token id', 'AccessToken'), hkdfOnly.keyedHash('token id', 'AccessToken'));
+      const { rows } = await old.db.query(`select 1 from server_secrets where name = 'kek_kdf'`);
+      assert.equal(rows.length, 0, 'no derivation row is added to an existing database');
+    } finally {
+      await old.drop();
+    }
+  });
+
+  test('a kek_kdf row Kluis cannot use stops it with one line', async () => {
+    const bad = await createTestDatabase();
+    try {
+      await bad.db.query(`insert into server_secrets (name, value) values ('kek_kdf', $1)`, [JSON.stringify({ alg: 'argon2id', salt: 'x', m: 1, t: 0, p: 1 })]);
+      await assert.rejects(
+        loadServerSecrets(bad.db, { secret: SECRET, production: true }),
+        (err: unknown) => err instanceof ConfigError && /^server_secrets row kek_kdf is not an argon2id derivation/.test(err.message),
+      );
+    } finally {
+      await bad.drop();
+    }
   });
 
   test('production never generates a master secret', async () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { encodedRandomBits, MASTER_SECRET_BITS } from '../secrets/master-secret.ts';
 
@@ -306,8 +306,11 @@ const LOOPBACK_PROXIES = ['127.0.0.1', '::1'];
 
 /**
  * TRUSTED_PROXIES: comma-separated addresses or CIDR ranges. Setting it turns proxy trust on; TRUST_PROXY=true without
- * it trusts loopback only. A range covering every address (/0) is refused: forwarded headers from everyone are
- * forged headers (a client could claim any address or certificate).
+ * it trusts loopback only. A range so wide that it cannot be a set of proxies is refused: forwarded headers from
+ * everyone are forged headers (a client could claim any address or certificate). IPv4 ranges must be /8 or narrower
+ * and IPv6 ranges /16 or narrower; and because an IPv4 peer is matched against IPv4-mapped entries (::ffff:0:0/96,
+ * RFC 4291 2.5.5.2), an IPv6 range that reaches into that block must be /104 or narrower (an IPv4 /8): `::/1` or
+ * `::ffff:0:0/96` would trust every IPv4 peer.
  */
 function parseTrustedProxies(value: string | undefined, trustProxy: boolean | undefined): string[] {
   if (value === undefined) return trustProxy ? LOOPBACK_PROXIES : [];
@@ -319,14 +322,33 @@ function parseTrustedProxies(value: string | undefined, trustProxy: boolean | un
     const family = isIP(address);
     const bits = family === 6 ? 128 : 32;
     const valid =
-      family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= bits));
+      family !== 0 && extra === undefined && (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
     if (!valid) {
       throw new ConfigError(
-        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range with a prefix of 1-${bits} bits (e.g. 10.0.0.5 or 10.0.0.0/24)`,
+        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range with a prefix of 0-${bits} bits ` +
+          '(e.g. 10.0.0.5 or 10.0.0.0/24)',
+      );
+    }
+    const length = prefix === undefined ? bits : Number(prefix);
+    if (length < (family === 4 ? 8 : 16) || (family === 6 && length < 104 && reachesIpv4Mapped(address, length))) {
+      throw new ConfigError(
+        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is too wide a range to be proxies: ` +
+          'use /8 or narrower for IPv4, /16 for IPv6 and /104 within ::ffff:0:0/96',
       );
     }
   }
   return entries;
+}
+
+/** Whether the IPv6 range `address`/`length` shares addresses with the IPv4-mapped block ::ffff:0:0/96. */
+function reachesIpv4Mapped(address: string, length: number): boolean {
+  const range = new BlockList();
+  if (length <= 96) {
+    range.addSubnet(address, length, 'ipv6');
+    return range.check('::ffff:0:0', 'ipv6');
+  }
+  range.addSubnet('::ffff:0:0', 96, 'ipv6');
+  return range.check(address, 'ipv6');
 }
 
 /** SOFTWARE_STATEMENT_JWKS: an https URL, or a file holding a JWKS of public keys (checked now, not at first use). */

@@ -1,6 +1,7 @@
 import type { Middleware } from 'koa';
 import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
+import { routePath } from './route-path.ts';
 import { render } from './views.ts';
 
 /**
@@ -18,7 +19,7 @@ export function errorBoundary(log: Logger): Middleware {
       if (err instanceof DatabaseUnavailable) {
         ctx.status = 503;
         ctx.set('Retry-After', '5');
-        if (BROWSER_PATHS.test(ctx.path)) {
+        if (BROWSER_PATHS.test(routePath(ctx.path))) {
           ctx.type = 'html';
           ctx.body = render('error', { heading: 'Temporarily unavailable', description: 'Kluis is temporarily unavailable. Please try again in a moment.', error: 'temporarily_unavailable', requestId: ctx.state.requestId });
         } else {
@@ -28,7 +29,7 @@ export function errorBoundary(log: Logger): Middleware {
       }
       if (err instanceof UnstorableInput) {
         ctx.status = 400;
-        if (BROWSER_PATHS.test(ctx.path)) {
+        if (BROWSER_PATHS.test(routePath(ctx.path))) {
           ctx.type = 'html';
           ctx.body = render('error', { heading: 'Request refused', description: 'The request contains characters that are not allowed.', error: 'invalid_request', requestId: ctx.state.requestId });
         } else {
@@ -41,7 +42,7 @@ export function errorBoundary(log: Logger): Middleware {
       if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
         ctx.status = status;
         const description = status === 413 ? 'The request is too large.' : 'The request could not be understood.';
-        if (BROWSER_PATHS.test(ctx.path)) {
+        if (BROWSER_PATHS.test(routePath(ctx.path))) {
           ctx.type = 'html';
           ctx.body = render('error', { heading: 'Request refused', description, error: 'invalid_request', requestId: ctx.state.requestId });
         } else {

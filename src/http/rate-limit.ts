@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { parse } from 'node:querystring';
 import type { Context, Middleware } from 'koa';
 import { decodeJwt } from 'jose';
@@ -7,6 +8,7 @@ import type { Database } from '../db/database.ts';
 import type { Logger } from '../log/logger.ts';
 import { countHit } from '../db/rate-limits.ts';
 import type { Metrics } from './metrics.ts';
+import { readsRoute, routePath } from './route-path.ts';
 import { render } from './views.ts';
 
 /** oidc-provider refuses bodies above 56 KiB; Kluis reads token-endpoint bodies itself to find the client. */
@@ -27,7 +29,11 @@ interface Dependencies {
 /** Whom a counter counts: the audit event of a refusal names them. */
 type Counted = { clientId?: string; ip?: string };
 
-/** The client endpoints (RFC 6749 token, RFC 9126 PAR, RFC 7662 introspection, RFC 7009 revocation). */
+/**
+ * The client endpoints (RFC 6749 token, RFC 9126 PAR, RFC 7662 introspection, RFC 7009 revocation). These and the
+ * patterns below are compared with {@link routePath}, the form every spelling of a route that reaches its handler
+ * shares.
+ */
 const CLIENT_ENDPOINTS = new Set(['/token', '/request', '/token/introspection', '/token/revocation']);
 // The account area's forms judge second factors too (re-enrolment, new recovery codes): the same bucket.
 const SIGN_IN_FORMS = /^\/interaction\/[^/]+\/(login|mfa|enrol)$|^\/account\//;
@@ -44,8 +50,8 @@ const LOGOUT = /^\/session\/end(\/confirm)?$/;
  * failure may come from a stranger sending the client's id with a wrong or malformed credential, who must not use up
  * its quota; failures count against their address instead. A request that carries no credential at all, only a
  * `client_id` (a public client, RFC 6749 2.1, or a stranger naming one), proves nothing about who sent it, success
- * or not: it counts against that client at that address, so a stranger with bogus codes uses up only their own
- * share of a public client's quota.
+ * or not: it counts against the sender's address only, so a stranger with bogus codes uses up their own quota and
+ * not a public client's, and a stranger naming a new made-up client_id each time gets no fresh quota with it.
  */
 export function rateLimits({ db, audit, metrics, limits, log, certificateHeader }: Dependencies): Middleware {
   const window = limits.windowSeconds;
@@ -82,17 +88,18 @@ export function rateLimits({ db, audit, metrics, limits, log, certificateHeader 
   }
 
   return async (ctx, next) => {
-    const { path, method } = ctx;
+    const { method } = ctx;
+    const path = routePath(ctx.path);
     if (method === 'POST' && SIGN_IN_FORMS.test(path)) {
       if (await gate(ctx, 'login', `login-ip:${ctx.ip}`, limits.login, false)) await next();
       return;
     }
-    if (path === '/auth' && (method === 'GET' || method === 'POST')) {
+    if (path === '/auth' && (readsRoute(method) || method === 'POST')) {
       if (await gate(ctx, 'authorize', `authorize-ip:${ctx.ip}`, limits.authorize, false)) await next();
       return;
     }
     // RP-initiated logout is open to anyone and stores a session for its confirmation page.
-    if (LOGOUT.test(path) && (method === 'GET' || method === 'POST')) {
+    if (LOGOUT.test(path) && (readsRoute(method) || method === 'POST')) {
       if (await gate(ctx, 'logout', `logout-ip:${ctx.ip}`, limits.authorize, false)) await next();
       return;
     }
@@ -110,10 +117,10 @@ export function rateLimits({ db, audit, metrics, limits, log, certificateHeader 
       const clientId = claimedClient(ctx, body);
       const ipKey = `token-ip:${ctx.ip}`;
       const credential = offersCredential(ctx, body, certificateHeader);
-      // Without a credential: the client at this address; with one: the client if the request succeeds (below).
-      const clientKey = clientId ? (credential ? `token-client:${clientId}` : `token-client-ip:${clientId} ${ctx.ip}`) : undefined;
+      // With a credential: the client if the request succeeds (below); without one, or when it fails: the address.
+      const clientKey = clientId && credential ? `token-client:${keyPart(clientId)}` : undefined;
       const counted = new Map<string, Counted>([[ipKey, { ip: ctx.ip }]]);
-      if (clientKey) counted.set(clientKey, credential ? { clientId } : { clientId, ip: ctx.ip });
+      if (clientKey) counted.set(clientKey, { clientId });
       const keys = [...counted.keys()];
       // Refuse before doing any work when the client (or this address) is over its limit already. The counts are
       // read from Postgres (one query for both) unless this process saw them within the last second well below the
@@ -129,7 +136,7 @@ export function rateLimits({ db, audit, metrics, limits, log, certificateHeader 
         }
       }
       beforeResponse(ctx, async (status) => {
-        const key = clientKey !== undefined && (!credential || (status >= 200 && status < 300)) ? clientKey : ipKey;
+        const key = clientKey !== undefined && status >= 200 && status < 300 ? clientKey : ipKey;
         try {
           clientCounts.learn(key, await countHit(db, key, window));
         } catch (err) {
@@ -233,6 +240,14 @@ function offersCredential(ctx: Context, body: Buffer, certificateHeader: string 
   if (!ctx.is('application/x-www-form-urlencoded')) return false;
   const params = parse(body.toString());
   return params.client_secret !== undefined || params.client_assertion !== undefined;
+}
+
+/**
+ * A claimed client_id as it goes into a counter's key: as sent up to 64 characters (Kluis's own ids are far shorter),
+ * longer ones by their SHA-256, so a key has a bounded size and two long ids sharing a prefix get separate counters.
+ */
+function keyPart(clientId: string): string {
+  return clientId.length <= 64 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
 }
 
 /** The client a request claims to be (HTTP Basic, client_id, or a client assertion's issuer); not yet verified. */

@@ -1,4 +1,5 @@
 import type { Middleware } from 'koa';
+import { routePath } from './route-path.ts';
 
 /**
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no
@@ -18,7 +19,7 @@ export function securityHeaders(production: boolean): Middleware {
     // HSTS only makes sense over https; behind a TLS-terminating proxy the proxy may set it too.
     if (production) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
     // Responses carrying tokens or client secrets must not be cached by HTTP/1.0 caches either (RFC 6749 5.1).
-    if (NO_CACHE.test(ctx.path)) ctx.set('Pragma', 'no-cache');
+    if (NO_CACHE.test(routePath(ctx.path))) ctx.set('Pragma', 'no-cache');
     await next();
   };
 }

@@ -22,9 +22,18 @@ export class SecretBox {
     this.#hashKey = Buffer.from(hkdfSync('sha256', key, 'kluis', 'kluis keyed hash v1', 32));
   }
 
-  /** Derives the key-encryption key from the master secret with HKDF-SHA256 (RFC 5869). */
+  /**
+   * Derives the key-encryption key from the master secret with HKDF-SHA256 (RFC 5869) alone: the derivation of
+   * databases set up before the master secret was stretched (no `kek_kdf` row, see server-secrets.ts), and of the
+   * generated development secret.
+   */
   static fromMasterSecret(secret: string): SecretBox {
     return new SecretBox(Buffer.from(hkdfSync('sha256', secret, 'kluis', 'kluis key-encryption key v1', 32)));
+  }
+
+  /** Derives the key-encryption key with HKDF-SHA256 from the master secret as argon2id stretched it. */
+  static fromStretchedSecret(stretched: Buffer): SecretBox {
+    return new SecretBox(Buffer.from(hkdfSync('sha256', stretched, 'kluis', 'kluis key-encryption key v2', 32)));
   }
 
   /**
