@@ -135,15 +135,25 @@ describe('what the operator may name a client', () => {
   test('clients add and update refuse over-long or invisible-character names, names passing for Kluis, and its own ids', async () => {
     const add = (metadata: Record<string, unknown>) => runCli(['clients', 'add'], env, JSON.stringify(metadata));
     assertRefused(await add({ ...M2M_METADATA, client_name: 'x'.repeat(20_000) }), /^kluis: invalid_client_metadata: client_name must be at most 100 characters\n$/);
-    assertRefused(await add({ ...M2M_METADATA, client_name: 'Ledger \u202Ecnys' }), /client_name must not contain control or formatting characters/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'Ledger \u202Ecnys' }), /client_name must not contain control, formatting or invisible characters/);
     assertRefused(await add({ ...M2M_METADATA, client_name: 'Your Kluis account' }), /client_name must not name Kluis/);
     assertRefused(await add({ ...M2M_METADATA, client_name: 'Kluis demo app' }), /client_name must not name Kluis/);
     assertRefused(await add({ ...M2M_METADATA, client_id: 'kluis-demo' }), /client id kluis-demo is reserved for Kluis's own client/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'KIuis' }), /client_name must not name Kluis/);
+    assertRefused(await add({ ...M2M_METADATA, client_name: 'Your\u3164Kluis account' }), /invisible characters/);
 
     const ledger = await registerClient(t.url, { ...M2M_METADATA, client_name: 'Ledger' });
     assertRefused(await cli('clients', 'update', String(ledger.client_id), '--metadata', JSON.stringify({ client_name: 'KLUIS' })), /client_name must not name Kluis/);
     assertRefused(await cli('clients', 'update', 'kluis-account', '--metadata', '{"client_name":"Mine"}'), /kluis-account is Kluis's own client/);
     assert.equal((await cli('clients', 'show', String(ledger.client_id))).json!.client_name, 'Ledger', 'a refused update changed nothing');
+  });
+
+  test('a lone surrogate in client_name or client_uri is refused in one line, never a crash', async () => {
+    const add = (metadata: Record<string, unknown>) => runCli(['clients', 'add'], env, JSON.stringify(metadata));
+    for (const metadata of [{ client_name: 'Ledger \ud800' }, { client_uri: 'https://ledger.example/\ud800' }]) {
+      const result = await add({ ...M2M_METADATA, ...metadata });
+      assertRefused(result, /^kluis: invalid_client_metadata: client_(name|uri) must not contain control, formatting or invisible characters\n$/);
+    }
   });
 
   test('with an https issuer, client, policy, terms, logo and key URIs must be https', async () => {

@@ -87,7 +87,7 @@ describe('outbound requests', () => {
   test('in production a sector_identifier_uri on any of those literals is refused with the generic answer', async () => {
     for (const host of ['127.0.0.1', '[::1]', '[::7f00:1]', '[::ffff:127.0.0.1]', '[64:ff9b:1::7f00:1]', '[2002:7f00:1::]', '[fec0::1]']) {
       await assert.rejects(
-        verifySectorIdentifierUri({ sector_identifier_uri: `https://${host}:1/sector.json`, redirect_uris: REDIRECTS }, true),
+        verifySectorIdentifierUri({ sector_identifier_uri: `https://${host}:1/sector.json`, redirect_uris: REDIRECTS }, true, { timeoutMs: 50 }),
         sectorError(GENERIC),
         host,
       );
@@ -100,7 +100,7 @@ describe('outbound requests', () => {
     const rebinding = ((_host: string, _options: unknown, callback: (err: null, addresses: LookupAddress[]) => void) =>
       callback(null, [{ address: '127.0.0.1', family: 4 }])) as unknown as typeof import('node:dns').lookup;
     await assert.rejects(
-      verifySectorIdentifierUri({ sector_identifier_uri: `https://sector.example:${port}/sector.json`, redirect_uris: REDIRECTS }, true, rebinding),
+      verifySectorIdentifierUri({ sector_identifier_uri: `https://sector.example:${port}/sector.json`, redirect_uris: REDIRECTS }, true, { resolve: rebinding, timeoutMs: 200 }),
       sectorError(GENERIC),
     );
 
@@ -135,5 +135,25 @@ describe('outbound requests', () => {
     assert.deepEqual(answers, Array(4).fill(`kluis: invalid_client_metadata: ${GENERIC}`));
     const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client'`);
     assert.equal(rows.length, 0, 'nothing stored');
+  });
+
+  test('every failure answers when the deadline has passed: a closed or silent port, untrusted TLS, a special-use address', async () => {
+    const deadline = 600;
+    const silentPort = (silent.address() as { port: number }).port;
+    const failures: [string, boolean][] = [
+      ['https://127.0.0.1:1/sector.json', false], // closed port: refused at once
+      [`https://127.0.0.1:${silentPort}/sector.json`, false], // silent: times out
+      [`${site.origin}/sector.json`, false], // this process does not trust the site's certificate
+      ['https://[::1]:1/sector.json', true], // special-use literal in production: never connected to
+    ];
+    const timings = await Promise.all(failures.map(async ([uri, production]) => {
+      const started = performance.now();
+      await assert.rejects(verifySectorIdentifierUri({ sector_identifier_uri: uri, redirect_uris: REDIRECTS }, production, { timeoutMs: deadline }), sectorError(GENERIC), uri);
+      return performance.now() - started;
+    }));
+    for (const [i, elapsed] of timings.entries()) {
+      assert.ok(elapsed >= deadline - 5 && elapsed < deadline + 150, `${failures[i]![0]} answered after ${Math.round(elapsed)} ms`);
+    }
+    assert.ok(Math.max(...timings) - Math.min(...timings) < 100, `spread ${timings.map(Math.round).join(', ')} ms`);
   });
 });

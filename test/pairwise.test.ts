@@ -12,6 +12,7 @@ import { addPerson, totpCode } from './support/people.ts';
 import { startLogoutReceiver } from './support/logout-receiver.ts';
 import { RelyingParty } from './support/rp.ts';
 import { startTlsSite, type TlsSite } from './support/tls.ts';
+import { sectorOf } from '../src/oidc/pairwise.ts';
 
 // OIDC Core 8.1: what each client learns about one person, and what it cannot correlate.
 let t: TestDatabase;
@@ -126,8 +127,10 @@ describe('pairwise subject identifiers', () => {
       [`${site.origin}/not-an-array.json`, /sector_identifier_uri must return a JSON array/],
       [`${site.origin}/partial.json`, /sector_identifier_uri does not list every redirect URI \(missing https:\/\/d2.example\/cb\)/],
     ];
-    for (const [uri, message] of cases) {
-      const result = await attempt(uri);
+    // In parallel: a fetch that fails answers only at its 5 s deadline.
+    const results = await Promise.all(cases.map(([uri]) => attempt(uri)));
+    for (const [i, [uri, message]] of cases.entries()) {
+      const result = results[i]!;
       assert.equal(result.code, 1, uri);
       assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
       assert.match(result.stderr, message);
@@ -186,6 +189,23 @@ describe('pairwise subject identifiers', () => {
     const viaLocalhost = await subjects((await client(['http://localhost/cb'], native)).rp);
     assert.notEqual(viaLocalhost.idToken, one.idToken);
     assert.notEqual(viaLocalhost.idToken, other.idToken);
+  });
+
+  test('hosts that name nobody (localhost., 0.0.0.0, [::], private addresses, .local) make each client its own sector', async () => {
+    const sectorOfStored = async (uris: string[]) => {
+      const registered = await registerClient(t.url, { application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: uris });
+      const stored = await kluis.host.provider.Client.find(String(registered.client_id));
+      return { id: String(registered.client_id), sector: sectorOf(stored!) };
+    };
+    for (const uri of ['https://localhost./cb', 'https://0.0.0.0/cb', 'https://[::]/cb', 'https://192.168.1.20/cb', 'https://[fd00::1]/cb', 'https://printer.local/cb']) {
+      const [one, other] = [await sectorOfStored([uri]), await sectorOfStored([uri])];
+      assert.equal(one.sector, `client:${one.id}`, uri);
+      assert.equal(other.sector, `client:${other.id}`, uri);
+    }
+    // A fully qualified host (with the root's dot) is the same party, and the same sector, as without it.
+    const dotted = await sectorOfStored(['https://bank.example./cb']);
+    assert.equal(dotted.sector, 'bank.example');
+    assert.equal((await sectorOfStored(['https://bank.example/cb'])).sector, 'bank.example');
   });
 
   test('a first-party client the operator marks public gets the account id', async () => {

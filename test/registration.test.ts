@@ -9,9 +9,10 @@ import { NewClients } from '../src/oidc/registration.ts';
 import { loadServerSecrets } from '../src/secrets/server-secrets.ts';
 import { M2M_METADATA, registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { ROOT, runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
+import { ROOT, runCli, spawnKluis, startTestKluis, type KluisProcess, type TestKluis } from './support/kluis.ts';
 import { tempDir } from './support/tempdir.ts';
 import { storedRowId } from './support/rows.ts';
+import { heldDocument, startTlsSite, type TlsHandler, type TlsSite } from './support/tls.ts';
 
 // RFC 7591 dynamic registration and RFC 7592 management, as a fintech partner's onboarding script uses them.
 let t: TestDatabase;
@@ -428,9 +429,9 @@ describe('what a client may call itself (client_name, text and URIs)', () => {
   const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
   const NAMES: [string, RegExp][] = [
     ['B'.repeat(20_000), /client_name must be at most 100 characters/],
-    ['Budget \u202Eppa\u202C', /client_name must not contain control or formatting characters/],
-    ['Budget\u200Bapp', /client_name must not contain control or formatting characters/],
-    ['Budget\napp', /client_name must not contain control or formatting characters/],
+    ['Budget \u202Eppa\u202C', /client_name must not contain control, formatting or invisible characters/],
+    ['Budget\u200Bapp', /client_name must not contain control, formatting or invisible characters/],
+    ['Budget\napp', /client_name must not contain control, formatting or invisible characters/],
     ['Your Kluis account', /client_name must not name Kluis/],
     ['Kluis demo app', /client_name must not name Kluis/],
     ['KLUIS', /client_name must not name Kluis/],
@@ -470,5 +471,196 @@ describe('what a client may call itself (client_name, text and URIs)', () => {
     assert.equal(signed.status, 400);
     assert.equal(signed.body.error, 'invalid_client_metadata');
     assert.match(String(signed.body.error_description), /client_name must not name Kluis/);
+  });
+});
+
+describe('an RFC 7592 update claims its registration access token', () => {
+  // A separate Kluis process, so that it trusts the local site holding its sector_identifier_uri fetches (the
+  // registrant's own server decides how long an update stays in flight).
+  let site: TlsSite;
+  let server: KluisProcess;
+  const held: Record<string, TlsHandler> = {};
+  const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
+  const ratCount = async (clientId: unknown) =>
+    (await t.db.query(`select 1 from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [clientId])).rows.length;
+
+  before(async () => {
+    site = await startTlsSite({}, held);
+    server = await spawnKluis({ DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile });
+  });
+  after(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    await site?.close();
+  });
+
+  async function call(method: string, uri: string, token: unknown, body?: Record<string, unknown>) {
+    const res = await fetch(new URL(uri, server.issuer), {
+      method,
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  }
+
+  /** A registration, and an update of it whose sector_identifier_uri fetch waits until the test releases it. */
+  async function registeredWithHeldUpdate(path: string) {
+    const { body: registered } = await call('POST', '/reg', await iat(), WEB);
+    assert.ok(registered.registration_access_token, JSON.stringify(registered));
+    const sector = heldDocument(WEB.redirect_uris);
+    held[path] = sector.handler;
+    const update = (name: string) => call('PUT', `/reg/${String(registered.client_id)}`, registered.registration_access_token, {
+      ...WEB, client_id: registered.client_id, client_name: name, sector_identifier_uri: `${site.origin}${path}`,
+    });
+    return { registered, sector, update };
+  }
+
+  test('of 20 parallel updates with one registration access token exactly one succeeds, and one token is live afterwards', async () => {
+    const { registered, sector, update } = await registeredWithHeldUpdate('/parallel.json');
+    const updates = Array.from({ length: 20 }, (_, i) => update(`Budget ${i}`));
+    // Every update is past the token lookup and inside the policy before any of them may finish.
+    await Promise.race([sector.arrived(20), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    assert.equal(sector.held, 20, 'all 20 updates were in flight together');
+    sector.release();
+    const answers = await Promise.all(updates);
+    const statuses = answers.map((answer) => answer.status);
+    assert.equal(statuses.filter((status) => status === 200).length, 1, statuses.join());
+    for (const answer of answers.filter((a) => a.status !== 200)) {
+      assert.equal(answer.status, 401);
+      assert.equal(answer.body.error, 'invalid_token');
+    }
+    assert.equal(await ratCount(registered.client_id), 1, 'one registration access token row');
+    let live = 0;
+    for (const answer of answers) {
+      const token = answer.body.registration_access_token;
+      if (token && (await call('GET', `/reg/${String(registered.client_id)}`, token)).status === 200) live += 1;
+    }
+    assert.equal(live, 1, 'one live token');
+    assert.equal((await call('GET', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status, 401);
+  });
+
+  test('a client removed (DELETE /reg or clients remove) while its update is in flight stays removed', async () => {
+    for (const how of ['DELETE /reg', 'clients remove']) {
+      const { registered, sector, update } = await registeredWithHeldUpdate(`/removed-${how.replace(/\W/g, '')}.json`);
+      const updating = update('Resurrected');
+      await sector.arrived(1);
+      if (how === 'DELETE /reg') {
+        assert.equal((await call('DELETE', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status, 204);
+      } else {
+        const removed = await runCli(['clients', 'remove', String(registered.client_id)], { DATABASE_URL: t.url });
+        assert.equal(removed.code, 0, removed.stderr);
+      }
+      sector.release();
+      const answer = await updating;
+      assert.equal(answer.status, 401, `${how}: ${JSON.stringify(answer.body)}`);
+      assert.equal(answer.body.error, 'invalid_token');
+      const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+      assert.equal(rows.length, 0, `${how}: the client stays removed`);
+      assert.equal(await ratCount(registered.client_id), 0, `${how}: no registration access token`);
+    }
+  });
+
+  test('an update writes over the existing client row only: a client removed meanwhile is not written back', async () => {
+    const removed = await registerClient(t.url, { client_name: 'Removed', redirect_uris: ['https://removed.example/cb'] });
+    await t.db.query(`delete from oidc_models where model = 'Client' and id = $1`, [removed.client_id]);
+    const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
+    const newClients = new NewClients();
+    const clients = newClients.adapters((model) => new PostgresAdapter(model, t.db, box))('Client');
+    newClients.expectUpdate(String(removed.client_id));
+    await assert.rejects(
+      clients.upsert(String(removed.client_id), { client_id: removed.client_id, client_name: 'Resurrected', redirect_uris: ['https://removed.example/cb'] }),
+      (err: Error & { error?: string }) => err.error === 'invalid_token',
+    );
+    assert.equal(await clients.find(String(removed.client_id)), undefined);
+  });
+
+  test('an update that fails validation does not use the token up', async () => {
+    const { body: registered } = await call('POST', '/reg', await iat(), WEB);
+    const uri = `/reg/${String(registered.client_id)}`;
+    const bad = await call('PUT', uri, registered.registration_access_token, { ...WEB, client_id: registered.client_id, response_types: ['token'] });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    const good = await call('PUT', uri, registered.registration_access_token, { ...WEB, client_id: registered.client_id, client_name: 'Budget 2' });
+    assert.equal(good.status, 200, JSON.stringify(good.body));
+  });
+});
+
+describe('an RFC 7592 update keeps the software it was registered as (RFC 7591 2.3)', () => {
+  const update = async (registered: Record<string, unknown>, token: unknown, metadata: Record<string, unknown>) => {
+    const res = await fetch(String(registered.registration_client_uri), {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${String(token)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ client_id: registered.client_id, ...metadata }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  test("a statement for another software is refused at an update; the same software's new statement is applied", async () => {
+    const budget = await statement({ software_id: 'budget-swap', redirect_uris: ['https://budget.example/cb'] });
+    const { body: registered } = await register(await iat(), { software_statement: budget });
+    assert.equal(registered.software_id, 'budget-swap', JSON.stringify(registered));
+    const evil = await statement({ software_id: 'evil', redirect_uris: ['https://evil.example/cb'] });
+    const swapped = await update(registered, registered.registration_access_token, { software_statement: evil });
+    assert.equal(swapped.status, 400, JSON.stringify(swapped.body));
+    assert.equal(swapped.body.error, 'invalid_software_statement');
+    assert.equal(swapped.body.error_description, 'a statement for other software needs a new registration');
+    const { rows } = await t.db.query(`select payload->'redirect_uris' as uris, payload->>'software_id' as id from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+    assert.deepEqual(rows[0], { uris: ['https://budget.example/cb'], id: 'budget-swap' });
+
+    const renewed = await statement({ software_id: 'budget-swap', redirect_uris: ['https://budget.example/cb2'] });
+    const same = await update(registered, registered.registration_access_token, { software_statement: renewed });
+    assert.equal(same.status, 200, JSON.stringify(same.body));
+    assert.deepEqual(same.body.redirect_uris, ['https://budget.example/cb2']);
+  });
+
+  test('a client registered without a statement may add one at an update', async () => {
+    const { body: registered } = await register(await iat(), WEB);
+    const added = await update(registered, registered.registration_access_token, { ...WEB, software_statement: await statement({ software_id: 'budget-late' }) });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.equal(added.body.software_id, 'budget-late');
+  });
+});
+
+describe('names passing for Kluis, invisible characters and lone surrogates', () => {
+  test('look-alikes of Kluis (capital I, small capitals, Cherokee, Lisu) and invisible characters are refused', async () => {
+    const token = await iat();
+    const samples: [string, RegExp][] = [
+      ['KIuis', /client_name must not name Kluis/],
+      ['ᴋʟᴜɪꜱ', /client_name must not name Kluis/],
+      ['Ꮶluis', /client_name must not name Kluis/],
+      ['ꓗꓡuis', /client_name must not name Kluis/],
+      ['\u3164Kluis', /client_name must not contain control, formatting or invisible characters/],
+      ['Your\u3164Kluis account', /client_name must not contain control, formatting or invisible characters/],
+      ['Budget\uFFA0app', /invisible characters/],
+      ['Kluis\u2028', /invisible characters/],
+      ['Budget\u2029app', /invisible characters/],
+      ['x\uFE0Fy', /invisible characters/],
+      ['K\u034Fluis', /invisible characters/],
+    ];
+    for (const [name, description] of samples) {
+      const { status, body } = await register(token, { ...WEB, client_name: name });
+      assert.equal(status, 400, JSON.stringify(name));
+      assert.equal(body.error, 'invalid_client_metadata', JSON.stringify(body));
+      assert.match(String(body.error_description), description, JSON.stringify(name));
+    }
+    assert.equal((await register(token, { ...WEB, client_name: 'Spaarkluis' })).status, 201);
+  });
+
+  test('a lone surrogate in client_name or client_uri is a 400, never a 500', async () => {
+    const token = await iat();
+    for (const metadata of [{ client_name: 'A\ud800B' }, { client_uri: 'https://budget.example/\ud800' }]) {
+      const { status, body } = await register(token, { ...WEB, ...metadata });
+      assert.equal(status, 400, JSON.stringify(body));
+      assert.equal(body.error, 'invalid_client_metadata', JSON.stringify(body));
+    }
+  });
+
+  test('a lone surrogate anywhere in a stored payload is refused as a bad request, not a database error', async () => {
+    const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
+    const clients = new PostgresAdapter('Client', t.db, box);
+    await assert.rejects(
+      clients.upsert('surrogate', { client_id: 'surrogate', redirect_uris: ['https://budget.example/cb'], jwks: { keys: [{ kid: 'a\ud800' }] } }),
+      (err: Error & { error?: string; status?: number }) => err.error === 'invalid_request' && err.status === 400,
+    );
   });
 });

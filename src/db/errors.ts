@@ -28,8 +28,11 @@ export class UnstorableInput extends Error {
   override name = 'UnstorableInput';
 }
 
-// 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb).
+// 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb); 22P02 for
+// json: invalid input syntax, here a lone surrogate (\ud800), which JSON.stringify writes as an escape jsonb refuses.
+// Other 22P02s (a malformed uuid or number) are Kluis's own mistakes and stay 500s.
 export function isUnstorableText(err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code;
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (code === '22P02') return typeof message === 'string' && /\btype json\b/.test(message);
   return code === '22021' || code === '22P05';
 }

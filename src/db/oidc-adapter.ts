@@ -119,6 +119,20 @@ export class PostgresAdapter implements Adapter {
     return rowCount === 1;
   }
 
+  /** Changes an instance that exists; false when there is none (never creates one). */
+  async replace(id: string, payload: AdapterPayload): Promise<boolean> {
+    const { rowCount } = await this.#run(() =>
+      this.#db.query(
+        `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
+        [
+          this.model, this.#key(id), this.#seal(payload),
+          payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+        ],
+      ),
+    );
+    return rowCount === 1;
+  }
+
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (this.model === 'ReplayDetection') return this.#claim(id);
     if (!this.#cache) return this.#findWhere('id', this.#key(id), id);

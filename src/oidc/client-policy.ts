@@ -68,17 +68,29 @@ const HTTPS_IN_PRODUCTION = ['client_uri', 'policy_uri', 'tos_uri', 'logo_uri', 
 const URI_FIELDS = [...HTTPS_IN_PRODUCTION, 'sector_identifier_uri', 'backchannel_logout_uri'];
 const URI_LISTS = ['redirect_uris', 'post_logout_redirect_uris'];
 const TEXT_FIELDS = ['software_id', 'software_version'];
-/** Unicode control (Cc) and formatting (Cf: bidi overrides, zero-width joiners) characters, as for payment details. */
-const CONTROL_OR_FORMAT = /[\p{Cc}\p{Cf}]/u;
+/**
+ * Characters that are not shown as what they are: controls (Cc), formatting (Cf: bidi overrides, zero-width
+ * joiners), line and paragraph separators (Zl, Zp), every default-ignorable code point (variation selectors,
+ * combining grapheme joiner; UAX #44) and the Hangul fillers, letters that render blank. Lone surrogates (Cs) are
+ * not text at all: PostgreSQL cannot store them.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}\u115F\u1160\u3164\uFFA0]/v;
 
 /**
- * Look-alike letters (Cyrillic, Greek, digits) folded to the Latin letters of "kluis", so a name cannot imitate
- * Kluis's own pages with them. Not a full confusables table: enough for the five letters that matter.
+ * Look-alikes of the letters of "kluis", folded onto them after NFKD (which already maps fullwidth, the Kelvin
+ * sign and mathematical letters) and lower-casing: Cyrillic, Greek, Armenian, Cherokee, Lisu, small capitals,
+ * digits and symbols (from UTS #39 confusables). l and i are one letter here, because I, l, 1 and | are one shape.
+ * Not a full confusables table: enough for the five letters that matter.
  */
-const LOOKALIKES: Record<string, string> = {
-  'к': 'k', 'κ': 'k', 'ĸ': 'k', '1': 'l', '|': 'l', 'ӏ': 'l', 'ι': 'i', 'і': 'i', 'ı': 'i', '!': 'i',
-  'υ': 'u', 'ս': 'u', 'ѕ': 's', '$': 's', '5': 's',
-};
+const LOOKALIKES: Record<string, string> = Object.fromEntries(
+  Object.entries({
+    k: 'кκĸᴋᏦꓗꮶ',
+    l: 'il1|!¡ǀӏӀιіıɪʟꓡꓲᏞꮮᎥꭵ',
+    u: 'υսᴜꓴᑌ',
+    s: 'ѕ$5ꜱᏚꓢꮪ',
+    o: '0оοօᴏ',
+  }).flatMap(([letter, shapes]) => [...shapes].map((shape) => [shape, letter])),
+);
 
 /**
  * The product name is Kluis's own: its account area ("Your Kluis account") and demo app ("Kluis demo app") are the
@@ -88,16 +100,17 @@ const LOOKALIKES: Record<string, string> = {
  * ("Spaarkluis", Dutch for a savings safe) is allowed.
  */
 export function imitatesKluis(name: string): boolean {
-  const plain = name.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
-  const folded = [...plain].map((c) => LOOKALIKES[c] ?? c).join('');
-  return /(^|[^\p{L}\p{N}])k[^\p{L}\p{N}]*l[^\p{L}\p{N}]*u[^\p{L}\p{N}]*i[^\p{L}\p{N}]*s/u.test(folded);
+  const plain = name.normalize('NFKD').replace(/\p{M}/gu, '');
+  const folded = [...plain].map((c) => LOOKALIKES[c] ?? LOOKALIKES[c.toLowerCase()] ?? c.toLowerCase()).join('');
+  return /(^|[^\p{L}\p{N}])k[^\p{L}\p{N}]*l[^\p{L}\p{N}]*u[^\p{L}\p{N}]*l[^\p{L}\p{N}]*s/u.test(folded);
 }
 
 /**
  * What a registrant may write, on every registration path (CLI `clients add` and `update`, dynamic registration,
  * RFC 7592 updates, software statements), on top of {@link checkClientMetadata}:
  * - bounded lengths (a name is shown on the consent screen; nothing is stored at any size a client likes);
- * - no control or formatting characters in any text (bidi overrides reorder what the person reads);
+ * - no control, formatting or invisible characters in any text ({@link INVISIBLE}: bidi overrides reorder what
+ *   the person reads, fillers and ignorables hide what is there);
  * - no name that passes for Kluis itself ({@link imitatesKluis});
  * - with an https issuer, the pages and keys a client points to are https too.
  * It is not run when a stored client is loaded: a client registered before a rule existed keeps working until it is
@@ -108,8 +121,8 @@ export function checkRegistrableMetadata(metadata: Record<string, unknown>, prod
   for (const [field, value] of Object.entries(metadata)) {
     const list: unknown[] = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
     const texts = list.filter((text): text is string => typeof text === 'string');
-    if (texts.some((text) => CONTROL_OR_FORMAT.test(text))) {
-      throw fail(`${field} must not contain control or formatting characters`);
+    if (texts.some((text) => INVISIBLE.test(text))) {
+      throw fail(`${field} must not contain control, formatting or invisible characters`);
     }
   }
   const name = metadata.client_name;

@@ -1,25 +1,46 @@
 import { createHmac } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
+import { isSpecialUseAddress } from './outbound.ts';
 
-/** Loopback hosts as they appear in a parsed URL's hostname (IPv6 in brackets, canonical form). */
-const LOOPBACK = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\]|\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\])$/i;
+/**
+ * Names that only ever mean something inside one device or network: localhost (RFC 6761 6.3), mDNS .local
+ * (RFC 6762), .home.arpa (RFC 8375) and .internal (reserved for private use by ICANN, 2024).
+ */
+const NON_PUBLIC_NAME = /(^|\.)(localhost|local|home\.arpa|internal)$/;
+
+/**
+ * A host that names nobody in particular: a non-public name, or an address literal that is not public (loopback,
+ * unspecified 0.0.0.0 and [::], private, link-local, ...: {@link isSpecialUseAddress}). Whoever runs an app on the
+ * same device or network can receive redirects to it, so a sector on it would be shared by unrelated clients.
+ */
+function namesNobody(host: string): boolean {
+  const literal = host.replace(/^\[|\]$/g, '');
+  return NON_PUBLIC_NAME.test(host) || (isIP(literal) !== 0 && isSpecialUseAddress(literal));
+}
+
+/** The host as a sector: `bank.example.` (fully qualified, with the root's dot) is the same party as `bank.example`. */
+const withoutRootDot = (host: string) => host.replace(/\.$/, '');
 
 /**
  * The client's sector (OIDC Core 8.1): the host of its sector_identifier_uri, else of its redirect URI, because a
- * host names the party that runs it. A loopback host names nobody: every native app on every device redirects to
- * 127.0.0.1 (RFC 8252 7.3), and a private-use scheme (RFC 8252 7.1) is whatever the app says. For those the
- * client itself is the sector, so unrelated apps never share a `sub`. A client without redirect URIs
+ * host names the party that runs it. A loopback or other non-public host names nobody: every native app on every
+ * device redirects to 127.0.0.1 (RFC 8252 7.3), and a private-use scheme (RFC 8252 7.1) is whatever the app says.
+ * For those the client itself is the sector, so unrelated apps never share a `sub`. A client without redirect URIs
  * (machine-to-machine) is its own sector too.
  */
 export function sectorOf(client: Client): string {
   const own = `client:${client.clientId}`;
   // oidc-provider's own derivation; its typings leave the getter out.
-  const hostSector = () => (client as { sectorIdentifier?: string }).sectorIdentifier ?? own;
+  const hostSector = () => {
+    const host = (client as { sectorIdentifier?: string }).sectorIdentifier;
+    return host === undefined ? own : withoutRootDot(host);
+  };
   if (client.sectorIdentifierUri !== undefined) return hostSector();
   const redirect = client.redirectUris?.[0];
   if (redirect === undefined || !URL.canParse(redirect)) return own;
   const url = new URL(redirect);
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || LOOPBACK.test(url.hostname)) return own;
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || namesNobody(withoutRootDot(url.hostname))) return own;
   return hostSector();
 }
 

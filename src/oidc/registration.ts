@@ -30,6 +30,7 @@ export function registrationFeatures(
 ) {
   const statements = new SoftwareStatements(config.registration.softwareStatements);
   const initialAccessTokens = new PostgresAdapter('InitialAccessToken', db, box);
+  const registrationAccessTokens = new PostgresAdapter('RegistrationAccessToken', db, box);
 
   async function registrationPolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
     const registered = ctx.oidc.client?.metadata().software_statement as string | undefined;
@@ -51,7 +52,30 @@ export function registrationFeatures(
       throw new errors.InvalidClientMetadata('client_id is assigned by the authorization server');
     }
     await verifySectorIdentifierUri(properties, config.production);
-    if (ctx.oidc.entities.InitialAccessToken) newClients.expect(assigned);
+    if (ctx.oidc.entities.InitialAccessToken) {
+      newClients.expect(assigned);
+      return;
+    }
+    await claimRegistrationAccessToken(ctx, properties);
+    newClients.expectUpdate(assigned);
+  }
+
+  /**
+   * RFC 7592 3: an update rotates the registration access token, and oidc-provider does that as find, then destroy,
+   * then save, so parallel updates with one token would each get a live new one. The token is claimed here, last,
+   * with one conditional UPDATE: of parallel updates exactly one goes on to write the client and rotate the token,
+   * and a token destroyed meanwhile (DELETE /reg, `clients remove`) claims nothing. The metadata is validated first
+   * as oidc-provider will, so an update that fails anyway does not use the token up.
+   */
+  async function claimRegistrationAccessToken(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
+    new (ctx.oidc.provider.Client as unknown as new (metadata: Properties, ctx: unknown) => unknown)(properties, ctx);
+    const rat = ctx.oidc.entities.RegistrationAccessToken as { jti: string };
+    try {
+      await registrationAccessTokens.consume(rat.jti);
+    } catch (err) {
+      if (err instanceof AlreadyConsumed) throw new errors.InvalidToken('registration access token was already used');
+      throw err;
+    }
   }
 
   async function singleUsePolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
@@ -90,42 +114,63 @@ export async function createInitialAccessToken(provider: Provider, { expiresIn, 
 /**
  * RFC 7591 3.2.1: a registration creates a client under a new client_id; it never replaces one. oidc-provider stores
  * every client with an upsert, so the ids of registrations under way are written with an insert instead, which
- * fails rather than overwrite a client that already has the id.
+ * fails rather than overwrite a client that already has the id. Likewise an RFC 7592 update only ever changes the
+ * existing row: a client removed while the update was under way stays removed.
  */
 export class NewClients {
-  /** Registrations that passed the policy, by client_id, with when; a failed one is forgotten after a minute. */
-  readonly #pending = new Map<string, number>();
+  /** Writes that passed the policy, by client_id, with kind and time; a failed one is forgotten after a minute. */
+  readonly #pending = new Map<string, PendingWrite>();
 
+  /** The next write of `clientId` is a registration's: insert only. */
   expect(clientId: string): void {
-    const now = Date.now();
-    for (const [id, since] of this.#pending) if (now - since > 60_000) this.#pending.delete(id);
-    this.#pending.set(clientId, now);
+    this.#add(clientId, 'insert');
   }
 
-  /** `factory`'s adapters, with the Client model's writes of registrations under way made inserts. */
+  /** The next write of `clientId` is an RFC 7592 update's: change the existing row only. */
+  expectUpdate(clientId: string): void {
+    this.#add(clientId, 'replace');
+  }
+
+  #add(clientId: string, kind: PendingWrite['kind']): void {
+    const now = Date.now();
+    for (const [id, { since }] of this.#pending) if (now - since > 60_000) this.#pending.delete(id);
+    this.#pending.set(clientId, { kind, since: now });
+  }
+
+  /** `factory`'s adapters, with the Client model's writes of registrations and updates under way made conditional. */
   adapters(factory: AdapterFactory): AdapterFactory {
     return (model: string) => {
       const adapter = factory(model);
       if (model !== 'Client' || !(adapter instanceof PostgresAdapter)) return adapter;
-      return new InsertingNewClients(adapter, this.#pending);
+      return new ConditionalClientWrites(adapter, this.#pending);
     };
   }
 }
 
-class InsertingNewClients implements Adapter {
-  readonly #clients: PostgresAdapter;
-  readonly #pending: Map<string, number>;
+interface PendingWrite {
+  kind: 'insert' | 'replace';
+  since: number;
+}
 
-  constructor(clients: PostgresAdapter, pending: Map<string, number>) {
+class ConditionalClientWrites implements Adapter {
+  readonly #clients: PostgresAdapter;
+  readonly #pending: Map<string, PendingWrite>;
+
+  constructor(clients: PostgresAdapter, pending: Map<string, PendingWrite>) {
     this.#clients = clients;
     this.#pending = pending;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    if (!this.#pending.delete(id)) return this.#clients.upsert(id, payload, expiresIn);
-    if (!(await this.#clients.insert(id, payload))) {
+    const pending = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (pending?.kind === 'insert' && !(await this.#clients.insert(id, payload))) {
       throw new errors.InvalidClientMetadata(`a client with id ${id} already exists`);
     }
+    if (pending?.kind === 'replace' && !(await this.#clients.replace(id, payload))) {
+      throw new errors.InvalidToken('the client was removed');
+    }
+    if (!pending) await this.#clients.upsert(id, payload, expiresIn);
   }
 
   find(id: string) { return this.#clients.find(id); }

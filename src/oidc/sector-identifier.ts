@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { errors } from 'oidc-provider';
 import { fetchRegistrantDocument, type OutboundOptions } from './outbound.ts';
 
@@ -10,13 +11,15 @@ const MAX_BODY_BYTES = 64 * 1024;
  * registration path, so a client cannot claim another party's sector (and receive that party's `sub` values).
  *
  * Whatever goes wrong before a complete 200 answer (refused, timed out, TLS, special-use address, another status,
- * too large) is one answer, "could not be fetched": the reason would otherwise tell a registrant which hosts and
- * ports exist behind Kluis. `resolve` is for tests (see {@link OutboundOptions}).
+ * too large) is one answer, "could not be fetched", given when the fetch's deadline has passed: the reason, or how
+ * soon it was known (a closed port in milliseconds, a filtered one at the deadline), would otherwise tell a
+ * registrant which hosts and ports exist behind Kluis. `options` are for tests: a resolver (see
+ * {@link OutboundOptions}) and a shorter deadline.
  */
 export async function verifySectorIdentifierUri(
   metadata: Record<string, unknown>,
   production: boolean,
-  resolve?: OutboundOptions['resolve'],
+  { resolve, timeoutMs = FETCH_TIMEOUT_MS }: { resolve?: OutboundOptions['resolve']; timeoutMs?: number } = {},
 ): Promise<void> {
   const uri = metadata.sector_identifier_uri;
   if (uri === undefined) return;
@@ -24,12 +27,14 @@ export async function verifySectorIdentifierUri(
   if (typeof uri !== 'string' || !URL.canParse(uri) || new URL(uri).protocol !== 'https:') throw fail('must be an https URL');
 
   let body: string;
+  const deadline = Date.now() + timeoutMs;
   try {
-    const limits = { maxBytes: MAX_BODY_BYTES, timeoutMs: FETCH_TIMEOUT_MS };
+    const limits = { maxBytes: MAX_BODY_BYTES, timeoutMs };
     const answer = await fetchRegistrantDocument(new URL(uri), { production, ...limits, resolve });
     if (answer.status !== 200) throw new Error(`HTTP ${answer.status}`);
     body = answer.body;
   } catch {
+    await setTimeout(Math.max(0, deadline - Date.now()));
     throw fail('could not be fetched');
   }
 

@@ -34,9 +34,22 @@ function reservedClaim(name: string): boolean {
 type Properties = Record<string, unknown>;
 
 /**
+ * RFC 7592 2.2 updates a client; it does not turn it into another one. A statement presented at an update must be
+ * for the same software from the same directory as the one registered: otherwise a registration access token
+ * holder could swap in any other software's redirect URIs, keys and FAPI profile, keeping the client_id and with it
+ * the people's consents and grants. A client registered without a statement may add one.
+ */
+function sameSoftware(registered: JWTPayload, presented: JWTPayload): void {
+  if (registered.iss !== presented.iss || registered.software_id !== presented.software_id) {
+    throw new errors.InvalidSoftwareStatement('a statement for other software needs a new registration');
+  }
+}
+
+/**
  * RFC 7591 2.3 software statements: a JWT from a directory the operator trusts, whose claims are client metadata.
  * At registration the statement's registrable claims are applied over the request's (3.1.1: they take precedence),
- * so a client cannot override what its directory asserted; on an RFC 7592 update they are applied again. The
+ * so a client cannot override what its directory asserted; on an RFC 7592 update they are applied again (a newly
+ * presented statement must be for the same software, see {@link sameSoftware}). The
  * registration policy then judges the result like any other metadata.
  */
 export class SoftwareStatements {
@@ -63,6 +76,7 @@ export class SoftwareStatements {
     }
     // The statement the client was registered with was verified then; it is not re-verified (it may have expired since).
     const claims = statement === registered ? decodeJwt(statement) : await this.#verify(statement);
+    if (registered !== undefined && statement !== registered) sameSoftware(decodeJwt(registered), claims);
     const reserved = Object.keys(claims).filter(reservedClaim);
     if (reserved.length) {
       throw new errors.InvalidSoftwareStatement(`software_statement must not set ${reserved.join(', ')}`);

@@ -67,3 +67,22 @@ export async function startTlsSite(documents: Record<string, unknown>, handlers:
     },
   };
 }
+
+/**
+ * A path of a {@link startTlsSite} that holds every request until the test calls `release()`, then answers
+ * `document`: it keeps a sector_identifier_uri fetch (and so the registration waiting on it) in flight for exactly
+ * as long as a test needs. `arrived(n)` resolves once `n` requests are held.
+ */
+export function heldDocument(document: unknown) {
+  let held = 0;
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const handler: TlsHandler = (_req, res) => {
+    held += 1;
+    for (const waiter of waiting) if (held >= waiter.n) waiter.resolve();
+    void released.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document)));
+  };
+  const arrived = (n: number) => new Promise<void>((resolve) => (held >= n ? resolve() : waiting.push({ n, resolve })));
+  return { handler, arrived, release, get held() { return held; } };
+}
