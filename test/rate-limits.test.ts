@@ -89,6 +89,9 @@ describe('rate limits under every spelling of a path', () => {
         introspection: spellings('/token/introspection').map(oauthForm),
         revocation: spellings('/token/revocation').map(oauthForm),
         register: spellings('/reg').map((path) => () => fetch(new URL(path, kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })),
+        // RFC 7592 management: an update makes Kluis fetch a sector_identifier_uri, so it is counted too.
+        management: [...spellings('/reg/some-client'), '/REG/some-client'].flatMap((path) => ['GET', 'PUT', 'DELETE'].map((method) => () =>
+          fetch(new URL(path, kluis.url), { method, headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, ...(method === 'PUT' ? { body: '{}' } : {}) }))),
         login: [
           ...[`/interaction/${uid}/login`, `/interaction/${uid}/login/`, `/INTERACTION/${uid}/LOGIN`, `/interaction/${uid}/login//`,
             `/Interaction/${uid}/Login/`, `/interaction/${uid}/login%2F`, `/interaction/${uid}%2Flogin`].map((path) => () =>

@@ -103,7 +103,9 @@ export function rateLimits({ db, audit, metrics, limits, log, certificateHeader 
       if (await gate(ctx, 'logout', `logout-ip:${ctx.ip}`, limits.authorize, false)) await next();
       return;
     }
-    if (path === '/reg' && method === 'POST') {
+    // Registration, and RFC 7592 management of a registration: an update makes Kluis fetch the client's
+    // sector_identifier_uri, so it must not be open to unlimited repetition either.
+    if ((path === '/reg' && method === 'POST') || path.startsWith('/reg/')) {
       if (await gate(ctx, 'register', `register-ip:${ctx.ip}`, limits.register, true)) await next();
       return;
     }
