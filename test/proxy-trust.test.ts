@@ -118,10 +118,17 @@ describe('forwarded headers only from TRUSTED_PROXIES', () => {
       assert.match(String(authorize.headers.location), /^\/interaction\//);
       const cookies = ([] as string[]).concat(authorize.headers['set-cookie'] ?? []);
       assert.ok(cookies.length > 0 && cookies.every((cookie) => /; secure/i.test(cookie)), cookies.join('\n'));
-      // The same request straight to the port is plain http to Kluis: it never gets a session cookie.
+      // The same request straight to the port is plain http to Kluis: a clear 403 (never a 500), no session cookie.
       const direct = await send(server.url, STRANGER, query, { headers: { 'x-forwarded-proto': 'https' } });
-      assert.notEqual(direct.status, 303);
+      assert.equal(direct.status, 403, direct.body);
+      assert.match(direct.body, /"error":"invalid_request"/);
       assert.equal(direct.headers['set-cookie'], undefined);
+      // So is a request through the proxy that did not say it came over https; the probes answer anyone.
+      assert.equal((await send(server.url, PROXY, query)).status, 403);
+      assert.equal((await send(server.url, STRANGER, '/healthz')).status, 200);
+      assert.equal((await send(server.url, STRANGER, '/readyz')).status, 200);
+      const { rows } = await prod.db.query(`select count(*)::int as n from audit_events where type = 'server.error'`);
+      assert.equal(rows[0]?.n, 0, 'no server error recorded');
     } finally {
       await server.stop();
       await prod.drop();

@@ -13,7 +13,7 @@ import { dpopFreshness } from './dpop-freshness.ts';
 import { CLOCK_TOLERANCE } from '../oidc/configuration.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
-import { proxyTrust } from './proxy-trust.ts';
+import { proxyTrust, requireTls } from './proxy-trust.ts';
 import { requestId } from './request-id.ts';
 import { securityHeaders } from './security-headers.ts';
 
@@ -45,6 +45,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(errorBoundary(log));
   app.use(health.routes());
   app.use(health.allowedMethods());
+  app.use(requireTls(config.production));
   app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits, log, certificateHeader: config.mtlsCertificateHeader }));
   app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());

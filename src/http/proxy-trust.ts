@@ -30,3 +30,18 @@ export function proxyTrust(trustedProxies: string[], certificateHeader: string |
     return next();
   };
 }
+
+/**
+ * With an https issuer every request (but the health probes, answered before this) must have come over TLS, i.e.
+ * through a trusted proxy that said so in X-Forwarded-Proto. A request that reached the port directly, or a proxy
+ * that forgot the header, gets a clear 403 instead of a session cookie Koa refuses to send over http (a 500).
+ */
+export function requireTls(production: boolean): Middleware {
+  return (ctx, next) => {
+    if (!production || ctx.secure) return next();
+    ctx.status = 403;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'invalid_request', error_description: 'this server is reached over https, through its TLS proxy' };
+    return undefined;
+  };
+}
