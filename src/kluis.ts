@@ -6,6 +6,7 @@ import type { Config } from './config/env.ts';
 import { ClientCache } from './db/client-cache.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { hashLegacyBearerIds } from './db/bearer-ids.ts';
+import { rewrapLegacyRecoveryCodes } from './auth/recovery-codes.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { accountRoutes } from './account/routes.ts';
@@ -46,6 +47,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     if (config.production) await refuseDemoDataInProduction(db);
     const rekeyed = await hashLegacyBearerIds(db, secrets.box);
     if (rekeyed) log.info({ rows: rekeyed }, 'stored token ids replaced by keyed hashes');
+    if (await rewrapLegacyRecoveryCodes(db, secrets.box)) log.info('old recovery codes re-wrapped as keyed hashes');
     const audit = new AuditLog(db, log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });

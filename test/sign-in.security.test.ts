@@ -104,11 +104,26 @@ describe('TOTP', () => {
     assert.equal(await checkTotp(secret, code, step - 1, now), step);
   });
 
-  test('a recovery code of the format before migration 0008 (SHA-256 of 12 characters) still works, once', async () => {
+  test('a recovery code of the format before migration 0008 (SHA-256 of 12 characters) is re-wrapped and works once', async () => {
     await t.db.query(`delete from recovery_codes`);
     const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
     const legacy = createHash('sha256').update('abcdefghjkmn').digest('hex');
     await t.db.query(`insert into recovery_codes (account_id, code_hash, scheme) values ($1, $2, 'sha256')`, [rows[0]!.id, legacy]);
+    // A database from before this version: no marker yet. Any start (here the CLI's) re-wraps the old rows.
+    const stored = async () =>
+      (await t.db.query<{ code_hash: string; scheme: string }>('select code_hash, scheme from recovery_codes')).rows;
+    let wrapped: string | undefined;
+    for (let start = 0; start < 2; start += 1) {
+      await t.db.query(`delete from server_secrets where name = 'recovery_codes_rewrapped'`);
+      assert.equal((await runCli(['users', 'list'], { DATABASE_URL: t.url, LOG_LEVEL: 'silent' })).code, 0);
+      const [row, ...more] = await stored();
+      assert.equal(more.length, 0);
+      assert.equal(row!.scheme, 'hmac-sha256', 're-wrapped, and only once however often it runs');
+      assert.ok(!JSON.stringify(await stored()).includes(legacy), 'no plain SHA-256 of the code left to crack');
+      assert.doesNotMatch(row!.code_hash, /^[0-9a-f]{64}$/);
+      wrapped ??= row!.code_hash;
+      assert.equal(row!.code_hash, wrapped, 'a second run wraps nothing twice');
+    }
 
     const first = await fullSignIn(new Browser(kluis.issuer), 'dave', 'ABCD-EFGH-JKMN');
     assert.ok(first.external?.searchParams.get('code'), 'recovery code accepted');

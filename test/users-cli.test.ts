@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
+import argon2 from 'argon2';
+import * as oidc from 'openid-client';
 import { PasswordHasher } from '../src/auth/password.ts';
-import { SignIn } from '../src/auth/sign-in.ts';
+import { SignIn, TOTP_PURPOSE } from '../src/auth/sign-in.ts';
+import { newTotpSecret } from '../src/auth/totp.ts';
 import { AuditLog } from '../src/audit/writer.ts';
 import { loadConfig } from '../src/config/env.ts';
 import { createLogger } from '../src/log/logger.ts';
@@ -111,17 +114,78 @@ describe('kluis users', () => {
     }
   });
 
-  test('a hash made with older parameters is replaced at the next correct password', async () => {
+  test('reset-mfa revokes every consent and ends every session and token of the person, an attacker\'s too', async () => {
+    const redirect = 'https://reset.example/cb';
+    const client = await registerClient(t.url, {
+      redirect_uris: [redirect],
+      grant_types: ['authorization_code', 'refresh_token'],
+      scope: 'openid profile offline_access',
+    });
+    const kluis: TestKluis = await startTestKluis(t.url);
+    try {
+      const rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, redirect);
+      const added = await runCli(['users', 'add', 'mallory-victim', '--totp'], env, 'victim password 1');
+      const { id, otpauth_uri: uri } = JSON.parse(added.stdout) as { id: string; otpauth_uri: string };
+      const secret = new URL(uri).searchParams.get('secret')!;
+      // Whoever holds the authenticator (e.g. one enrolled with the password alone before activation codes) signs in.
+      const browser = new Browser(kluis.issuer);
+      const request = await rp.request({ scope: 'openid profile offline_access', prompt: 'consent' });
+      const { res: login } = await browser.follow(request.url);
+      const code = await totpCode(secret);
+      const { res: consent } = await signIn(browser, await login.text(), 'mallory-victim', 'victim password 1', code);
+      const consentPage = await consent.text();
+      const scope = ['profile', 'offline_access'];
+      const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope });
+      const tokens = await rp.redeem(external!, request);
+
+      const reset = await runCli(['users', 'reset-mfa', 'mallory-victim'], env);
+      assert.equal(reset.code, 0, reset.stderr);
+      assert.equal(JSON.parse(reset.stdout).consents_revoked, 1);
+      await assert.rejects(
+        oidc.refreshTokenGrant(rp.config, tokens.refresh_token!),
+        (err: { error?: string }) => err.error === 'invalid_grant',
+      );
+      assert.equal((await oidc.tokenIntrospection(rp.config, tokens.access_token)).active, false);
+      const { rows: left } = await t.db.query(
+        `select model from oidc_models where payload->>'accountId' = $1 or payload->'session'->>'accountId' = $1`,
+        [id],
+      );
+      assert.deepEqual(left, [], 'no session, interaction, grant or token of the person is left');
+      // The browser that was signed in is asked to sign in again.
+      const { url } = await rp.request({ scope: 'openid profile' });
+      const { res: again, external: straightBack } = await browser.follow(url);
+      assert.equal(straightBack, undefined);
+      assert.match(await again.text(), /autocomplete="current-password"/);
+      const { rows: ledger } = await t.db.query(`select channel from consent_ledger where account_id = $1 and action = 'revoked'`, [id]);
+      assert.deepEqual(ledger, [{ channel: 'operator' }]);
+    } finally {
+      await kluis.stop();
+    }
+  });
+
+  test('a hash made with older parameters is replaced once both factors passed, not by the password step', async () => {
     const old = await new PasswordHasher({ memoryKiB: 19456, iterations: 2, parallelism: 1 }).hash('sybil password 1');
-    await t.db.query(`insert into accounts (id, username, password_hash) values ('sybil-id', 'sybil', $1)`, [old]);
-    const config = loadConfig({ DATABASE_URL: t.url, ARGON2_ITERATIONS: '3' });
+    const config = loadConfig({ DATABASE_URL: t.url, ARGON2_ITERATIONS: '3', LOG_LEVEL: 'silent' });
     const secrets = await loadServerSecrets(t.db, config);
+    const totp = newTotpSecret();
+    await t.db.query(
+      `insert into accounts (id, username, password_hash, totp_secret_encrypted) values ('sybil-id', 'sybil', $1, $2)`,
+      [old, secrets.box.encrypt(totp, TOTP_PURPOSE)],
+    );
     const signIn = new SignIn(t.db, secrets.box, new AuditLog(t.db, createLogger('silent')), config.sca);
-    await signIn.passwordStep('sybil', 'wrong');
-    let { rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`);
-    assert.equal(rows[0]!.password_hash, old, 'not on a wrong password');
-    assert.ok((await signIn.passwordStep('sybil', 'sybil password 1')).passwordOk);
-    ({ rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`));
-    assert.match(rows[0]!.password_hash, /,t=3\$/);
+    const stored = async () =>
+      (await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`)).rows[0]!
+        .password_hash;
+    const origin = { ip: '192.0.2.30', device: 'test' };
+    // The password step writes nothing, right or wrong (its cost must not depend on the password).
+    const wrong = await signIn.passwordStep('sybil', 'wrong');
+    const right = await signIn.passwordStep('sybil', 'sybil password 1');
+    assert.ok(right.passwordOk);
+    assert.equal(await stored(), old, 'not by the password step');
+    assert.equal((await signIn.secondStep(wrong, await totpCode(totp), origin)).ok, false);
+    assert.equal(await stored(), old, 'not after a wrong password with the right code');
+    assert.equal((await signIn.secondStep(right, await totpCode(totp), origin)).ok, true);
+    assert.match(await stored(), /[$,]t=3[$,]/, 'rehashed with the current parameters after the second step');
+    assert.ok(await argon2.verify(await stored(), 'sybil password 1'), 'a hash of the password');
   });
 });

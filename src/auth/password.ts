@@ -12,38 +12,36 @@ export const OWASP_MINIMUM: Argon2Parameters = { memoryKiB: 19456, iterations: 2
 /** Passwords longer than this are refused rather than silently truncated (ASVS 6.2.9 asks for at least 64). */
 export const MAX_PASSWORD_LENGTH = 1024;
 
+/** The parameters an argon2id PHC string (`$argon2id$v=19$m=…,p=…,t=…$salt$hash`) was made with, if it is one. */
+export function parametersOf(phc: string): Argon2Parameters | undefined {
+  const fields = /^\$argon2id\$v=\d+\$([^$]+)\$/.exec(phc)?.[1];
+  const values = new Map(fields?.split(',').map((field) => field.split('=') as [string, string]));
+  const [m, t, p] = ['m', 't', 'p'].map((key) => Number(values.get(key)));
+  return m && t && p ? { memoryKiB: m, iterations: t, parallelism: p } : undefined;
+}
+
 /** argon2id with explicit parameters; the PHC string records them, so old hashes keep verifying. */
 export class PasswordHasher {
-  readonly #options: argon2.HashOptions;
-  #dummy: Promise<string> | undefined;
+  readonly #parameters: Argon2Parameters;
 
   constructor(parameters: Argon2Parameters) {
-    this.#options = {
-      type: argon2.argon2id,
-      memoryCost: parameters.memoryKiB,
-      timeCost: parameters.iterations,
-      parallelism: parameters.parallelism,
-    };
+    this.#parameters = parameters;
   }
 
-  hash(password: string): Promise<string> {
-    return argon2.hash(password, this.#options);
+  /** A new hash with the configured parameters, or with `parameters` (only for dummies made like older hashes). */
+  hash(password: string, parameters: Argon2Parameters = this.#parameters): Promise<string> {
+    const { memoryKiB, iterations, parallelism } = parameters;
+    return argon2.hash(password, { type: argon2.argon2id, memoryCost: memoryKiB, timeCost: iterations, parallelism });
   }
 
-  /** Verifies `password`; with no hash (unknown user) it verifies against a dummy so timing does not tell. */
-  async verify(hash: string | undefined, password: string): Promise<boolean> {
+  async verify(hash: string, password: string): Promise<boolean> {
     if (password.length > MAX_PASSWORD_LENGTH) return false;
-    if (hash === undefined) {
-      this.#dummy ??= this.hash('kluis dummy password for unknown users');
-      await argon2.verify(await this.#dummy, password).catch(() => false);
-      return false;
-    }
     return argon2.verify(hash, password).catch(() => false);
   }
 
   /** True when `hash` was made with other parameters than the configured ones (rehash at next login). */
   needsRehash(hash: string): boolean {
-    const { memoryCost, timeCost, parallelism } = this.#options;
-    return argon2.needsRehash(hash, { memoryCost, timeCost, parallelism });
+    const { memoryKiB, iterations, parallelism } = this.#parameters;
+    return argon2.needsRehash(hash, { memoryCost: memoryKiB, timeCost: iterations, parallelism });
   }
 }

@@ -7,11 +7,15 @@ import { recordSecurityEvent } from '../db/security-events.ts';
 import { consumeSignInStep, openSignInStep } from '../db/sign-in-steps.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { hashActivationCode, newActivationCode } from './activation-codes.ts';
-import { PasswordHasher } from './password.ts';
+import { parametersOf, PasswordHasher } from './password.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
 import { checkTotp, newTotpSecret } from './totp.ts';
 
 export const TOTP_PURPOSE = 'totp secret';
+/** A password hash made with the current ARGON2_* settings, sealed in the step until the second factor is in. */
+const REHASH_PURPOSE = 'password rehash';
+/** What unknown usernames and wrong passwords are hashed as; never stored. */
+const DUMMY_PASSWORD = 'kluis dummy password';
 
 /** What the first step learnt, kept server-side in the interaction until the second factor is in. */
 export interface PasswordStep {
@@ -19,6 +23,11 @@ export interface PasswordStep {
   id: string;
   accountId: string | null;
   passwordOk: boolean;
+  /**
+   * Set when the checked hash was made with other ARGON2_* settings: a new hash (of the password if it was right,
+   * else of a dummy), sealed; stored only once the second step succeeds. Absent in steps of older versions.
+   */
+  rehash?: string | null;
 }
 
 /** Where a sign-in came from, for the person's security activity (kept with their account, erased with it). */
@@ -49,7 +58,9 @@ export class SignIn {
   readonly #policy: Config['sca'];
   /** Judged in place of a real secret for unknown, un-enrolled or refused attempts, so every path costs the same. */
   readonly #dummySealedSecret: string;
-  readonly hasher: PasswordHasher;
+  readonly #hasher: PasswordHasher;
+  /** The hash unknown usernames are checked against; see {@link SignIn.#dummyHash}. */
+  #dummyHash: Promise<string> | undefined;
 
   constructor(db: Database, box: SecretBox, audit: AuditLog, policy: Config['sca']) {
     this.#db = db;
@@ -57,7 +68,7 @@ export class SignIn {
     this.#audit = audit;
     this.#policy = policy;
     this.#dummySealedSecret = box.encrypt(newTotpSecret(), TOTP_PURPOSE);
-    this.hasher = new PasswordHasher(policy.argon2);
+    this.#hasher = new PasswordHasher(policy.argon2);
   }
 
   /** True (and audited) when `ip` has used up its failed sign-ins for the window: one address cannot lock out many accounts. */
@@ -70,14 +81,36 @@ export class SignIn {
   /**
    * First step: check the password (against a dummy hash for unknown users) and remember the result. Whatever the
    * account and its second factor, the same code page comes next; nothing is decided before it.
+   *
+   * The work does not depend on whether the password is right (this step is not counted towards the lockout, so it
+   * must tell nothing, RTS Art 4(3)(a)): a hash made with older ARGON2_* settings gets a new hash whether or not the
+   * password matched, and nothing is written here; the new hash is stored after the second step succeeds.
    */
   async passwordStep(username: string, password: string): Promise<PasswordStep> {
     const account = username ? await accounts.findAccountByUsername(this.#db, username) : undefined;
-    const passwordOk = await this.hasher.verify(account?.passwordHash, password);
-    if (account && passwordOk && this.hasher.needsRehash(account.passwordHash)) {
-      await accounts.updatePasswordHash(this.#db, account.id, await this.hasher.hash(password));
-    }
-    return { id: await openSignInStep(this.#db), accountId: account?.id ?? null, passwordOk };
+    const stored = account?.passwordHash ?? (await this.#unknownUserHash());
+    const passwordOk = (await this.#hasher.verify(stored, password)) && account !== undefined;
+    const rehash = this.#hasher.needsRehash(stored)
+      ? this.#box.encrypt(await this.#hasher.hash(passwordOk ? password : DUMMY_PASSWORD), REHASH_PURPOSE)
+      : null;
+    return { id: await openSignInStep(this.#db), accountId: account?.id ?? null, passwordOk, rehash };
+  }
+
+  /**
+   * A dummy made with the parameters most stored hashes have, so an unknown username costs what a typical account
+   * costs: after an ARGON2_* change, most accounts still have the old parameters and take a verification plus a
+   * rehash, and so do unknown usernames; once most have been rehashed (or on a fresh database), a verification
+   * with the current ones. Settled once per process (on its first password step; a restart follows the majority).
+   */
+  #unknownUserHash(): Promise<string> {
+    this.#dummyHash ??= accounts.commonPasswordParameters(this.#db).then(
+      (common) => this.#hasher.hash(DUMMY_PASSWORD, (common && parametersOf(common)) || undefined),
+      (err: unknown) => {
+        this.#dummyHash = undefined;
+        throw err;
+      },
+    );
+    return this.#dummyHash;
   }
 
   /**
@@ -99,6 +132,10 @@ export class SignIn {
 
     if (account && possession) {
       await accounts.attemptSucceeded(this.#db, account.id, origin.ip, attempt.eventId, possession === 'activation' ? 'activation_code.used' : 'login.succeeded');
+      // Only a right password reaches this point, so the sealed hash is of the password.
+      if (step.rehash) {
+        await accounts.updatePasswordHash(this.#db, account.id, this.#box.decrypt(step.rehash, REHASH_PURPOSE));
+      }
       if (possession === 'activation') return { ok: true, accountId: account.id, enrol: true };
       if (possession === 'recovery') {
         const left = await accounts.unusedRecoveryCodes(this.#db, account.id);
@@ -150,7 +187,7 @@ export class SignIn {
       type: 'account.locked',
       actor: 'system',
       accountId: account.id,
-      details: { until: attempt.lockedUntil.toISOString(), lockouts: account.lockouts + 1 },
+      details: { until: attempt.lockedUntil.toISOString(), lockouts: attempt.lockouts },
     });
   }
 

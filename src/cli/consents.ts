@@ -1,7 +1,10 @@
 import { disableAccount } from '../account/disable.ts';
 import { eraseAccount } from '../account/erasure.ts';
+import { issueActivationCode } from '../auth/sign-in.ts';
 import { consentRecord, Consents } from '../consent/consents.ts';
-import { findAccountByUsername } from '../db/accounts.ts';
+import { findAccountByUsername, resetMfa as clearMfa } from '../db/accounts.ts';
+import { deleteAccountArtefacts } from '../db/grants.ts';
+import { recordSecurityEvent } from '../db/security-events.ts';
 import { ProviderHost } from '../oidc/provider-host.ts';
 import { CliError, type CliContext } from './context.ts';
 
@@ -37,6 +40,37 @@ export async function disableUser(ctx: CliContext, username: string) {
   const id = await accountId(ctx, username);
   const ended = await disableAccount({ db: ctx.db, consents: await consentsOf(ctx), audit: ctx.audit }, id);
   return { username, status: 'disabled', consents_revoked: ended.consentsRevoked };
+}
+
+/**
+ * `users reset-mfa USERNAME`: removes the TOTP secret and recovery codes and issues a new activation code (replacing
+ * any earlier one); the person enrols a new authenticator at the next sign-in with password and that code. The old
+ * authenticator is no longer trusted (it may be someone else's, e.g. enrolled with the password alone before
+ * activation codes existed), so, as with `users disable`, every consent is revoked and every session, interaction and
+ * token of the person ends: whoever held it keeps nothing they got with it.
+ */
+export async function resetMfa(ctx: CliContext, username: string) {
+  const id = await accountId(ctx, username);
+  const activation = await ctx.db.transaction(async (tx) => {
+    await clearMfa(tx, id);
+    return issueActivationCode(tx, ctx.secrets.box, id, ctx.config.sca.activationCodeTtl);
+  });
+  const consentsRevoked = await (await consentsOf(ctx)).revokeAll(id, { channel: 'operator' });
+  const artefactsRemoved = await ctx.db.transaction((tx) => deleteAccountArtefacts(tx, id));
+  await ctx.audit.record({
+    type: 'mfa.reset',
+    actor: 'operator',
+    accountId: id,
+    details: { activation_code: true, consents_revoked: consentsRevoked, artefacts_removed: artefactsRemoved },
+  });
+  await recordSecurityEvent(ctx.db, id, 'mfa.reset');
+  return {
+    username,
+    mfa: 'awaiting activation',
+    activation_code: activation.code,
+    activation_code_expires_at: activation.expiresAt.toISOString(),
+    consents_revoked: consentsRevoked,
+  };
 }
 
 /** `users delete USERNAME`: an erasure request handled by the operator (GDPR Art 17), same effect as the person's own. */

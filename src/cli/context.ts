@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
 import { loadConfig, type Config } from '../config/env.ts';
+import { rewrapLegacyRecoveryCodes } from '../auth/recovery-codes.ts';
 import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
 import { connect, type Connection } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
@@ -35,6 +36,7 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
   try {
     const secrets = await loadServerSecrets(connection.db, config);
     await hashLegacyBearerIds(connection.db, secrets.box);
+    await rewrapLegacyRecoveryCodes(connection.db, secrets.box);
     const audit = new AuditLog(connection.db, log);
     for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });

@@ -5,12 +5,12 @@ import { EmbeddedPostgresError } from '../db/embedded.ts';
 import { DatabaseUnavailable } from '../db/errors.ts';
 import { MigrationError } from '../db/migrate.ts';
 import { exportAudit, tailAudit, verifyAudit } from './audit.ts';
-import { deleteUser, disableUser, listConsents, revokeConsents } from './consents.ts';
+import { deleteUser, disableUser, listConsents, resetMfa, revokeConsents } from './consents.ts';
 import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
 import { CliError, openContext, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
 import { addResource, listResources, removeResource } from './resources.ts';
-import { addUser, listUsers, passwordFromInput, resetMfa, unlockUser } from './users.ts';
+import { addUser, listUsers, passwordFromInput, unlockUser } from './users.ts';
 
 const USAGE = `usage: kluis <command>
 
@@ -36,7 +36,8 @@ const USAGE = `usage: kluis <command>
                                            prints a single-use activation code (ACTIVATION_CODE_TTL), to hand
                                            over out of band: the account cannot sign in until activated with it
   users list | disable USERNAME | unlock USERNAME
-  users reset-mfa USERNAME                 remove the authenticator; prints a new activation code
+  users reset-mfa USERNAME                 remove the authenticator, revoke every consent, end every session
+                                           and token; prints a new activation code
   users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
   audit verify                             check the tamper-evident chain; exit 1 naming the first broken event
   audit tail [--limit N]                   the newest N events (default 20) as JSON lines

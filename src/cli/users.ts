@@ -105,23 +105,3 @@ export async function unlockUser(ctx: CliContext, username: string) {
   await recordSecurityEvent(ctx.db, account.id, 'account.unlocked');
   return { username: account.username, status: account.status };
 }
-
-/**
- * Removes the TOTP secret and recovery codes and issues a new activation code (replacing any earlier one): the
- * person enrols a new authenticator at the next sign-in with password and that code, and not without it.
- */
-export async function resetMfa(ctx: CliContext, username: string) {
-  const account = await byUsername(ctx, username);
-  const activation = await ctx.db.transaction(async (tx) => {
-    await accounts.resetMfa(tx, account.id);
-    return issueActivationCode(tx, ctx.secrets.box, account.id, ctx.config.sca.activationCodeTtl);
-  });
-  await ctx.audit.record({ type: 'mfa.reset', actor: 'operator', accountId: account.id, details: { activation_code: true } });
-  await recordSecurityEvent(ctx.db, account.id, 'mfa.reset');
-  return {
-    username: account.username,
-    mfa: 'awaiting activation',
-    activation_code: activation.code,
-    activation_code_expires_at: activation.expiresAt.toISOString(),
-  };
-}

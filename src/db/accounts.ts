@@ -80,6 +80,18 @@ export async function insertAccount(db: Queryable, account: NewAccount): Promise
   );
 }
 
+/**
+ * The leading fields most stored password hashes share (`$argon2id$v=19$m=…,t=…,p=…$`, up to the salt), or
+ * undefined without accounts: what the dummy for unknown usernames is made like.
+ */
+export async function commonPasswordParameters(db: Queryable): Promise<string | undefined> {
+  const { rows } = await db.query<{ parameters: string }>(
+    `select substring(password_hash from '^[$][^$]+[$][^$]+[$][^$]+[$]') as parameters
+     from accounts group by 1 order by count(*) desc limit 1`,
+  );
+  return rows[0]?.parameters ?? undefined;
+}
+
 export async function updatePasswordHash(db: Queryable, id: string, passwordHash: string): Promise<void> {
   await db.query('update accounts set password_hash = $2, updated_at = now() where id = $1', [id, passwordHash]);
 }
@@ -135,8 +147,9 @@ export async function resetMfa(db: Queryable, id: string): Promise<void> {
 
 /**
  * Marks one unused recovery code used when `allowed`; false when it does not exist, was used already or `allowed`
- * is false. A keyed hash matches rows of the current scheme, a SHA-256 only rows made before migration 0008. The
- * statement runs whatever `allowed` says, so a wrong password costs the same time as a right one.
+ * is false. A keyed hash matches rows of the current scheme, the keyed hash of a SHA-256 only rows made before
+ * migration 0008 (re-wrapped at start). The statement runs whatever `allowed` says, so a wrong password costs the
+ * same time as a right one.
  */
 export async function useRecoveryCode(
   db: Queryable,
@@ -147,7 +160,7 @@ export async function useRecoveryCode(
   const { rowCount } = await db.query(
     `update recovery_codes set used_at = now()
      where $4::boolean and account_id = $1 and used_at is null
-       and ((scheme = 'hmac' and code_hash = $2) or (scheme = 'sha256' and code_hash = $3))`,
+       and ((scheme = 'hmac' and code_hash = $2) or (scheme = 'hmac-sha256' and code_hash = $3))`,
     [accountId, hashes.keyed, hashes.legacy ?? '', allowed],
   );
   return rowCount === 1;
@@ -175,18 +188,29 @@ export interface Reservation {
   attempt: number | null;
   /** This attempt reached the threshold: the account is locked from now on unless the attempt succeeds. */
   lockedUntil: Date | null;
+  /** The account's lockouts after this attempt (null if not reserved), counting this lock if it set one. */
+  lockouts: number | null;
   /** The security-activity row recording this attempt as failed, turned into a success if it is one. */
   eventId: string | null;
 }
 
 /**
+ * The lockouts that still count towards the next lock's length: none once the last lock ended more than
+ * `LOCKOUT_MAX_DURATION` ($8) ago, so the doubling decays after a quiet period (checklist B1: a victim is not
+ * lockable for ever longer). The exponent is capped at 30 (2^30 lock lengths far exceed any maximum): with more,
+ * float8 overflows and the statement fails, and the account then answered 500 even to the right credentials.
+ */
+const RECENT_LOCKOUTS = `(case when locked_until > now() - make_interval(secs => $8::float8) then lockouts else 0 end)`;
+
+/**
  * Reserves one sign-in attempt before anything is judged (issue 13: parallel requests must not outrun the lockout),
  * in one statement: the address's failure count goes up unless it is at `ipLimit` (else nothing happens); the
  * account's goes up unless it is disabled or locked, and the attempt that reaches `threshold` locks it for
- * `baseSeconds * 2^(previous lockouts)`, capped at `maxSeconds`, while it is still being judged; the attempt is
- * entered in the person's security activity as failed. Every attempt counts as a failure until
- * {@link attemptSucceeded} says otherwise, so a crash mid-judgement leaves it counted. The statement is the same
- * for unknown accounts (`accountId` null), so it takes the same time.
+ * `baseSeconds * 2^(recent lockouts)`, capped at `maxSeconds`, while it is still being judged; a reserved attempt
+ * is entered in the person's security activity as failed (a refused one is not: while an account is locked, each
+ * refused guess would add a row, and the lock itself is recorded once as `account.locked`). Every attempt counts as
+ * a failure until {@link attemptSucceeded} says otherwise, so a crash mid-judgement leaves it counted. The
+ * statement is the same for unknown accounts (`accountId` null).
  */
 export async function reserveAttempt(
   db: Queryable,
@@ -195,7 +219,8 @@ export async function reserveAttempt(
   policy: { lockout: LockoutPolicy; ipLimit: { failures: number; windowSeconds: number } },
 ): Promise<Reservation> {
   const { threshold, baseSeconds, maxSeconds } = policy.lockout;
-  const { rows } = await db.query<Row & { ip_allowed: boolean; reserved: boolean; locks_until: Date | null; attempt: number | null; event_id: string | null }>(
+  type Reserved = { ip_allowed: boolean; reserved: boolean; locks_until: Date | null; attempt: number | null };
+  const { rows } = await db.query<Row & Reserved & { lockouts_now: number | null; event_id: string | null }>(
     `with ip as (
        insert into login_failures_by_ip as f (ip, window_start, failures) values ($2, now(), 1)
        on conflict (ip) do update set
@@ -206,19 +231,21 @@ export async function reserveAttempt(
      ), reserved as (
        update accounts set
          failed_attempts = case when failed_attempts + 1 >= $6 then 0 else failed_attempts + 1 end,
-         lockouts = case when failed_attempts + 1 >= $6 then lockouts + 1 else lockouts end,
+         lockouts = case when failed_attempts + 1 >= $6 then ${RECENT_LOCKOUTS} + 1 else lockouts end,
          locked_until = case when failed_attempts + 1 >= $6
-           then now() + make_interval(secs => least($8::float8, $7::float8 * power(2, lockouts))) else locked_until end,
+           then now() + make_interval(secs => least($8::float8, $7::float8 * power(2, least(${RECENT_LOCKOUTS}, 30))))
+           else locked_until end,
          updated_at = now()
        where id = $1 and status = 'active' and (locked_until is null or locked_until <= now()) and exists (select 1 from ip)
        returning id, case when locked_until > now() then locked_until end as locks_until,
-         case when locked_until > now() then $6 else failed_attempts end as attempt
+         case when locked_until > now() then $6 else failed_attempts end as attempt, lockouts as lockouts_now
      ), event as (
        insert into security_events (account_id, type, ip, device)
-       select id, 'login.failed', $2, $3 from accounts where id = $1 and exists (select 1 from ip)
+       select id, 'login.failed', $2, $3 from reserved
        returning id
      )
-     select exists (select 1 from ip) as ip_allowed, a.*, r.id is not null as reserved, r.locks_until, r.attempt, e.id::text as event_id
+     select exists (select 1 from ip) as ip_allowed, a.*, r.id is not null as reserved, r.locks_until, r.attempt,
+       r.lockouts_now, e.id::text as event_id
      from (select 1) as one
      left join accounts a on a.id = $1
      left join reserved r on true
@@ -232,6 +259,7 @@ export async function reserveAttempt(
     reserved: row.reserved,
     attempt: row.attempt,
     lockedUntil: row.locks_until,
+    lockouts: row.lockouts_now,
     eventId: row.event_id,
   };
 }
@@ -252,8 +280,9 @@ export async function attemptSucceeded(db: Queryable, accountId: string, ip: str
   );
 }
 
+/** The operator's unlock: the next lock starts again at `LOCKOUT_DURATION`. */
 export async function unlock(db: Queryable, id: string): Promise<void> {
-  await db.query('update accounts set failed_attempts = 0, locked_until = null, updated_at = now() where id = $1', [id]);
+  await db.query(`update accounts set failed_attempts = 0, lockouts = 0, locked_until = null, updated_at = now() where id = $1`, [id]);
 }
 
 export async function ipFailures(db: Queryable, ip: string, windowSeconds: number): Promise<number> {
