@@ -144,7 +144,6 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
     }
     if (interaction.prompt.name === 'consent') {
       const requested = String(interaction.params.scope ?? 'openid').split(' ').filter(Boolean);
-      const logo = client?.logoUri;
       const details = requestedDetails(interaction.params);
       ctx.type = 'html';
       ctx.body = render('consent', {
@@ -155,8 +154,6 @@ export function interactionRoutes({ host, db, signIn, audit, consents, issuerNam
         scopes: scopeChoices(requested),
         client: {
           name: client?.clientName ?? client?.clientId,
-          // Only an inline image: pages load nothing from third parties.
-          logoUri: typeof logo === 'string' && logo.startsWith('data:image/') ? logo : undefined,
           uri: client?.clientUri,
           policyUri: client?.policyUri,
           tosUri: client?.tosUri,
