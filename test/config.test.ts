@@ -152,7 +152,7 @@ describe('configuration', () => {
         secret,
       );
     }
-    // Random secrets as operators are told to make them pass (0 of 200,000 of each refused, README).
+    // Random secrets as operators are told to make them pass (0 of 200,000 of each refused, docs/operator-guide.md).
     for (let i = 0; i < 2000; i += 1) {
       for (const encoding of ['hex', 'base64', 'base64url'] as const) {
         const secret = randomBytes(32).toString(encoding);

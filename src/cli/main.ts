@@ -45,7 +45,7 @@ const USAGE = `usage: kluis <command>
   consents list USERNAME                   the person's consents, per client
   consents revoke USERNAME [CLIENT_ID]     withdraw one client's consent, or all of them, as the operator
 
-Configuration comes from the same environment variables as the server (see README).`;
+Configuration comes from the same environment variables as the server (docs/configuration.md).`;
 
 const { values, positionals } = (() => {
   try {

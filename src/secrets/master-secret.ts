@@ -27,8 +27,9 @@ export function encodedRandomBits(secret: string): number {
  * Whether an encoded string repeats a piece of 36 bits or more (6 base64 or 9 hex characters: `Secret2024` twice,
  * `0123456789abcdef` × 4) or has a run of 5 steps or more through consecutive code points, up or down (5 base64
  * characters such as `abcde`, 7 hex characters such as `0123456`). Random output does either so rarely that none of
- * 200,000 random 32-byte secrets in each of hex, base64 and base64url was refused (README, "Secrets and keys"); the
- * hex lengths are longer because each hex character is a quarter as likely to continue a pattern by chance.
+ * 200,000 random 32-byte secrets in each of hex, base64 and base64url was refused (docs/operator-guide.md, "Secrets
+ * and keys"); the hex lengths are longer because each hex character is a quarter as likely to continue a pattern by
+ * chance.
  */
 function madeByHand(body: string, bitsPerCharacter: number): boolean {
   const piece = Math.ceil(36 / bitsPerCharacter);

@@ -28,7 +28,8 @@ const CHECK_PLAINTEXT = 'kluis key-encryption key check';
 /**
  * How a database set up with KLUIS_SECRET stretches it before HKDF: argon2id with RFC 9106 4's second recommended
  * option (64 MiB, 3 passes, 4 lanes) and a random 16-byte salt. A dump holds a known-plaintext check value, so each
- * guess at the secret costs an attacker this work instead of one HKDF (README, "Secrets and keys", for figures).
+ * guess at the secret costs an attacker this work instead of one HKDF (figures: docs/operator-guide.md, "Secrets and
+ * keys").
  */
 export const KEK_ARGON2 = { memoryKiB: 65_536, passes: 3, lanes: 4 } as const;
 
