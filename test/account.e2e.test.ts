@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from './support/browser.ts';
-import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
-import { RelyingParty, type PendingRequest } from './support/rp.ts';
+import { registerWebApp, type RelyingParty, type PendingRequest } from './support/rp.ts';
 
 // A person consents to two apps, then withdraws one in the account area: that app's access ends at once, the
 // other app and the SSO session are untouched, and the consent ledger shows it all.
@@ -29,15 +27,7 @@ after(async () => {
   await t?.drop();
 });
 
-async function app(name: string, redirect: string) {
-  const client = await registerClient(t.url, {
-    client_name: name,
-    redirect_uris: [redirect],
-    grant_types: ['authorization_code', 'refresh_token'],
-    scope: 'openid profile offline_access',
-  });
-  return { client, rp: await RelyingParty.create(kluis.issuer, client as AdapterPayload, redirect) };
-}
+const app = (name: string, redirect: string) => registerWebApp(t.url, kluis.issuer, name, redirect);
 
 /** Follows an authorization request in `me`: signs in if asked, consents if asked; returns the tokens. */
 async function authorize(rp: RelyingParty, params: Record<string, string> = {}) {

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
-import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from './support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
 import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
-import { RelyingParty } from './support/rp.ts';
+import { registerWebApp, type RelyingParty } from './support/rp.ts';
 
 // Issue 13 finding 5: a disabled person's tokens introspected as active, and a client disabled then enabled got its
 // old tokens back. Disabling either one now ends what it holds.
@@ -24,16 +23,7 @@ after(async () => {
   await t?.drop();
 });
 
-async function webApp(name: string) {
-  const redirect = `https://${name}.example/cb`;
-  const client = await registerClient(t.url, {
-    client_name: name,
-    redirect_uris: [redirect],
-    grant_types: ['authorization_code', 'refresh_token'],
-    scope: 'openid profile offline_access',
-  });
-  return { client, rp: await RelyingParty.create(kluis.issuer, client as AdapterPayload, redirect) };
-}
+const webApp = (name: string) => registerWebApp(t.url, kluis.issuer, name, `https://${name}.example/cb`);
 
 /** A fresh browser signs `username` in (password + TOTP), consents, and redeems the code. */
 async function tokensFor(rp: RelyingParty, username: string, secret: string) {

@@ -30,25 +30,14 @@ export const MODELS = [
 export { CLIENT_SECRET_PURPOSE } from './oidc-payloads.ts';
 
 /**
- * Models whose id is a bearer value: whoever holds it can use it (a token, a code, a registration or initial access
- * token, a session cookie's or interaction's id, a request_uri). Their rows are keyed by a keyed hash of the id, and
- * the id is never written into the payload, so a database dump holds nothing that can be presented back to Kluis.
  * Clients and Grants keep their ids (public identifiers, referenced by other rows); ReplayDetection ids are the jti
- * values of proofs already spent.
+ * values of proofs already spent. Every other model's id is a bearer value: whoever holds it can use it (a token, a
+ * code, a registration or initial access token, a session cookie's or interaction's id, a request_uri). Their rows
+ * are keyed by a keyed hash of the id, and the id is never written into the payload, so a database dump holds
+ * nothing that can be presented back to Kluis.
  */
-export const HASHED_ID_MODELS: ReadonlySet<string> = new Set([
-  'Session',
-  'AccessToken',
-  'AuthorizationCode',
-  'RefreshToken',
-  'DeviceCode',
-  'ClientCredentials',
-  'InitialAccessToken',
-  'RegistrationAccessToken',
-  'Interaction',
-  'PushedAuthorizationRequest',
-  'BackchannelAuthenticationRequest',
-]);
+const PUBLIC_ID_MODELS: ReadonlySet<string> = new Set(['Client', 'Grant', 'ReplayDetection']);
+export const HASHED_ID_MODELS: ReadonlySet<string> = new Set(MODELS.filter((model) => !PUBLIC_ID_MODELS.has(model)));
 
 /** Row ids written by this scheme start with this; raw oidc-provider ids (nanoid's alphabet) never contain a dot. */
 export const HASHED_ID_PREFIX = 'kh1.';

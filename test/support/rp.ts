@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from './browser.ts';
+import { registerClient } from './clients.ts';
 import { RECOVERY_CODE, totpCode } from './people.ts';
 
 export const REDIRECT = 'https://rp.example/cb';
@@ -78,4 +79,15 @@ export async function activate(browser: Browser, loginPage: string, username: st
   const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
   const continueTo = /<a href="([^"]+)" id="continue">/.exec(codesPage)?.[1];
   return { enrolPage, secret, codes, codesPage, continueTo };
+}
+
+/** Registers a web app (code + refresh token, profile and offline access) and returns it with its relying party. */
+export async function registerWebApp(databaseUrl: string, issuer: string, name: string, redirect: string) {
+  const client = await registerClient(databaseUrl, {
+    client_name: name,
+    redirect_uris: [redirect],
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid profile offline_access',
+  });
+  return { client, rp: await RelyingParty.create(issuer, client as AdapterPayload, redirect) };
 }
