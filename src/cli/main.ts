@@ -35,7 +35,8 @@ const USAGE = `usage: kluis <command>
                                            an authenticator and prints its otpauth:// URI once; without it
                                            prints a single-use activation code (ACTIVATION_CODE_TTL), to hand
                                            over out of band: the account cannot sign in until activated with it
-  users list | disable USERNAME | unlock USERNAME
+  users list | unlock USERNAME
+  users disable USERNAME                   refuse sign-in; revoke every consent, end every session and token
   users reset-mfa USERNAME                 remove the authenticator, revoke every consent, end every session
                                            and token; prints a new activation code
   users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
