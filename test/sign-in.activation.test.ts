@@ -6,7 +6,7 @@ import { SCA_ACR } from '../src/oidc/policy.ts';
 import { Browser, formAction } from './support/browser.ts';
 import { registerClient } from './support/clients.ts';
 import { createTestDatabase, type TestDatabase } from './support/database.ts';
-import { startTestKluis, type TestKluis } from './support/kluis.ts';
+import { runCli, startTestKluis, type TestKluis } from './support/kluis.ts';
 import { addPerson, totpCode } from './support/people.ts';
 import { activate, REDIRECT, RelyingParty, signIn } from './support/rp.ts';
 
@@ -155,6 +155,29 @@ describe('an account without an authenticator', () => {
       pending.map(async ({ browser, page }) => (await (await browser.submit(formAction(page, 'mfa'), page, { code: code! })).res.text())),
     );
     assert.equal(pages.filter((page) => page.includes('id="totp-secret"')).length, 1);
+  });
+
+  test('an enrolment begun before users reset-mfa cannot be finished: the new activation code ends it', async () => {
+    const { activation_code: code, id } = await addPerson(t.url, 'rhea', PASSWORD);
+    const browser = new Browser(kluis.issuer);
+    const { page } = await loginPage(browser);
+    const { res: enrol } = await signIn(browser, page, 'rhea', PASSWORD, code!);
+    const enrolPage = await enrol.text();
+    const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)?.[1];
+    assert.ok(secret, 'the enrolment page after password and activation code');
+    const reset = await runCli(['users', 'reset-mfa', 'rhea'], { DATABASE_URL: t.url, LOG_LEVEL: 'silent' });
+    assert.equal(reset.code, 0, reset.stderr);
+    const { res: after } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
+    assert.doesNotMatch(await after.text(), /<li>[a-z0-9]{4}-/, 'no recovery codes');
+    const { rows } = await t.db.query('select totp_secret_encrypted is null as unenrolled from accounts where id = $1', [id]);
+    assert.equal(rows[0]?.unenrolled, true, 'the authenticator of the abandoned enrolment is not stored');
+    const { rows: left } = await t.db.query(`select 1 from oidc_models where payload->'result'->'kluis'->'enrolment'->>'accountId' = $1`, [id]);
+    assert.equal(left.length, 0, 'the interaction holding the enrolment is gone');
+    // The new code enrols as usual.
+    const fresh = new Browser(kluis.issuer);
+    const { page: again } = await loginPage(fresh);
+    const activated = await activate(fresh, again, 'rhea', PASSWORD, JSON.parse(reset.stdout).activation_code);
+    assert.equal(activated.codes.length, 10);
   });
 
   test('the activation code is stored only as a keyed hash', async () => {

@@ -15,13 +15,26 @@ export async function disableAccount(
   accountId: string,
 ): Promise<{ consentsRevoked: number; artefactsRemoved: number }> {
   await setStatus(deps.db, accountId, 'disabled');
-  const consentsRevoked = await deps.consents.revokeAll(accountId, { channel: 'operator' });
-  const artefactsRemoved = await deps.db.transaction((tx) => deleteAccountArtefacts(tx, accountId));
+  const { consentsRevoked, artefactsRemoved } = await endEverything(deps, accountId);
   await deps.audit.record({
     type: 'account.disabled',
     actor: 'operator',
     accountId,
     details: { consents_revoked: consentsRevoked, artefacts_removed: artefactsRemoved },
   });
+  return { consentsRevoked, artefactsRemoved };
+}
+
+/**
+ * What the operator's `users disable` and `users reset-mfa` both end: every consent, revoked as an operator
+ * withdrawal (ledger, audit, back-channel logout), then every session, interaction (also a sign-in or enrolment under
+ * way) and token of the person, the account area's own grant included.
+ */
+export async function endEverything(
+  deps: { db: Database; consents: Consents },
+  accountId: string,
+): Promise<{ consentsRevoked: number; artefactsRemoved: number }> {
+  const consentsRevoked = await deps.consents.revokeAll(accountId, { channel: 'operator' });
+  const artefactsRemoved = await deps.db.transaction((tx) => deleteAccountArtefacts(tx, accountId));
   return { consentsRevoked, artefactsRemoved };
 }

@@ -1,9 +1,8 @@
-import { disableAccount } from '../account/disable.ts';
+import { disableAccount, endEverything } from '../account/disable.ts';
 import { eraseAccount } from '../account/erasure.ts';
 import { issueActivationCode } from '../auth/sign-in.ts';
 import { consentRecord, Consents } from '../consent/consents.ts';
 import { findAccountByUsername, resetMfa as clearMfa } from '../db/accounts.ts';
-import { deleteAccountArtefacts } from '../db/grants.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
 import { ProviderHost } from '../oidc/provider-host.ts';
 import { CliError, type CliContext } from './context.ts';
@@ -55,8 +54,7 @@ export async function resetMfa(ctx: CliContext, username: string) {
     await clearMfa(tx, id);
     return issueActivationCode(tx, ctx.secrets.box, id, ctx.config.sca.activationCodeTtl);
   });
-  const consentsRevoked = await (await consentsOf(ctx)).revokeAll(id, { channel: 'operator' });
-  const artefactsRemoved = await ctx.db.transaction((tx) => deleteAccountArtefacts(tx, id));
+  const { consentsRevoked, artefactsRemoved } = await endEverything({ db: ctx.db, consents: await consentsOf(ctx) }, id);
   await ctx.audit.record({
     type: 'mfa.reset',
     actor: 'operator',

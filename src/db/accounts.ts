@@ -115,12 +115,15 @@ export async function acceptTotpStep(db: Queryable, id: string, step: number): P
 
 /**
  * Stores the first (or, after a reset, the next) authenticator and its recovery codes, only while the account has
- * none: of two confirmations racing for one account, one wins. Returns false when another one was first.
+ * none: of two confirmations racing for one account, one wins. Returns false when another one was first. Only while
+ * no activation code is outstanding either: the code that opened this enrolment was used up, so a live one means the
+ * operator issued a new one since (`users reset-mfa`), which ends every enrolment begun before it.
  */
 export async function enrolFirstTotp(db: Queryable, id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<boolean> {
   const { rowCount } = await db.query(
     `update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now()
-     where id = $1 and status = 'active' and totp_secret_encrypted is null`,
+     where id = $1 and status = 'active' and totp_secret_encrypted is null
+       and not exists (select 1 from activation_codes c where c.account_id = accounts.id)`,
     [id, secretEncrypted, step],
   );
   if (rowCount !== 1) return false;

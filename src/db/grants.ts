@@ -92,8 +92,9 @@ export async function deleteGrantChain(tx: Queryable, grantId: string): Promise<
 }
 
 /**
- * Deletes every oidc-provider row that belongs to the person: sessions, interactions, grants and everything issued
- * under them (including Kluis's own account-area grant, which the consent list leaves out). Returns how many went.
+ * Deletes every oidc-provider row that belongs to the person: sessions, interactions (also a sign-in or enrolment
+ * under way, known only by Kluis's own state in it), grants and everything issued under them (including Kluis's own
+ * account-area grant, which the consent list leaves out). Returns how many went.
  */
 export async function deleteAccountArtefacts(tx: Queryable, accountId: string): Promise<number> {
   await tx.query(
@@ -105,7 +106,9 @@ export async function deleteAccountArtefacts(tx: Queryable, accountId: string): 
     `delete from oidc_models
      where payload->>'accountId' = $1
         or payload->'session'->>'accountId' = $1
-        or payload->'result'->'login'->>'accountId' = $1`,
+        or payload->'result'->'login'->>'accountId' = $1
+        or payload->'result'->'kluis'->'step'->>'accountId' = $1
+        or payload->'result'->'kluis'->'enrolment'->>'accountId' = $1`,
     [accountId],
   );
   return rowCount ?? 0;
