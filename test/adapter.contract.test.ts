@@ -168,6 +168,25 @@ describe('bearer values at rest', () => {
     assert.equal(await new PostgresAdapter('RefreshToken', t.db, other).find(id), undefined);
   });
 
+  test('a large table is re-keyed in batches: every raw row once, none left', async () => {
+    const legacy = await createTestDatabase();
+    try {
+      await legacy.db.query(
+        `insert into oidc_models (model, id, payload, expires_at)
+         select m, 'raw-' || g, jsonb_build_object('jti', 'raw-' || g, 'scope', 'n' || g), now() + interval '1 hour'
+         from generate_series(1, 1300) g, unnest(array['AccessToken', 'RefreshToken']) m`,
+      );
+      assert.equal(await hashLegacyBearerIds(legacy.db, box), 2600);
+      const { rows } = await legacy.db.query<{ raw: number; all: number }>(
+        `select count(*) filter (where id not like 'kh1.%')::int as raw, count(*)::int as all from oidc_models`,
+      );
+      assert.deepEqual(rows[0], { raw: 0, all: 2600 });
+      assert.equal((await new PostgresAdapter('RefreshToken', legacy.db, box).find('raw-1234'))?.scope, 'n1234');
+    } finally {
+      await legacy.drop();
+    }
+  });
+
   test('rows written with raw ids before hashing are re-keyed once at start and keep working', async () => {
     const legacy = await createTestDatabase();
     try {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+import { rewrapSha256RecoveryCodes } from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
+import { runOnce } from '../db/run-once.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { newCode, normaliseCode } from './one-time-codes.ts';
 
@@ -41,36 +43,10 @@ export function hashRecoveryCode(box: SecretBox, code: string): RecoveryCodeHash
 /**
  * Rows made before migration 0008 hold an unsalted SHA-256 of a 12-character code, which a dump lets anyone crack.
  * Run once at start (the server's and the CLI's, as it needs KLUIS_SECRET): each such row becomes the keyed hash of
- * that SHA-256 (scheme 'hmac-sha256'), so the code keeps working, once, and the dump no longer helps. Under an
- * advisory lock, so processes starting together take turns; a marker row makes later starts skip it after one select.
+ * that SHA-256 (scheme 'hmac-sha256'), so the code keeps working, once, and the dump no longer helps.
  */
-export async function rewrapLegacyRecoveryCodes(db: Database, box: SecretBox): Promise<number> {
-  const done = await db.query('select 1 from server_secrets where name = $1', [REWRAPPED]);
-  if (done.rowCount) return 0;
-  return db.transaction(async (tx) => {
-    await tx.query(`select pg_advisory_xact_lock(hashtext('kluis.recovery_codes'))`);
-    let rewrapped = 0;
-    for (;;) {
-      const { rows } = await tx.query<{ account_id: string; code_hash: string }>(
-        `select account_id, code_hash from recovery_codes where scheme = 'sha256' limit $1`,
-        [BATCH],
-      );
-      await tx.query(
-        `update recovery_codes r set code_hash = n.wrapped, scheme = 'hmac-sha256'
-         from unnest($1::text[], $2::text[], $3::text[]) as n (account_id, code_hash, wrapped)
-         where r.account_id = n.account_id and r.code_hash = n.code_hash and r.scheme = 'sha256'`,
-        [rows.map((r) => r.account_id), rows.map((r) => r.code_hash), rows.map((r) => legacyWrap(box, r.code_hash))],
-      );
-      rewrapped += rows.length;
-      if (rows.length < BATCH) break;
-    }
-    // The value is no secret: it only records that the step ran.
-    await tx.query('insert into server_secrets (name, value) values ($1, $2) on conflict (name) do nothing', [
-      REWRAPPED,
-      'hmac-sha256 v1',
-    ]);
-    return rewrapped;
-  });
+export function rewrapLegacyRecoveryCodes(db: Database, box: SecretBox): Promise<number> {
+  return runOnce(db, REWRAPPED, (tx) => rewrapSha256RecoveryCodes(tx, (stored) => legacyWrap(box, stored), BATCH));
 }
 
 export function looksLikeRecoveryCode(code: string): boolean {

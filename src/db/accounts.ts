@@ -148,6 +148,25 @@ export async function resetMfa(db: Queryable, id: string): Promise<void> {
   await db.query('delete from recovery_codes where account_id = $1', [id]);
 }
 
+/** Replaces every recovery code stored as a plain SHA-256 by `wrap` of it (scheme 'hmac-sha256'), a batch at a time. */
+export async function rewrapSha256RecoveryCodes(tx: Queryable, wrap: (sha256: string) => string, batch: number): Promise<number> {
+  let rewrapped = 0;
+  for (;;) {
+    const { rows } = await tx.query<{ account_id: string; code_hash: string }>(
+      `select account_id, code_hash from recovery_codes where scheme = 'sha256' limit $1`,
+      [batch],
+    );
+    if (rows.length === 0) return rewrapped;
+    await tx.query(
+      `update recovery_codes r set code_hash = n.wrapped, scheme = 'hmac-sha256'
+       from unnest($1::text[], $2::text[], $3::text[]) as n (account_id, code_hash, wrapped)
+       where r.account_id = n.account_id and r.code_hash = n.code_hash and r.scheme = 'sha256'`,
+      [rows.map((r) => r.account_id), rows.map((r) => r.code_hash), rows.map((r) => wrap(r.code_hash))],
+    );
+    rewrapped += rows.length;
+  }
+}
+
 /**
  * Marks one unused recovery code used when `allowed`; false when it does not exist, was used already or `allowed`
  * is false. A keyed hash matches rows of the current scheme, the keyed hash of a SHA-256 only rows made before
