@@ -128,7 +128,7 @@ export class PostgresAdapter implements Adapter {
     const cached = this.#cache.get(id);
     if (cached) return cached.payload && structuredClone(cached.payload);
     const generation = this.#cache.generation(id);
-    const payload = await this.#findWhere('id', id, id);
+    const payload = await this.#findWhere('id', this.#key(id), id);
     this.#cache.set(id, payload && structuredClone(payload), generation);
     return payload;
   }

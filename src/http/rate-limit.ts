@@ -116,9 +116,10 @@ export function rateLimits({ db, audit, metrics, limits, log, certificateHeader 
         ctx.body = { error: 'invalid_request', error_description: `request body larger than ${MAX_BODY} bytes` };
         return;
       }
-      const clientId = claimedClient(ctx, body);
+      const params = formParams(ctx, body);
+      const clientId = claimedClient(ctx, params);
       const ipKey = `token-ip:${ctx.ip}`;
-      const credential = offersCredential(ctx, body, certificateHeader);
+      const credential = offersCredential(ctx, params, certificateHeader);
       // With a credential: the client if the request succeeds (below); without one, or when it fails: the address.
       const clientKey = clientId && credential ? `token-client:${keyPart(clientId)}` : undefined;
       const counted = new Map<string, Counted>([[ipKey, { ip: ctx.ip }]]);
@@ -237,11 +238,16 @@ async function readBody(ctx: Context): Promise<Buffer | undefined> {
  * Whether the request carries anything that authenticates a client (RFC 6749 2.3): HTTP Basic, a client_secret, a
  * client assertion (RFC 7523) or a client certificate from the trusted proxy (RFC 8705). A bare client_id does not.
  */
-function offersCredential(ctx: Context, body: Buffer, certificateHeader: string | undefined): boolean {
+function offersCredential(ctx: Context, params: FormParams, certificateHeader: string | undefined): boolean {
   if (/^Basic\s/i.test(ctx.get('authorization')) || (certificateHeader && ctx.get(certificateHeader))) return true;
-  if (!ctx.is('application/x-www-form-urlencoded')) return false;
-  const params = parse(body.toString());
   return params.client_secret !== undefined || params.client_assertion !== undefined;
+}
+
+type FormParams = ReturnType<typeof parse>;
+
+/** The form parameters of a client endpoint's body, parsed once for both questions below (none for other types). */
+function formParams(ctx: Context, body: Buffer): FormParams {
+  return ctx.is('application/x-www-form-urlencoded') ? parse(body.toString()) : {};
 }
 
 /**
@@ -253,7 +259,7 @@ function keyPart(clientId: string): string {
 }
 
 /** The client a request claims to be (HTTP Basic, client_id, or a client assertion's issuer); not yet verified. */
-function claimedClient(ctx: Context, body: Buffer): string | undefined {
+function claimedClient(ctx: Context, params: FormParams): string | undefined {
   const basic = /^Basic\s+(.+)$/i.exec(ctx.get('authorization'));
   if (basic) {
     const decoded = Buffer.from(basic[1]!, 'base64').toString();
@@ -266,8 +272,6 @@ function claimedClient(ctx: Context, body: Buffer): string | undefined {
       }
     }
   }
-  if (!ctx.is('application/x-www-form-urlencoded')) return undefined;
-  const params = parse(body.toString());
   if (typeof params.client_id === 'string') return params.client_id.slice(0, 200);
   if (typeof params.client_assertion === 'string') {
     try {

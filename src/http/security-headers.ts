@@ -4,8 +4,9 @@ import { routePath } from './route-path.ts';
 /**
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no
  * MIME sniffing, no referrer leaking codes or state, no resources from anywhere but Kluis itself, and no script:
- * Kluis's pages work without JavaScript. The one script Kluis sends is oidc-provider's form_post auto-submit
- * (OAuth 2.0 Form Post Response Mode), allowed on exactly that response by its hash (see {@link scriptHashesOnly}).
+ * Kluis's pages work without JavaScript. The one script Kluis sends is oidc-provider's form_post auto-submit, on the
+ * OAuth 2.0 Form Post Response Mode answer and on the logout of a visitor without a session, allowed on exactly
+ * those responses by its hash (see {@link scriptHashesOnly}).
  */
 const NO_CACHE = /^\/(token(\/introspection|\/revocation)?|request|reg(\/[^/]+)?|me)$/;
 
@@ -25,9 +26,9 @@ export function securityHeaders(production: boolean): Middleware {
 }
 
 /**
- * oidc-provider adds the hash of an inline script it renders (the form_post page) to an existing `script-src`
- * directive, which leaves `'none'` next to a hash; CSP's grammar allows `'none'` only alone, so it is dropped there
- * and the page runs exactly its own script. Runs inside oidc-provider's app (provider.use), after its answer is set.
+ * oidc-provider adds the hash of an inline script it renders (the form_post and anonymous-logout pages) to an existing
+ * `script-src` directive, which leaves `'none'` next to a hash; CSP's grammar allows `'none'` only alone, so it is
+ * dropped there and the page runs exactly its own script. Runs inside oidc-provider's app (provider.use), after its answer is set.
  */
 export const scriptHashesOnly: Middleware = async (ctx, next) => {
   await next();

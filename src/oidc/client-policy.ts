@@ -139,8 +139,6 @@ export function checkRegistrableMetadata(metadata: Record<string, unknown>, prod
   for (const field of URI_FIELDS) {
     const value = metadata[field];
     if (typeof value !== 'string') continue;
-    // An inline (data:) logo is an image rather than a link; the request body limit bounds it.
-    if (field === 'logo_uri' && value.startsWith('data:')) continue;
     if (value.length > URI_MAX) throw fail(`${field} must be at most ${URI_MAX} characters`);
     const plainHttp = URL.canParse(value) && new URL(value).protocol !== 'https:';
     if (production && HTTPS_IN_PRODUCTION.includes(field) && plainHttp) {
