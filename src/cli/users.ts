@@ -3,7 +3,7 @@ import { PasswordHasher, MAX_PASSWORD_LENGTH } from '../auth/password.ts';
 import { TOTP_PURPOSE, isLocked, issueActivationCode } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
-import { activationCodeExpiry } from '../db/activation-codes.ts';
+import { activationCodeExpiries } from '../db/activation-codes.ts';
 import { usernameHash } from '../account/erasure.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
@@ -81,8 +81,9 @@ export async function addUser(ctx: CliContext, username: string, password: strin
 
 export async function listUsers(ctx: CliContext) {
   const list = [];
+  const activation = await activationCodeExpiries(ctx.db);
   for (const account of await accounts.listAccounts(ctx.db)) {
-    const activationUntil = account.totpSecretEncrypted ? null : await activationCodeExpiry(ctx.db, account.id);
+    const activationUntil = account.totpSecretEncrypted ? null : (activation.get(account.id) ?? null);
     list.push({
       id: account.id,
       username: account.username,

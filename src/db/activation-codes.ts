@@ -24,8 +24,10 @@ export async function consumeActivationCode(db: Queryable, accountId: string, co
   return rowCount === 1;
 }
 
-/** When the account's activation code expires, or null when it has none left. */
-export async function activationCodeExpiry(db: Queryable, accountId: string): Promise<Date | null> {
-  const { rows } = await db.query<{ expires_at: Date }>('select expires_at from activation_codes where account_id = $1 and expires_at > now()', [accountId]);
-  return rows[0]?.expires_at ?? null;
+/** Every live activation code's expiry, by account (for `users list`: one query, not one per person). */
+export async function activationCodeExpiries(db: Queryable): Promise<Map<string, Date>> {
+  const { rows } = await db.query<{ account_id: string; expires_at: Date }>(
+    'select account_id, expires_at from activation_codes where expires_at > now()',
+  );
+  return new Map(rows.map((row) => [row.account_id, row.expires_at]));
 }
