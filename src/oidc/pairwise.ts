@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 import { isSpecialUseAddress } from './outbound.ts';
@@ -51,6 +51,8 @@ export function sectorOf(client: Client): string {
  * access tokens and logout tokens alike.
  */
 export function pairwiseSubject(salt: string) {
+  // The same key bytes as the salt string (UTF-8), made into a KeyObject once: far cheaper per HMAC than a string key.
+  const key = createSecretKey(Buffer.from(salt, 'utf8'));
   return async (_ctx: KoaContextWithOIDC, accountId: string, client: Client): Promise<string> =>
-    createHmac('sha256', salt).update(`${sectorOf(client)}\n${accountId}`).digest('base64url');
+    createHmac('sha256', key).update(`${sectorOf(client)}\n${accountId}`).digest('base64url');
 }

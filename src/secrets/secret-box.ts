@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -14,12 +14,13 @@ export class DecryptionFailed extends Error {
 export class SecretBox {
   readonly #key: Buffer;
   /** A key of its own for {@link keyedHash}, so hashing and encryption never share key material. */
-  readonly #hashKey: Buffer;
+  readonly #hashKey: KeyObject;
 
   constructor(key: Buffer) {
     if (key.length !== 32) throw new TypeError('SecretBox needs a 32-byte key');
     this.#key = key;
-    this.#hashKey = Buffer.from(hkdfSync('sha256', key, 'kluis', 'kluis keyed hash v1', 32));
+    // A KeyObject, made once: HMAC under a raw Buffer key costs ~10 µs a call against ~2 µs (every token lookup hashes).
+    this.#hashKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, 'kluis', 'kluis keyed hash v1', 32)));
   }
 
   /**
