@@ -16,7 +16,7 @@ import { openContext } from '../src/cli/context.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { addResourceServer } from '../src/db/resource-servers.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { loadKeyRing } from '../src/oidc/keys.ts';
+import { loadKeyRing } from '../src/oidc/provider/keys.ts';
 import { freePort, GENEROUS_LIMITS, ROOT } from '../test/support/kluis.ts';
 import { load, median, percentile, processTree, sampled, type Figures, type Requests } from './measure.ts';
 import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';

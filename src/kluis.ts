@@ -9,19 +9,19 @@ import { hashLegacyBearerIds } from './db/bearer-ids.ts';
 import { rewrapLegacyRecoveryCodes } from './auth/recovery-codes.ts';
 import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
-import { accountRoutes } from './account/routes.ts';
-import { AccountSession } from './account/session.ts';
-import { Consents } from './consent/consents.ts';
-import { ensureAccountClient } from './oidc/account-client.ts';
+import { accountRoutes } from './web/account/routes.ts';
+import { AccountSession } from './web/account/session.ts';
+import { Consents } from './consents/consents.ts';
+import { ensureAccountClient } from './oidc/clients/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
 import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
 import { Metrics, startMetricsServer } from './http/metrics.ts';
-import { interactionRoutes } from './interaction/routes.ts';
+import { interactionRoutes } from './web/interaction/routes.ts';
 import type { Logger } from './log/logger.ts';
-import { ensureSigningKeys } from './oidc/keys.ts';
-import { ProviderHost } from './oidc/provider-host.ts';
+import { ensureSigningKeys } from './oidc/provider/keys.ts';
+import { ProviderHost } from './oidc/provider/host.ts';
 import { loadServerSecrets } from './secrets/server-secrets.ts';
 
 export interface RunningKluis {

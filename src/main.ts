@@ -1,9 +1,7 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
-import { EmbeddedPostgresError } from './db/embedded.ts';
-import { DatabaseUnavailable } from './db/errors.ts';
-import { MigrationError } from './db/migrate.ts';
 import type { DemoSetup } from './demo/seed.ts';
+import { shownMessage } from './errors.ts';
 import { startKluis } from './kluis.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { superviseWorkers } from './workers.ts';
@@ -20,8 +18,8 @@ try {
 const log = createLogger(config.logLevel);
 
 const failedToStart = (err: unknown): never => {
-  const known = err instanceof ConfigError || err instanceof MigrationError || err instanceof EmbeddedPostgresError || err instanceof DatabaseUnavailable;
-  if (known) process.stderr.write(`kluis: ${(err as Error).message}\n`);
+  const shown = shownMessage(err);
+  if (shown !== undefined) process.stderr.write(`kluis: ${shown}\n`);
   else log.fatal({ err }, 'kluis could not start');
   process.exit(1);
 };

@@ -3,7 +3,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../log/logger.ts';
 import type { AuditEvent } from './events.ts';
 import type { AuditLog } from './writer.ts';
-import type { GrantActivity } from '../consent/activity.ts';
+import type { GrantActivity } from '../consents/activity.ts';
 
 /** The fields of oidc-provider token models the audit log keeps: identifiers of parties, never token values. */
 interface TokenLike {

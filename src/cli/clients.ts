@@ -4,12 +4,12 @@ import type { AdapterPayload } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import { disableClient, disabledClientIds, enableClient, forgetClientControls, keepPreviousSecret } from '../db/client-controls.ts';
 import { CLIENT_SECRET_PURPOSE, PostgresAdapter } from '../db/oidc-adapter.ts';
-import { ProviderHost } from '../oidc/provider-host.ts';
-import { ACCOUNT_CLIENT_ID } from '../oidc/account-client.ts';
-import { checkClientMetadata, checkRegistrableMetadata } from '../oidc/client-policy.ts';
+import { ProviderHost } from '../oidc/provider/host.ts';
+import { ACCOUNT_CLIENT_ID } from '../oidc/clients/account-client.ts';
+import { checkClientMetadata, checkRegistrableMetadata } from '../oidc/clients/policy.ts';
 import { DEMO_CLIENT_ID } from '../demo/seed.ts';
-import { createInitialAccessToken } from '../oidc/registration.ts';
-import { verifySectorIdentifierUri } from '../oidc/sector-identifier.ts';
+import { createInitialAccessToken } from '../oidc/clients/registration.ts';
+import { verifySectorIdentifierUri } from '../oidc/clients/sector-identifier.ts';
 import { CliError, type CliContext } from './context.ts';
 
 type Metadata = Record<string, unknown>;

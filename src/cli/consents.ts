@@ -1,10 +1,10 @@
-import { disableAccount, endEverything } from '../account/disable.ts';
-import { eraseAccount } from '../account/erasure.ts';
+import { disableAccount, endEverything } from '../people/disable.ts';
+import { eraseAccount } from '../people/erasure.ts';
 import { issueActivationCode } from '../auth/sign-in.ts';
-import { consentRecord, Consents } from '../consent/consents.ts';
+import { consentRecord, Consents } from '../consents/consents.ts';
 import { findAccountByUsername, resetMfa as clearMfa } from '../db/accounts.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
-import { ProviderHost } from '../oidc/provider-host.ts';
+import { ProviderHost } from '../oidc/provider/host.ts';
 import { CliError, type CliContext } from './context.ts';
 
 async function consentsOf(ctx: CliContext) {

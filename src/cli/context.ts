@@ -6,12 +6,15 @@ import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
 import { connect, type Connection } from '../db/connect.ts';
 import type { Database } from '../db/database.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
-import { ensureSigningKeys } from '../oidc/keys.ts';
+import { ensureSigningKeys } from '../oidc/provider/keys.ts';
 import { loadServerSecrets, type ServerSecrets } from '../secrets/server-secrets.ts';
+import { KluisError } from '../errors.ts';
 
 /** A mistake at the command line or in its input: printed as one line, exit status 1. */
-export class CliError extends Error {
+export class CliError extends KluisError {
   override name = 'CliError';
+  readonly code = 'ERR_CLI_USAGE';
+  override readonly status = 400;
 }
 
 export interface CliContext {

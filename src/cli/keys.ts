@@ -1,5 +1,5 @@
 import { listPublishedKeys } from '../db/signing-keys.ts';
-import { rotateSigningKeys, type Rotation } from '../oidc/keys.ts';
+import { rotateSigningKeys, type Rotation } from '../oidc/provider/keys.ts';
 import type { CliContext } from './context.ts';
 
 export async function listKeys(ctx: CliContext) {

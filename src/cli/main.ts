@@ -1,9 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/env.ts';
-import { EmbeddedPostgresError } from '../db/embedded.ts';
-import { DatabaseUnavailable } from '../db/errors.ts';
-import { MigrationError } from '../db/migrate.ts';
+import { shownMessage } from '../errors.ts';
 import { exportAudit, tailAudit, verifyAudit } from './audit.ts';
 import { deleteUser, disableUser, listConsents, resetMfa, revokeConsents } from './consents.ts';
 import { addClient, createIat, listClients, parseMetadata, removeClient, rotateClientSecret, setClientDisabled, showClient, updateClient } from './clients.ts';
@@ -167,15 +164,10 @@ try {
   // Commands that stream JSON lines write them themselves and return nothing.
   if (result !== undefined) print(result);
 } catch (err) {
-  if (
-    err instanceof CliError ||
-    err instanceof ConfigError ||
-    err instanceof MigrationError ||
-    err instanceof EmbeddedPostgresError ||
-    err instanceof DatabaseUnavailable
-  ) {
+  const shown = shownMessage(err);
+  if (shown !== undefined) {
     process.exitCode = 1;
-    process.stderr.write(`kluis: ${err.message}\n`);
+    process.stderr.write(`kluis: ${shown}\n`);
   } else {
     throw err;
   }

@@ -4,7 +4,7 @@ import { TOTP_PURPOSE, isLocked, issueActivationCode } from '../auth/sign-in.ts'
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
 import { activationCodeExpiries } from '../db/activation-codes.ts';
-import { usernameHash } from '../account/erasure.ts';
+import { usernameHash } from '../people/erasure.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
 import { CliError, type CliContext } from './context.ts';

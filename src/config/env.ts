@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { encodedRandomBits, MASTER_SECRET_BITS } from '../secrets/master-secret.ts';
+import { KluisError } from '../errors.ts';
 
 /**
  * Every setting Kluis reads from the environment, parsed and validated once at boot.
@@ -198,8 +199,10 @@ export interface SoftwareStatementTrust {
 }
 
 /** A configuration mistake: the message names the variable and what it expects. */
-export class ConfigError extends Error {
+export class ConfigError extends KluisError {
   override name = 'ConfigError';
+  readonly code = 'ERR_CONFIG';
+  override readonly status = 500;
 }
 
 /** ID tokens live one hour (oidc-provider's default); retired keys must outlive every token they signed. */

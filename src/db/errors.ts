@@ -1,9 +1,12 @@
+import { KluisError } from '../errors.ts';
 /**
  * Postgres could not be reached (down, restarting, refusing connections). Callers turn this into 503:
  * the request may be retried, and nothing was half-done because every write is one statement or one transaction.
  */
-export class DatabaseUnavailable extends Error {
+export class DatabaseUnavailable extends KluisError {
   override name = 'DatabaseUnavailable';
+  readonly code = 'ERR_DATABASE_UNAVAILABLE';
+  override readonly status = 503;
 }
 
 // SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, cannot connect now).
@@ -24,8 +27,10 @@ export function isConnectionFailure(err: unknown): boolean {
  * Input Postgres cannot store as text: a NUL character (U+0000) or an invalid byte sequence. It can only come from a
  * request (no protocol value may contain control characters, RFC 6749 Appendix A), so callers answer 400.
  */
-export class UnstorableInput extends Error {
+export class UnstorableInput extends KluisError {
   override name = 'UnstorableInput';
+  readonly code = 'ERR_UNSTORABLE_INPUT';
+  override readonly status = 400;
 }
 
 // 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb); 22P02 for

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from './database.ts';
+import { KluisError } from '../errors.ts';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
@@ -16,8 +17,10 @@ export interface Migration {
   checksum: string;
 }
 
-export class MigrationError extends Error {
+export class MigrationError extends KluisError {
   override name = 'MigrationError';
+  readonly code = 'ERR_MIGRATION';
+  override readonly status = 500;
 }
 
 /** Reads `NNNN_name.sql` files in version order. */

@@ -1,5 +1,5 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
-import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/errors.ts';
+import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/provider/errors.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { ClientCache } from './client-cache.ts';
 import type { Database, Queryable } from './database.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
-import { render } from '../http/views.ts';
+import { render } from '../web/render.ts';
 import type { DemoSetup } from './seed.ts';
 
 /** How long a started demo sign-in may take before its PKCE verifier, state and nonce are forgotten. */

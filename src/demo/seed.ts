@@ -6,8 +6,8 @@ import { issueActivationCode } from '../auth/sign-in.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
-import { writeManagedClient } from '../oidc/managed-clients.ts';
-import type { ProviderHost } from '../oidc/provider-host.ts';
+import { writeManagedClient } from '../oidc/clients/managed-clients.ts';
+import type { ProviderHost } from '../oidc/provider/host.ts';
 import { sealedValue, type ServerSecrets } from '../secrets/server-secrets.ts';
 
 export const DEMO_USERNAME = 'demo';

@@ -2,7 +2,7 @@ import type { Middleware } from 'koa';
 import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { routePath } from './route-path.ts';
-import { render } from './views.ts';
+import { render } from '../web/render.ts';
 
 /**
  * Errors from Kluis's own routes: 503 while Postgres is away (clients retry; nothing was half-done), 500 with

@@ -1,9 +1,13 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { KluisError } from '../errors.ts';
 
 const VERSION = 'v1';
 
-export class DecryptionFailed extends Error {
+export class DecryptionFailed extends KluisError {
   override name = 'DecryptionFailed';
+  readonly code = 'ERR_DECRYPTION_FAILED';
+  override readonly status = 500;
+  override readonly expose = false;
 }
 
 /**

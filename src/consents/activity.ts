@@ -1,0 +1,35 @@
+import { appendLedger } from '../db/consent-ledger.ts';
+import type { Database } from '../db/database.ts';
+import { recordGrantUse } from '../db/grants.ts';
+import { ACCOUNT_CLIENT_ID } from '../oidc/clients/account-client.ts';
+
+/**
+ * What oidc-provider's events tell about consents: when a grant was last used (and how long JWT access tokens issued
+ * under it live), and grants a client gave up itself (RFC 7009 revocation of its refresh token).
+ */
+export class GrantActivity {
+  readonly #db: Database;
+
+  constructor(db: Database) {
+    this.#db = db;
+  }
+
+  tokenIssued(grantId: string, jwtAccessUntil: Date | null): Promise<void> {
+    return recordGrantUse(this.#db, grantId, jwtAccessUntil);
+  }
+
+  async revokedByClient(revoked: { accountId: string; clientId: string; clientName: string | null; grantId: string; scope: string }): Promise<void> {
+    if (revoked.clientId === ACCOUNT_CLIENT_ID) return;
+    await appendLedger(this.#db, {
+      accountId: revoked.accountId,
+      clientId: revoked.clientId,
+      clientName: revoked.clientName,
+      grantId: revoked.grantId,
+      action: 'revoked',
+      channel: 'client',
+      scopes: revoked.scope.split(' ').filter(Boolean),
+      claims: [],
+      resources: {},
+    });
+  }
+}

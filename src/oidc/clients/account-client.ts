@@ -1,0 +1,32 @@
+import type { AdapterPayload } from 'oidc-provider';
+import type { Database } from '../../db/database.ts';
+import type { SecretBox } from '../../secrets/secret-box.ts';
+import { writeManagedClient } from './managed-clients.ts';
+import type { ProviderHost } from '../provider/host.ts';
+
+/**
+ * Kluis's own first-party client: the account area signs people in through the same authorization endpoint and
+ * SCA as every other client (like Keycloak's account console). It never receives a consent screen and is not a
+ * consent the person gave, so the account area does not list it.
+ */
+export const ACCOUNT_CLIENT_ID = 'kluis-account';
+
+export function accountCallbackUri(issuer: string): string {
+  return `${issuer}/account/callback`;
+}
+
+/** Written at every start so the redirect URI follows ISSUER; validated by oidc-provider like any client. */
+export async function ensureAccountClient(host: ProviderHost, db: Database, box: SecretBox, issuer: string): Promise<void> {
+  const metadata: AdapterPayload = {
+    client_id: ACCOUNT_CLIENT_ID,
+    client_name: 'Your Kluis account',
+    redirect_uris: [accountCallbackUri(issuer)],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    // The code is redeemed inside Kluis (PKCE-bound); no secret exists to leak.
+    token_endpoint_auth_method: 'none',
+    subject_type: 'public',
+    scope: 'openid',
+  };
+  await writeManagedClient(host, db, box, metadata);
+}

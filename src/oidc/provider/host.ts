@@ -1,0 +1,105 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Provider from 'oidc-provider';
+import type { AuditLog } from '../../audit/writer.ts';
+import { wireProviderEvents } from '../../audit/provider-events.ts';
+import { GrantActivity } from '../../consents/activity.ts';
+import type { Logger } from '../../log/logger.ts';
+import { clientAuthStatus } from './client-auth-status.ts';
+import { registrationResponses } from '../clients/registration.ts';
+import { providerConfiguration, type ProviderSettings } from './configuration.ts';
+import { listResourceServers } from '../../db/resource-servers.ts';
+import { loadKeyRing } from './keys.ts';
+import { acceptRotatedSecrets } from '../clients/rotated-secrets.ts';
+import { parUsedOnce } from './par-single-use.ts';
+import { scriptHashesOnly } from '../../http/security-headers.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+interface Current {
+  provider: Provider;
+  handler: Handler;
+  fingerprint: string;
+}
+
+export interface ProviderHostOptions extends Omit<ProviderSettings, 'keys' | 'resourceScopes'> {
+  audit: AuditLog;
+  log: Logger;
+}
+
+interface State {
+  keys: ProviderSettings['keys'];
+  resourceScopes: string[];
+  fingerprint: string;
+}
+
+/** What oidc-provider takes at construction and Kluis keeps in the database: signing keys and API scopes. */
+async function loadState({ db, secrets }: ProviderHostOptions): Promise<State> {
+  const [keys, servers] = await Promise.all([loadKeyRing(db, secrets.box), listResourceServers(db)]);
+  const resourceScopes = [...new Set(servers.flatMap((server) => server.scope.split(' ')))].sort();
+  return { keys, resourceScopes, fingerprint: `${keys.fingerprint}|${resourceScopes.join(' ')}` };
+}
+
+/**
+ * Holds the live oidc-provider instance. oidc-provider reads its keys and scopes once, at construction; when
+ * they change (a key rotation, a pending key becoming active, a retired key expiring, a resource server added)
+ * a new Provider is built and swapped in. Nothing is lost: all of its state is in Postgres. In-flight requests finish on the old instance.
+ */
+export class ProviderHost {
+  #current: Current;
+  readonly #options: ProviderHostOptions;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(options: ProviderHostOptions, current: Current) {
+    this.#options = options;
+    this.#current = current;
+  }
+
+  static async create(options: ProviderHostOptions): Promise<ProviderHost> {
+    return new ProviderHost(options, build(options, await loadState(options)));
+  }
+
+  get provider(): Provider {
+    return this.#current.provider;
+  }
+
+  /** Node request handler for the current provider. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.#current.handler(req, res);
+  }
+
+  /** Reloads keys and scopes; rebuilds the provider if they changed. Returns true when it swapped. */
+  async refresh(): Promise<boolean> {
+    const state = await loadState(this.#options);
+    if (state.fingerprint === this.#current.fingerprint) return false;
+    this.#current = build(this.#options, state);
+    this.#options.log.info({ state: state.fingerprint }, 'signing keys or scopes changed: provider rebuilt');
+    return true;
+  }
+
+  /** Polls for changes every `seconds`; a failed poll (database down) keeps the current keys. */
+  startRefreshing(seconds: number): void {
+    this.#timer = setInterval(() => {
+      this.refresh().catch((err: unknown) => this.#options.log.warn({ err: (err as Error).message }, 'signing key refresh failed'));
+    }, seconds * 1000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint }: State): Current {
+  const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys, resourceScopes }));
+  // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4); from any other
+  // peer the HTTP app has stripped them (http/proxy-trust.ts) before the request gets here.
+  provider.proxy = options.config.trustProxy;
+  provider.use(clientAuthStatus);
+  provider.use(parUsedOnce(provider));
+  provider.use(scriptHashesOnly);
+  provider.use(registrationResponses);
+  acceptRotatedSecrets(provider, options.db, options.secrets.box);
+  wireProviderEvents(provider, options.audit, options.log, new GrantActivity(options.db));
+  const callback = provider.callback();
+  return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
+}

@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { Browser, formAction } from '../support/browser.ts';
+import { registerClient } from '../support/clients.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { addPerson, totpCode } from '../support/people.ts';
+import { startLogoutReceiver } from '../support/logout-receiver.ts';
+import { RelyingParty } from '../support/rp.ts';
+
+// GDPR Art 15/20 (export) and Art 17 (erasure), checked in the database, not only on the page.
+let t: TestDatabase;
+let kluis: TestKluis;
+let receiver: Awaited<ReturnType<typeof startLogoutReceiver>>;
+const PASSWORD = 'erasable passphrase';
+const USERNAME = 'dora-deletable';
+const EMAIL = 'dora.deletable@example.com';
+const NAME = 'Dora Deletable';
+let person: { id: string; secret?: string | undefined };
+let rp: RelyingParty;
+let tokens: Awaited<ReturnType<RelyingParty['redeem']>>;
+let me: Browser;
+
+before(async () => {
+  t = await createTestDatabase();
+  receiver = await startLogoutReceiver();
+  person = await addPerson(t.url, USERNAME, PASSWORD, { totp: true, email: EMAIL, name: NAME });
+  const client = await registerClient(t.url, {
+    client_name: 'Wallet',
+    redirect_uris: ['https://wallet.example/cb'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid profile email offline_access',
+    backchannel_logout_uri: receiver.uri,
+  });
+  kluis = await startTestKluis(t.url);
+  rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://wallet.example/cb');
+  me = new Browser(kluis.issuer, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' });
+  const request = await rp.request({ scope: 'openid profile email offline_access', prompt: 'consent' });
+  const { res } = await me.follow(request.url);
+  const loginPage = await res.text();
+  const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, { username: USERNAME, password: PASSWORD });
+  const mfaPage = await mfa.text();
+  const { res: consent } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+  const consentPage = await consent.text();
+  const { external } = await me.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email', 'offline_access'] });
+  tokens = await rp.redeem(external!, request);
+});
+after(async () => {
+  receiver?.close();
+  await kluis?.stop();
+  await t?.drop();
+});
+
+describe('export and erasure', () => {
+  test('export is one JSON download with profile, consents, consent history and security activity', async () => {
+    const { res } = await me.follow('/account/export');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="kluis-account-export.json"/);
+    const data = (await res.json()) as Record<string, any>;
+    assert.equal(data.profile.username, USERNAME);
+    assert.equal(data.profile.email, EMAIL);
+    assert.equal(data.profile.claims.name, NAME);
+    assert.equal(data.authentication.totp, 'enrolled');
+    assert.ok(!JSON.stringify(data).includes(person.secret!), 'no TOTP secret in the export');
+    assert.equal(data.consents.length, 1);
+    assert.equal(data.consents[0].client_name, 'Wallet');
+    assert.deepEqual(data.consents[0].scopes.sort(), ['email', 'offline_access', 'openid', 'profile']);
+    assert.ok(data.consents[0].last_used_at, 'the code and tokens count as use');
+    assert.equal(data.consent_history[0].action, 'granted');
+    const signIn = data.security_activity.find((event: { event: string }) => event.event === 'login.succeeded');
+    assert.equal(signIn.device, 'Firefox on Linux');
+    assert.ok(signIn.ip);
+  });
+
+  test('deleting needs a fresh sign-in and the typed username', async () => {
+    await t.db.query(
+      `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((extract(epoch from now()) - 200)::bigint))
+       where model = 'Session' and payload->>'accountId' = $1`,
+      [person.id],
+    );
+    const stale = await (await me.follow('/account/delete')).res.text();
+    assert.match(stale, /id="reauthenticate"/);
+    assert.doesNotMatch(stale, /id="confirm-delete"/);
+
+    // Signing in again (prompt=login) makes it fresh.
+    const { res } = await me.follow('/account/login?fresh=1&return=/account/delete');
+    const loginPage = await res.text();
+    const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, { username: USERNAME, password: PASSWORD });
+    const mfaPage = await mfa.text();
+    const { res: deletePage } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!, 1) });
+    const page = await deletePage.text();
+    assert.match(page, /id="confirm-delete"/);
+
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const wrong = await me.request('/account/delete', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, confirm: 'someone-else' }) });
+    assert.equal(wrong.status, 303);
+    assert.match(await (await me.follow(wrong.headers.get('location')!)).res.text(), /did not match, so your account was not deleted/);
+    const { rows } = await t.db.query('select 1 from accounts where id = $1', [person.id]);
+    assert.equal(rows.length, 1);
+  });
+
+  test('deletion erases every row of personal data, kills every token, tells the client, and quarantines the username', async () => {
+    const page = await (await me.follow('/account/delete')).res.text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
+    const res = await me.request('/account/delete', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, confirm: USERNAME }) });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/account/deleted');
+
+    // Every token of the person fails.
+    await assert.rejects(oidc.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    assert.equal((await oidc.tokenIntrospection(rp.config, tokens.access_token)).active, false);
+    await assert.rejects(oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck));
+    // The session is gone too: the account area asks for a sign-in.
+    assert.match(await (await me.follow('/account')).res.text(), /autocomplete="current-password"/);
+
+    // The client heard about it over back-channel logout, with the sub it knows.
+    const logoutTokens = await receiver.received();
+    assert.equal(logoutTokens.length, 1);
+    assert.equal(decodeJwt(logoutTokens[0]!).sub, tokens.claims()!.sub);
+
+    // No table holds the person's username, email, name, device or addresses any more.
+    const { rows: tables } = await t.db.query<{ table_name: string }>(
+      `select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
+    );
+    for (const { table_name } of tables) {
+      const { rows } = await t.db.query<{ n: number }>(
+        `select count(*)::int as n from "${table_name}" r where r::text ilike any($1)`,
+        [[`%${USERNAME}%`, `%${EMAIL}%`, `%${NAME}%`, '%Firefox%']],
+      );
+      assert.equal(rows[0]!.n, 0, `personal data left in ${table_name}`);
+    }
+    for (const table of ['accounts', 'security_events', 'recovery_codes']) {
+      const column = table === 'accounts' ? 'id' : 'account_id';
+      const { rows } = await t.db.query(`select 1 from ${table} where ${column} = $1`, [person.id]);
+      assert.equal(rows.length, 0, table);
+    }
+    const { rows: models } = await t.db.query(`select model from oidc_models where payload::text like $1`, [`%${person.id}%`]);
+    assert.deepEqual(models, [], 'no session, grant, token or interaction names the account');
+
+    // What stays is pseudonymous: the ledger and the audit log, by random account id only.
+    const { rows: ledger } = await t.db.query<{ action: string; channel: string }>('select action, channel from consent_ledger where account_id = $1 order by id', [person.id]);
+    assert.deepEqual(ledger.at(-1), { action: 'revoked', channel: 'account_deletion' });
+    const { rows: audit } = await t.db.query(`select 1 from audit_events where type = 'account.deleted' and account_id = $1`, [person.id]);
+    assert.equal(audit.length, 1);
+
+    const again = await runCli(['users', 'add', USERNAME.toUpperCase()], { DATABASE_URL: t.url }, 'a new long passphrase');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /belonged to a deleted account; it is available again after 20\d\d-/);
+  });
+});

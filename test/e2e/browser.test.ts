@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { chromium, type Browser as Chromium } from 'playwright-core';
+import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
+import { addResourceServer } from '../../src/db/resource-servers.ts';
+import { registerClient } from '../support/clients.ts';
+import { authorizationParameters, fapiConfiguration, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { ROOT, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { addPerson, totpCode } from '../support/people.ts';
+import { REDIRECT, RelyingParty } from '../support/rp.ts';
+
+// A person in headless Chromium clicks and types through sign-in, TOTP enrolment and consent, then withdraws the
+// consent in the account area.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
+
+let t: TestDatabase;
+let kluis: TestKluis;
+let rp: RelyingParty;
+let browser: Chromium | undefined;
+let bank: FapiClient;
+let activationCode: string;
+
+before(async () => {
+  if (skip) return;
+  t = await createTestDatabase();
+  await addResourceServer(t.db, { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 });
+  bank = await registerFapiClient(t.url, { client_name: 'Pay-by-bank checkout', scope: 'openid payments', authorization_details_types: ['payment_initiation'] });
+  const web = await registerClient(t.url, { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' });
+  activationCode = (await addPerson(t.url, 'victor', 'victor typed this password', { name: 'Victor Browser', email: 'victor@example.com' })).activation_code!;
+  kluis = await startTestKluis(t.url);
+  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await kluis?.stop();
+  await t?.drop();
+});
+
+let page: Awaited<ReturnType<Chromium['newPage']>>;
+
+test('a person signs in with an activation code, enrols an authenticator and consents by clicking and typing', { skip }, async () => {
+  page = await browser!.newPage();
+  let callback: URL | undefined;
+  // The relying party's redirect URI is not on this machine: catch the navigation there.
+  await page.route('https://rp.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
+  });
+  const request = await rp.request();
+  await page.goto(request.url.toString());
+
+  await page.getByLabel('Username').fill('victor');
+  await page.getByLabel('Password').fill('victor typed this password');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'login.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Continue' }).click();
+
+  // The code page every sign-in shows; a first sign-in takes the activation code the operator handed over.
+  await page.getByLabel('Verification, recovery or activation code').fill(activationCode);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Set up two-step verification' }).waitFor();
+  const secret = (await page.locator('#totp-secret').textContent())!.trim();
+  await page.getByLabel('Code from the app').fill(await totpCode(secret));
+  await page.screenshot({ path: path.join(ARTIFACTS, 'mfa-enrolment.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Confirm' }).click();
+
+  assert.equal(await page.locator('#recovery-codes li').count(), 10);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'recovery-codes.png'), fullPage: true });
+  await page.locator('#continue').click();
+
+  await page.getByRole('heading', { name: 'Savings app wants to access your account' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'consent.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/rp\.example/);
+
+  assert.ok(callback?.searchParams.get('code'), 'the browser came back to the client with a code');
+  const tokens = await rp.redeem(callback!, request);
+  assert.equal(tokens.claims()!.acr, SCA_ACR);
+  assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
+  for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});
+
+test('the same person opens their account, finds the app and withdraws its access by clicking', { skip }, async () => {
+  // The SSO session from the sign-in above is fresh: the account area opens without another sign-in.
+  await page.goto(`${kluis.issuer}/account`);
+  await page.getByRole('heading', { name: 'Your account' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account.png'), fullPage: true });
+  await page.getByRole('link', { name: 'Apps with access' }).click();
+  await page.getByRole('heading', { name: 'Savings app' }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-consents.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Withdraw access' }).click();
+  await page.getByRole('heading', { name: "Withdraw Savings app's access?" }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-withdraw.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Withdraw access' }).click();
+
+  await page.locator('#flash').waitFor();
+  assert.match((await page.locator('#flash').textContent())!, /You withdrew Savings app's access\. Its access ended now\./);
+  assert.equal(await page.locator('#no-consents').count(), 1);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-withdrawn.png'), fullPage: true });
+
+  await page.getByRole('link', { name: 'Consent history' }).click();
+  assert.equal(await page.locator('.ledger-entry[data-action="revoked"][data-channel="account_area"]').count(), 1);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'account-history.png'), fullPage: true });
+  for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});
+
+test('a person sees the payment while authenticating, authorises it, and finds it in the account area', { skip }, async () => {
+  const wendy = await addPerson(t.url, 'wendy', 'wendy typed this password', { totp: true });
+  const config = await fapiConfiguration(kluis.issuer, bank);
+  const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+  const payment = { ...PAYMENT, remittanceInformationUnstructured: 'Order 7781' };
+  const { verifier, params } = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([payment]) });
+  const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
+
+  const context = await browser!.newContext();
+  const tab = await context.newPage();
+  let callback: URL | undefined;
+  await tab.route('https://rp.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the shop' });
+  });
+  await tab.goto(url.toString());
+  const summary = 'Pay €50.00 to Acme BV, NL91 ABNA 0417 1643 00';
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  await tab.getByLabel('Username').fill('wendy');
+  await tab.getByLabel('Password').fill('wendy typed this password');
+  await tab.getByRole('button', { name: 'Continue' }).click();
+  await tab.getByLabel('Code').fill(await totpCode(wendy.secret!));
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  await tab.getByRole('button', { name: 'Sign in' }).click();
+
+  await tab.getByRole('heading', { name: 'Pay-by-bank checkout asks you to authorise a payment' }).waitFor();
+  assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  assert.match((await tab.locator('.authorization-detail').textContent())!, /Reference: Order 7781/);
+  await tab.screenshot({ path: path.join(ARTIFACTS, 'payment-consent.png'), fullPage: true });
+  await tab.getByRole('button', { name: 'Authorise payment' }).click();
+  await tab.waitForURL(/rp\.example/);
+
+  const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: PAYMENTS }, { DPoP: dpop });
+  assert.deepEqual(tokens.authorization_details, [payment]);
+
+  await tab.goto(`${kluis.issuer}/account/consents`);
+  await tab.getByRole('heading', { name: 'Pay-by-bank checkout' }).waitFor();
+  assert.match((await tab.locator('.consent').textContent())!, /Pay €50\.00 to Acme BV, NL91 ABNA 0417 1643 00/);
+  assert.match((await tab.locator('.consent-status').textContent())!, /payment authorised and used/);
+  await tab.screenshot({ path: path.join(ARTIFACTS, 'account-payment.png'), fullPage: true });
+  await context.close();
+  for (const shot of ['payment-consent.png', 'account-payment.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+});

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { AdapterPayload } from 'oidc-provider';
+import { Browser, formAction } from '../support/browser.ts';
+import { registerClient } from '../support/clients.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { addPerson, totpCode } from '../support/people.ts';
+import { RelyingParty, signIn } from '../support/rp.ts';
+
+// SSO sessions, step-up (prompt, max_age, acr_values, SCA age) and the consent decision.
+let t: TestDatabase;
+let kluis: TestKluis;
+let rp: RelyingParty;
+const PASSWORD = 'sessions and consent';
+
+before(async () => {
+  t = await createTestDatabase();
+  const web = await registerClient(t.url, { redirect_uris: ['https://rp.example/cb'], scope: 'openid profile email offline_access', client_name: 'Ledger' });
+  kluis = await startTestKluis(t.url);
+  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+});
+after(async () => {
+  await kluis?.stop();
+  await t?.drop();
+});
+
+/** Goes to the authorization endpoint with `browser`; reports whether a login page, a consent page or the client came back. */
+async function visit(browser: Browser, params: Record<string, string> = {}) {
+  const request = await rp.request(params);
+  const { res, external } = await browser.follow(request.url);
+  const page = external ? '' : await res.text();
+  const kind = external ? 'client' : page.includes('current-password') ? 'login' : page.includes('/consent"') ? 'consent' : 'other';
+  return { request, page, external, kind };
+}
+
+/** A person of this test's own, so no two tests compete for one TOTP time step. */
+async function newPerson(username: string) {
+  const added = await addPerson(t.url, username, PASSWORD, { totp: true, email: `${username}@example.com` });
+  return { id: added.id, username, secret: added.secret! };
+}
+
+/** A browser with a fresh SSO session of a new person who has consented to the client. */
+async function signedIn(username: string): Promise<Browser> {
+  const person = await newPerson(username);
+  const b = new Browser(kluis.issuer);
+  const { page } = await visit(b);
+  const { res, external } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+  if (!external) {
+    const consentPage = await res.text();
+    const done = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] });
+    assert.ok(done.external?.searchParams.get('code'), 'signed in');
+  }
+  return b;
+}
+
+describe('consent', () => {
+  test('deny returns access_denied with iss to the client', async () => {
+    const person = await newPerson('heidi');
+    const b = new Browser(kluis.issuer);
+    const { page } = await visit(b);
+    const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    assert.match(consentPage, /Ledger wants to access your account/);
+    const { external } = await b.submit(formAction(consentPage, 'cancel'), consentPage, {});
+    assert.equal(external?.searchParams.get('error'), 'access_denied');
+    assert.equal(external?.searchParams.get('iss'), kluis.issuer);
+  });
+
+  test('an unticked optional scope is not granted; the next request skips the screen; prompt=consent shows it again', async () => {
+    const person = await newPerson('ivan');
+    const b = new Browser(kluis.issuer);
+    const { page, request } = await visit(b);
+    const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    const { external } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['email'] });
+    const tokens = await rp.redeem(external!, request);
+    const scopes = (tokens.scope ?? '').split(' ');
+    assert.ok(scopes.includes('email'));
+    assert.ok(!scopes.includes('profile'), `profile was unticked: ${tokens.scope}`);
+
+    assert.equal((await visit(b)).kind, 'client', 'consent remembered, SSO session reused');
+    assert.equal((await visit(b, { prompt: 'consent' })).kind, 'consent');
+    const { rows } = await t.db.query(`select type from audit_events where type = 'consent.granted' and account_id = $1`, [person.id]);
+    assert.equal(rows.length, 1);
+  });
+});
+
+describe('sessions and step-up', () => {
+  test('prompt=none without a session returns login_required to the client', async () => {
+    const { external } = await visit(new Browser(kluis.issuer), { prompt: 'none' });
+    assert.equal(external?.searchParams.get('error'), 'login_required');
+    assert.equal(external?.searchParams.get('iss'), kluis.issuer);
+  });
+
+  test('a recent SCA is reused; prompt=login, max_age=0 and acr_values each ask for a fresh SCA', async () => {
+    const b = await signedIn('judy');
+    assert.equal((await visit(b)).kind, 'client', 'SSO within the SCA age');
+    assert.equal((await visit(b, { prompt: 'none' })).kind, 'client', 'prompt=none with a fresh session gives a code');
+    assert.equal((await visit(b, { prompt: 'login' })).kind, 'login');
+    assert.equal((await visit(b, { max_age: '0' })).kind, 'login');
+    assert.equal((await visit(b, { acr_values: 'urn:kluis:acr:sca' })).kind, 'login');
+  });
+
+  test('a session whose last SCA is older than SCA_MAX_AGE must authenticate again; with prompt=none it gets login_required', async () => {
+    const b = await signedIn('mallory');
+    assert.equal((await visit(b)).kind, 'client');
+    // Age the session's SCA by 6 minutes (the default SCA_MAX_AGE is 5).
+    await t.db.query(`update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 360)) where model = 'Session'`);
+    assert.equal((await visit(b)).kind, 'login');
+    assert.equal((await visit(b, { prompt: 'none' })).external?.searchParams.get('error'), 'login_required');
+  });
+});

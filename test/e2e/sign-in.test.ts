@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
+import { Browser, formAction } from '../support/browser.ts';
+import { registerClient } from '../support/clients.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { addPerson, RECOVERY_CODE, totpCode } from '../support/people.ts';
+import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
+
+// A relying party (openid-client) sends a person through sign-in, activation and TOTP enrolment and consent, then
+// redeems the code.
+let t: TestDatabase;
+let kluis: TestKluis;
+let web: AdapterPayload;
+let rp: RelyingParty;
+const PASSWORD = 'correct horse battery staple';
+
+before(async () => {
+  t = await createTestDatabase();
+  web = await registerClient(t.url, {
+    client_name: 'Budget app',
+    redirect_uris: [REDIRECT],
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid profile email offline_access',
+    client_uri: 'https://rp.example/',
+    policy_uri: 'https://rp.example/privacy',
+  });
+  kluis = await startTestKluis(t.url);
+  rp = await RelyingParty.create(kluis.issuer, web);
+});
+after(async () => {
+  await kluis?.stop();
+  await t?.drop();
+});
+
+describe('sign-in with strong customer authentication', () => {
+  let secret: string;
+
+  test('first sign-in: password, activation code, TOTP enrolment with QR code and recovery codes, consent, code exchange, ID token and userinfo', async () => {
+    const alice = await addPerson(t.url, 'alice', PASSWORD, { email: 'alice@example.com', name: 'Alice Example' });
+    const request = await rp.request();
+    const browser = new Browser(kluis.issuer);
+
+    const { res: login } = await browser.follow(request.url);
+    const loginPage = await login.text();
+    assert.match(loginPage, /autocomplete="username"/);
+    assert.match(loginPage, /type="password"[^>]*autocomplete="current-password"|autocomplete="current-password"[^>]*type="password"/);
+    assert.match(loginPage, /Budget app/);
+
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'alice', password: PASSWORD });
+    const mfaPage = await mfa.text();
+    assert.match(mfaPage, /activation code you were given/);
+    const { res: enrol } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: alice.activation_code! });
+    const enrolPage = await enrol.text();
+    assert.match(enrolPage, /<img src="data:image\/png;base64,/, 'QR code rendered server-side as an inline image');
+    secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
+    assert.match(enrolPage, /autocomplete="one-time-code"/);
+
+    const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
+    const codesPage = await codesRes.text();
+    const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]);
+    assert.equal(codes.length, 10, 'ten recovery codes, shown once');
+    const continueTo = /id="continue" href="([^"]+)"|href="([^"]+)" id="continue"/.exec(codesPage.replace(/<a href="([^"]+)" id="continue">/, '<a id="continue" href="$1">'));
+    const next = continueTo![1] ?? continueTo![2];
+
+    const { res: consent } = await browser.follow(next!);
+    const consentPage = await consent.text();
+    assert.match(consentPage, /Budget app wants to access your account/);
+    assert.match(consentPage, /Your name and profile/);
+    assert.match(consentPage, /https:\/\/rp.example\/privacy/);
+
+    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] });
+    assert.ok(external, 'redirected back to the client');
+    assert.equal(external.origin + external.pathname, REDIRECT);
+    assert.equal(external.searchParams.get('iss'), kluis.issuer);
+
+    const tokens = await rp.redeem(external, request);
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, SCA_ACR);
+    assert.deepEqual(claims.amr, ['pwd', 'otp']);
+    assert.equal(claims.nonce, request.nonce);
+    const userinfo = await oidc.fetchUserInfo(rp.config, tokens.access_token, claims.sub);
+    assert.equal(userinfo.email, 'alice@example.com');
+    assert.equal(userinfo.name, 'Alice Example');
+  });
+
+  test('a returning person signs in with password and TOTP; the same code is refused a second time', async () => {
+    const first = new Browser(kluis.issuer);
+    const request = await rp.request({ prompt: 'login' });
+    const { res } = await first.follow(request.url);
+    const code = await totpCode(secret, 1); // the enrolment used the current step; the next one is still within the window
+    const { external } = await signIn(first, await res.text(), 'alice', PASSWORD, code);
+    assert.ok(external, 'signed in with a fresh code; consent was remembered');
+    assert.ok(external.searchParams.get('code'));
+    const tokens = await rp.redeem(external, request);
+    assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
+
+    const second = new Browser(kluis.issuer);
+    const again = await rp.request();
+    const { res: login } = await second.follow(again.url);
+    const { res: failed, external: none } = await signIn(second, await login.text(), 'alice', PASSWORD, code);
+    assert.equal(none, undefined, 'no code for a replayed TOTP');
+    assert.match(await failed.text(), /not correct/);
+  });
+
+  test('of 20 parallel redemptions of one authorization code exactly one gets tokens', async () => {
+    const trent = await addPerson(t.url, 'trent', PASSWORD, { totp: true });
+    const browser = new Browser(kluis.issuer);
+    const request = await rp.request();
+    const { res } = await browser.follow(request.url);
+    const { res: consent } = await signIn(browser, await res.text(), 'trent', PASSWORD, await totpCode(trent.secret!));
+    const consentPage = await consent.text();
+    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile'] });
+    assert.ok(external, 'signed in');
+    const body = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: external.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: request.verifier,
+    });
+    const auth = `Basic ${Buffer.from(`${web.client_id}:${web.client_secret}`).toString('base64')}`;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(new URL('/token', kluis.issuer), { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+      ),
+    );
+    const statuses = responses.map((r) => r.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join(','));
+    assert.ok(statuses.filter((s) => s !== 200).every((s) => s === 400));
+  });
+});
+

@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
+import type { AdapterPayload } from 'oidc-provider';
+import { Browser, formAction } from '../support/browser.ts';
+import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { addPerson } from '../support/people.ts';
+import { REDIRECT, RelyingParty } from '../support/rp.ts';
+
+// Headers, input limits, spoofed hosts and metrics, as seen from outside.
+let t: TestDatabase;
+let kluis: TestKluis;
+let m2m: AdapterPayload;
+let web: AdapterPayload;
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+before(async () => {
+  t = await createTestDatabase();
+  m2m = await registerClient(t.url, M2M_METADATA);
+  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid' });
+  await addPerson(t.url, 'mona', 'metrics passphrase', { totp: true });
+  kluis = await startTestKluis(t.url, { METRICS_PORT: '0', LOCKOUT_THRESHOLD: '3' });
+});
+after(async () => {
+  await kluis?.stop();
+  await t?.drop();
+});
+
+const authorizeQuery = (extra = '') =>
+  `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${CHALLENGE}&code_challenge_method=S256${extra}`;
+
+/** A raw HTTP request, so Host can be anything. */
+function raw(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const url = new URL(path, base);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', headers }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('headers', () => {
+  test('every response, the provider\'s and Kluis\'s own, carries the security headers', async () => {
+    const responses = await Promise.all([
+      fetch(new URL('/.well-known/openid-configuration', kluis.url)),
+      fetch(new URL('/jwks', kluis.url)),
+      fetch(new URL('/token', kluis.url), { method: 'POST' }),
+      fetch(new URL('/me', kluis.url)),
+      fetch(new URL('/reg', kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      fetch(new URL(authorizeQuery(), kluis.url), { redirect: 'manual' }),
+      fetch(new URL('/auth?client_id=nope', kluis.url)),
+      fetch(new URL('/interaction/unknown', kluis.url)),
+      fetch(new URL('/account', kluis.url), { redirect: 'manual' }),
+      fetch(new URL('/healthz', kluis.url)),
+      fetch(new URL('/no-such-page', kluis.url)),
+    ]);
+    for (const res of responses) {
+      const where = `${res.url} (${res.status})`;
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', where);
+      assert.equal(res.headers.get('x-frame-options'), 'DENY', where);
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', where);
+      assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, where);
+    }
+  });
+
+  test('token responses are not cached: Cache-Control no-store and Pragma no-cache', async () => {
+    const res = await fetch(new URL('/token', kluis.url), {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.headers.get('pragma'), 'no-cache');
+  });
+
+  test('the authorization endpoint never answers cross-origin requests with CORS headers', async () => {
+    const get = await fetch(new URL(authorizeQuery(), kluis.url), { redirect: 'manual', headers: { origin: 'https://evil.example' } });
+    assert.equal(get.headers.get('access-control-allow-origin'), null);
+    const preflight = await fetch(new URL('/auth', kluis.url), { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), null);
+  });
+});
+
+describe('input', () => {
+  test('oversized bodies are refused with 413 or 400, never a 5xx', async () => {
+    const huge = `grant_type=client_credentials&pad=${'a'.repeat(200_000)}`;
+    const token = await fetch(new URL('/token', kluis.url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: huge });
+    assert.equal(token.status, 413);
+    assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
+    const reg = await fetch(new URL('/reg', kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'x'.repeat(200_000) }) });
+    assert.ok(reg.status === 400 || reg.status === 401 || reg.status === 413, String(reg.status));
+
+    const browser = new Browser(kluis.issuer);
+    const { res } = await browser.follow((await (await RelyingParty.create(kluis.issuer, web)).request({ scope: 'openid' })).url);
+    const page = await res.text();
+    const form = await browser.request(formAction(page, 'login'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${'u'.repeat(100_000)}&password=x` });
+    assert.equal(form.status, 413);
+  });
+
+  test('duplicate OAuth parameters are rejected', async () => {
+    const token = await fetch(new URL('/token', kluis.url), {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials&grant_type=client_credentials',
+    });
+    assert.equal(token.status, 400);
+    assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
+    const auth = await fetch(new URL(authorizeQuery(`&client_id=${String(web.client_id)}`), kluis.url), { redirect: 'manual' });
+    assert.equal(auth.status, 400);
+  });
+});
+
+describe('spoofed Host and X-Forwarded-*', () => {
+  for (const trustProxy of ['false', 'true']) {
+    test(`with TRUST_PROXY=${trustProxy} neither the issuer nor any redirect follows a spoofed Host or X-Forwarded-Host`, async () => {
+      const server = trustProxy === 'true' ? await startTestKluis(t.url, { TRUST_PROXY: 'true' }) : kluis;
+      try {
+        const spoof = { host: 'evil.example', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' };
+        const discovery = await raw(server.url, '/.well-known/openid-configuration', spoof);
+        const metadata = JSON.parse(discovery.body) as Record<string, unknown>;
+        assert.equal(metadata.issuer, server.issuer);
+        assert.ok(!discovery.body.includes('evil.example'));
+        const authorize = await raw(server.url, authorizeQuery(), spoof);
+        assert.equal(authorize.status, 303);
+        assert.ok(!String(authorize.headers.location).includes('evil.example'), String(authorize.headers.location));
+        const account = await raw(server.url, '/account', spoof);
+        assert.ok(!String(account.headers.location).includes('evil.example'));
+      } finally {
+        if (server !== kluis) await server.stop();
+      }
+    });
+  }
+});
+
+describe('metrics', () => {
+  test('/metrics is served on its own port only, with requests by route, tokens, sign-ins, lockouts and the pool', async () => {
+    const { access_token } = await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, m2m), {});
+    assert.ok(access_token);
+    await fetch(new URL('/jwks', kluis.url));
+    await fetch(new URL('/wp-admin/../etc/passwd?x=1', kluis.url));
+    const rp = await RelyingParty.create(kluis.issuer, web);
+    for (let i = 0; i < 3; i += 1) {
+      const browser = new Browser(kluis.issuer);
+      const { res } = await browser.follow((await rp.request({ scope: 'openid' })).url);
+      const page = await res.text();
+      const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'mona', password: 'wrong' });
+      const mfaPage = await mfa.text();
+      await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: '000000' });
+    }
+
+    assert.equal((await fetch(new URL('/metrics', kluis.url))).status, 404, 'not on the public port');
+    const res = await fetch(kluis.metricsUrl!);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /kluis_http_requests_total\{method="GET",route="\/jwks",status="200"\} [1-9]/);
+    assert.match(text, /kluis_http_requests_total\{method="POST",route="\/interaction\/:uid\/login",status="303"\} [1-9]/);
+    assert.match(text, /kluis_http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/token",status="200"\}/);
+    assert.match(text, /route="other"/);
+    assert.doesNotMatch(text, /wp-admin/);
+    assert.match(text, /kluis_tokens_issued_total\{grant_type="client_credentials",kind="ClientCredentials"\} [1-9]/);
+    assert.match(text, /kluis_logins_total\{outcome="failed"\} 3/);
+    assert.match(text, /kluis_account_lockouts_total 1/);
+    assert.match(text, /kluis_db_pool_connections\{state="total"\} \d+/);
+    assert.match(text, /kluis_process_cpu_user_seconds_total/);
+  });
+});
