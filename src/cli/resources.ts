@@ -1,5 +1,6 @@
 import { addResourceServer, listResourceServers, removeResourceServer, type ResourceServerRecord } from '../db/resource-servers.ts';
 import { CliError, type CliContext } from './context.ts';
+import { UniqueViolation } from '../db/errors.ts';
 
 export interface ResourceOptions {
   scope?: string | undefined;
@@ -34,7 +35,7 @@ export async function addResource(ctx: CliContext, identifier: string, options: 
   try {
     await addResourceServer(ctx.db, record);
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new CliError(`resource server ${identifier} already exists`);
+    if (err instanceof UniqueViolation) throw new CliError(`resource server ${identifier} already exists`);
     throw err;
   }
   return record;

@@ -3,6 +3,7 @@ import { PasswordHasher, MAX_PASSWORD_LENGTH } from '../auth/password.ts';
 import { TOTP_PURPOSE, isLocked, issueActivationCode } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
+import { UniqueViolation } from '../db/errors.ts';
 import { activationCodeExpiries } from '../db/activation-codes.ts';
 import { usernameHash } from '../people/erasure.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
@@ -64,7 +65,7 @@ export async function addUser(ctx: CliContext, username: string, password: strin
       return secret ? undefined : issueActivationCode(tx, ctx.secrets.box, id, ctx.config.sca.activationCodeTtl);
     });
   } catch (err) {
-    if ((err as { code?: string }).code === '23505') throw new CliError(`a user with that username or email already exists`);
+    if (err instanceof UniqueViolation) throw new CliError(`a user with that username or email already exists`);
     throw err;
   }
   await ctx.audit.record({ type: 'account.created', actor: 'operator', accountId: id, details: { totp_preenrolled: !!secret, activation_code: !secret } });

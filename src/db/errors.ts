@@ -41,3 +41,22 @@ export function isUnstorableText(err: unknown): boolean {
   if (code === '22P02') return typeof message === 'string' && /\btype json\b/.test(message);
   return code === '22021' || code === '22P05';
 }
+
+/**
+ * A row with that key already exists (SQLSTATE 23505). `constraint` names the unique index, so a caller can tell
+ * which value was taken (a username, an email, a resource identifier) and say so.
+ */
+export class UniqueViolation extends KluisError {
+  override name = 'UniqueViolation';
+  readonly code = 'ERR_UNIQUE_VIOLATION';
+  override readonly status = 409;
+  readonly constraint: string | undefined;
+  constructor(constraint: string | undefined, options?: { cause?: unknown }) {
+    super(`already exists${constraint ? ` (${constraint})` : ''}`, options);
+    this.constraint = constraint;
+  }
+}
+
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '23505' && !(err instanceof KluisError);
+}

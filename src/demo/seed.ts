@@ -5,6 +5,7 @@ import { PasswordHasher } from '../auth/password.ts';
 import { issueActivationCode } from '../auth/sign-in.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
+import { UniqueViolation } from '../db/errors.ts';
 import type { Database } from '../db/database.ts';
 import { writeManagedClient } from '../oidc/clients/managed-clients.ts';
 import type { ProviderHost } from '../oidc/provider/host.ts';
@@ -104,7 +105,7 @@ async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Conf
     });
   } catch (err) {
     // Another process seeded it at the same moment.
-    if ((err as { code?: string }).code === '23505') return (await accounts.findAccountByUsername(db, DEMO_USERNAME))!.id;
+    if (err instanceof UniqueViolation) return (await accounts.findAccountByUsername(db, DEMO_USERNAME))!.id;
     throw err;
   }
   await audit.record({ type: 'account.created', actor: 'system', accountId: id, details: { demo: true, totp_preenrolled: false } });
