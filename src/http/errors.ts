@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { routePath } from './route-path.ts';
+import { routePath } from '../oidc/provider/route-path.ts';
 import { render } from '../web/render.ts';
 
 /**

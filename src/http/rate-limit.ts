@@ -8,7 +8,7 @@ import type { Database } from '../db/database.ts';
 import type { Logger } from '../log/logger.ts';
 import { countHit } from '../db/rate-limits.ts';
 import type { Metrics } from './metrics.ts';
-import { readsRoute, routePath } from './route-path.ts';
+import { readsRoute, routePath } from '../oidc/provider/route-path.ts';
 import { render } from '../web/render.ts';
 
 /** oidc-provider refuses bodies above 56 KiB; Kluis reads token-endpoint bodies itself to find the client. */

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { routePath } from './route-path.ts';
+import { routePath } from '../oidc/provider/route-path.ts';
 
 /**
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
-import { readsRoute, routePath } from '../../http/route-path.ts';
+import { readsRoute, routePath } from './route-path.ts';
 import { render } from '../../web/render.ts';
 import { currentRequestId } from '../../log/request-context.ts';
 
