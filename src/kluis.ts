@@ -19,6 +19,7 @@ import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
 import { Metrics, startMetricsServer } from './http/metrics.ts';
 import { interactionRoutes } from './web/interaction/routes.ts';
+import { providerPages } from './web/provider-pages.ts';
 import type { Logger } from './log/logger.ts';
 import { ensureSigningKeys } from './oidc/provider/keys.ts';
 import { ProviderHost } from './oidc/provider/host.ts';
@@ -54,7 +55,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     }
     clientCache = new ClientCache(connection.url, log);
     await clientCache.start();
-    const host = await ProviderHost.create({ config, db, secrets, audit, log, clientCache });
+    const host = await ProviderHost.create({ config, db, secrets, audit, log, clientCache, pages: providerPages });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);
 

@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import { disableClient, disabledClientIds, enableClient, forgetClientControls, keepPreviousSecret } from '../db/client-controls.ts';
 import { CLIENT_SECRET_PURPOSE, PostgresAdapter } from '../db/oidc-adapter.ts';
 import { ProviderHost } from '../oidc/provider/host.ts';
+import { providerPages } from '../web/provider-pages.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients/account-client.ts';
 import { checkClientMetadata, checkRegistrableMetadata } from '../oidc/clients/policy.ts';
 import { DEMO_CLIENT_ID } from '../demo/seed.ts';
@@ -75,7 +76,7 @@ export async function addClient(ctx: CliContext, metadata: Metadata): Promise<Ad
   if (KLUIS_CLIENT_IDS.includes(clientId)) {
     throw new CliError(`client id ${clientId} is reserved for Kluis's own client`);
   }
-  const { provider } = await ProviderHost.create({ ...ctx });
+  const { provider } = await ProviderHost.create({ ...ctx, pages: providerPages });
   const candidate: Metadata = { ...metadata, client_id: clientId, client_id_issued_at: Math.floor(Date.now() / 1000) };
   if ((provider.Client as unknown as ClientClass).needsSecret(candidate as AdapterPayload)) candidate.client_secret = newSecret();
   const stored = await validatedClient(provider, candidate, ctx.config.production);
@@ -148,7 +149,7 @@ export async function updateClient(ctx: CliContext, clientId: string, changes: M
     if (value === null) delete merged[field];
     else merged[field] = value;
   }
-  const { provider } = await ProviderHost.create({ ...ctx });
+  const { provider } = await ProviderHost.create({ ...ctx, pages: providerPages });
   const validated = await validatedClient(provider, merged, ctx.config.production);
   await clientAdapter(ctx).upsert(clientId, validated);
   await ctx.audit.record({ type: 'client.updated', actor: 'operator', clientId, details: { fields: Object.keys(changes).sort() } });
@@ -183,7 +184,7 @@ export async function setClientDisabled(ctx: CliContext, clientId: string, disab
 
 /** `iat create`: an initial access token for dynamic registration (RFC 7591 3), shown once. */
 export async function createIat(ctx: CliContext, expiresIn: number, singleUse: boolean) {
-  const { provider } = await ProviderHost.create({ ...ctx });
+  const { provider } = await ProviderHost.create({ ...ctx, pages: providerPages });
   const { value, jti } = await createInitialAccessToken(provider, { expiresIn, singleUse });
   // The token's id is its value: the audit log keeps only a hash prefix to tell tokens apart.
   await ctx.audit.record({ type: 'initial_access_token.created', actor: 'operator', details: { expires_in: expiresIn, single_use: singleUse, id_hash: hashPrefix(jti) } });

@@ -5,10 +5,11 @@ import { consentRecord, Consents } from '../consents/consents.ts';
 import { findAccountByUsername, resetMfa as clearMfa } from '../db/accounts.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
 import { ProviderHost } from '../oidc/provider/host.ts';
+import { providerPages } from '../web/provider-pages.ts';
 import { CliError, type CliContext } from './context.ts';
 
 async function consentsOf(ctx: CliContext) {
-  const host = await ProviderHost.create({ ...ctx });
+  const host = await ProviderHost.create({ ...ctx, pages: providerPages });
   return new Consents(ctx.db, ctx.secrets.box, host, ctx.audit, ctx.log);
 }
 

@@ -5,12 +5,11 @@ import type { ClientCache } from '../../db/client-cache.ts';
 import { postgresAdapter } from '../../db/oidc-adapter.ts';
 import { findGrantId } from '../../db/grants.ts';
 import { findResourceServer } from '../../db/resource-servers.ts';
-import { render } from '../../web/render.ts';
-import { currentRequestId } from '../../log/request-context.ts';
 import type { ServerSecrets } from '../../secrets/server-secrets.ts';
 import { accountFinder, CLAIMS } from '../subjects/claims.ts';
 import { unlessUnavailable } from './errors.ts';
 import type { KeyRing } from './keys.ts';
+import type { ProviderPages } from './pages.ts';
 import { SCA_ACR, scaPolicy } from './sca-policy.ts';
 import { ACCOUNT_CLIENT_ID } from '../clients/account-client.ts';
 import { checkClientMetadata } from '../clients/policy.ts';
@@ -31,6 +30,7 @@ export interface ProviderSettings {
   resourceScopes: string[];
   /** The server's client cache; the CLI runs without one. */
   clientCache?: ClientCache | undefined;
+  pages: ProviderPages;
 }
 
 const algs = [...SIGNING_ALGS];
@@ -48,7 +48,7 @@ export const CLOCK_TOLERANCE = 5;
 export const EXTRA_CLIENT_METADATA = ['introspect_any_token', FAPI_PROFILE_METADATA, 'software_statement', 'software_id', 'software_version'];
 
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5). */
-export function providerConfiguration({ config, db, secrets, keys, resourceScopes, clientCache }: ProviderSettings): Configuration {
+export function providerConfiguration({ config, db, secrets, keys, resourceScopes, clientCache, pages }: ProviderSettings): Configuration {
   const maxAccessTokenTtl = config.accessTokenTtl;
   // A JWT access token outlives a withdrawn consent (it cannot be recalled), so it is kept shorter.
   const ceiling = (format: string | undefined) => (format === 'jwt' ? Math.min(config.jwtAccessTokenTtl, maxAccessTokenTtl) : maxAccessTokenTtl);
@@ -166,10 +166,10 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
         enabled: true,
         async logoutSource(ctx, form) {
           // `form` is oidc-provider's hidden form (action and xsrf token); the buttons submit it.
-          ctx.body = render('logout', { form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
+          ctx.body = pages.logoutConfirmation(form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
         async postLogoutSuccessSource(ctx) {
-          ctx.body = render('signed-out', { client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
+          ctx.body = pages.signedOut(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
       },
       // OpenID Connect Back-Channel Logout 1.0: clients with a backchannel_logout_uri hear of every sign-out.
@@ -252,12 +252,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
 
     async renderError(ctx, out) {
       ctx.type = 'html';
-      ctx.body = render('error', {
-        heading: out.error === 'temporarily_unavailable' ? 'Temporarily unavailable' : 'Something went wrong',
-        description: out.error_description ?? 'The request could not be completed.',
-        error: out.error,
-        requestId: currentRequestId(),
-      });
+      ctx.body = pages.error(out);
     },
   };
 }

@@ -95,7 +95,7 @@ function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint
   // peer the HTTP app has stripped them (http/proxy-trust.ts) before the request gets here.
   provider.proxy = options.config.trustProxy;
   provider.use(clientAuthStatus);
-  provider.use(parUsedOnce(provider));
+  provider.use(parUsedOnce(provider, options.pages));
   provider.use(scriptHashesOnly);
   provider.use(registrationResponses);
   acceptRotatedSecrets(provider, options.db, options.secrets.box);

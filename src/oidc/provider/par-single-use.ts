@@ -2,8 +2,7 @@ import { decodeJwt } from 'jose';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import { readsRoute, routePath } from './route-path.ts';
-import { render } from '../../web/render.ts';
-import { currentRequestId } from '../../log/request-context.ts';
+import type { ProviderPages } from './pages.ts';
 
 /** RFC 9126 2.2: the prefix of a request_uri from the pushed authorization request endpoint. */
 const PAR_URN = 'urn:ietf:params:oauth:request_uri:';
@@ -18,7 +17,7 @@ const PAR_URN = 'urn:ietf:params:oauth:request_uri:';
  * (and HEAD, which runs the same route) reaches /auth: oidc-provider's POST form of the endpoint is off
  * (enableHttpPostMethods). Every spelling of /auth that oidc-provider routes there (`/AUTH`, `/auth/`) is covered.
  */
-export function parUsedOnce(provider: Provider): Middleware {
+export function parUsedOnce(provider: Provider, pages: ProviderPages): Middleware {
   return async (ctx, next) => {
     if (routePath(ctx.path) !== '/auth' || !readsRoute(ctx.method)) return next();
     const { request_uri: requestUri, client_id: clientId } = ctx.query;
@@ -27,27 +26,23 @@ export function parUsedOnce(provider: Provider): Middleware {
     // actions/authorization/pushed_authorization_requests.js), so text after a second URN is ignored there. The id
     // checked here must be the one it loads: a request_uri that is not exactly the URN and one id is refused.
     const [, id = '', ...rest] = requestUri.split(PAR_URN);
-    if (rest.length > 0) return refuse(ctx);
+    if (rest.length > 0) return refuse(ctx, pages);
     const pushed = await provider.PushedAuthorizationRequest.find(id, { ignoreExpiration: true });
     // An unknown, expired or another client's request_uri is left to oidc-provider, which refuses it.
     if (!pushed?.isValid || pushedFor(pushed.request) !== clientId) return next();
     const now = Math.floor(Date.now() / 1000);
     if (await provider.ReplayDetection.unique('kluis:request_uri', pushed.jti, Math.max(pushed.exp ?? now, now) + 60)) return next();
-    refuse(ctx);
+    refuse(ctx, pages);
   };
 }
 
 /** The page oidc-provider shows (renderError in configuration.ts) for a request_uri it refuses. */
-function refuse(ctx: Context): void {
+function refuse(ctx: Context, pages: ProviderPages): void {
   ctx.status = 400;
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = render('error', {
-    heading: 'Something went wrong',
-    description: 'request_uri is invalid, expired, or was already used',
-    error: 'invalid_request_uri',
-    requestId: currentRequestId(),
-  });
+  const description = 'request_uri is invalid, expired, or was already used';
+  ctx.body = pages.requestUriRefused({ error: 'invalid_request_uri', error_description: description });
 }
 
 /** The client a pushed request was made by: oidc-provider keeps it as the `client_id` of the request object. */
