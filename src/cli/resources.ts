@@ -1,6 +1,7 @@
 import { addResourceServer, listResourceServers, removeResourceServer, type ResourceServerRecord } from '../db/resource-servers.ts';
 import { CliError, type CliContext } from './context.ts';
 import { UniqueViolation } from '../db/errors.ts';
+import { ACCESS_TOKEN_TTL_BOUNDS, isSigningAlg } from '../config/protocol-constants.ts';
 
 export interface ResourceOptions {
   scope?: string | undefined;
@@ -25,11 +26,12 @@ export async function addResource(ctx: CliContext, identifier: string, options: 
   const format = options.format ?? 'jwt';
   if (format !== 'jwt' && format !== 'opaque') throw new CliError('--format must be jwt or opaque');
   const alg = options.alg ?? 'ES256';
-  if (alg !== 'ES256' && alg !== 'PS256' && alg !== 'EdDSA') throw new CliError('--alg must be ES256, PS256 or EdDSA');
+  if (!isSigningAlg(alg)) throw new CliError('--alg must be ES256, PS256 or EdDSA');
   let ttl: number | null = null;
   if (options.ttl !== undefined) {
     ttl = Number(options.ttl);
-    if (!Number.isInteger(ttl) || ttl < 30 || ttl > 600) throw new CliError('--ttl must be a whole number of seconds between 30 and 600');
+    const { min, max } = ACCESS_TOKEN_TTL_BOUNDS;
+    if (!Number.isInteger(ttl) || ttl < min || ttl > max) throw new CliError(`--ttl must be a whole number of seconds between ${min} and ${max}`);
   }
   const record: ResourceServerRecord = { identifier, scope, accessTokenFormat: format, signingAlg: alg, accessTokenTtl: ttl };
   try {

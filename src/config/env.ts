@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { encodedRandomBits, MASTER_SECRET_BITS } from '../secrets/master-secret.ts';
 import { KluisError } from '../errors.ts';
+import { ACCESS_TOKEN_TTL_BOUNDS, ID_TOKEN_TTL } from './protocol-constants.ts';
 
 /**
  * Every setting Kluis reads from the environment, parsed and validated once at boot.
@@ -94,8 +95,8 @@ const schema = z.object({
       'KLUIS_SECRET must hold at least 256 bits of random data: 64 hex or 43 base64 characters, e.g. the output of `openssl rand -base64 32`',
     )
     .optional(),
-  ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', 30, 600).default(600),
-  JWT_ACCESS_TOKEN_TTL: seconds('JWT_ACCESS_TOKEN_TTL', 30, 600).default(300),
+  ACCESS_TOKEN_TTL: seconds('ACCESS_TOKEN_TTL', ACCESS_TOKEN_TTL_BOUNDS.min, ACCESS_TOKEN_TTL_BOUNDS.max).default(600),
+  JWT_ACCESS_TOKEN_TTL: seconds('JWT_ACCESS_TOKEN_TTL', ACCESS_TOKEN_TTL_BOUNDS.min, ACCESS_TOKEN_TTL_BOUNDS.max).default(300),
   USERNAME_QUARANTINE: seconds('USERNAME_QUARANTINE', 0, 365 * 86400).default(30 * 86400),
   KEY_ROTATION_OVERLAP: seconds('KEY_ROTATION_OVERLAP', 0, 30 * 86400).default(3600),
   KEY_RETENTION: seconds('KEY_RETENTION', 3600, 365 * 86400).default(86400),
@@ -204,9 +205,6 @@ export class ConfigError extends KluisError {
   readonly code = 'ERR_CONFIG';
   override readonly status = 500;
 }
-
-/** ID tokens live one hour (oidc-provider's default); retired keys must outlive every token they signed. */
-export const ID_TOKEN_TTL = 3600;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty variables count as unset, the way operators write `FOO=` in env files.

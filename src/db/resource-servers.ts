@@ -1,10 +1,11 @@
 import type { Queryable } from './database.ts';
+import type { SigningAlg } from '../config/protocol-constants.ts';
 
 export interface ResourceServerRecord {
   identifier: string;
   scope: string;
   accessTokenFormat: 'jwt' | 'opaque';
-  signingAlg: 'ES256' | 'PS256' | 'EdDSA';
+  signingAlg: SigningAlg;
   accessTokenTtl: number | null;
 }
 
@@ -12,7 +13,7 @@ interface Row {
   identifier: string;
   scope: string;
   access_token_format: 'jwt' | 'opaque';
-  signing_alg: 'ES256' | 'PS256' | 'EdDSA';
+  signing_alg: SigningAlg;
   access_token_ttl: number | null;
   [key: string]: unknown;
 }

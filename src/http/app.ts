@@ -10,7 +10,7 @@ import { canonicalHost } from './canonical-host.ts';
 import type { Metrics } from './metrics.ts';
 import { rateLimits } from './rate-limit.ts';
 import { dpopFreshness } from '../oidc/fapi/dpop-freshness.ts';
-import { CLOCK_TOLERANCE } from '../oidc/provider/configuration.ts';
+import { CLOCK_TOLERANCE } from '../config/protocol-constants.ts';
 import { errorBoundary } from './errors.ts';
 import { healthRoutes } from './health.ts';
 import { proxyTrust, requireTls } from './proxy-trust.ts';

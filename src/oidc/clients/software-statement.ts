@@ -3,7 +3,7 @@ import { errors } from 'oidc-provider';
 import type { SoftwareStatementTrust } from '../../config/env.ts';
 import { OPERATOR_ONLY_METADATA } from './policy.ts';
 import { FAPI_PROFILE_METADATA } from '../fapi/profile.ts';
-import { SIGNING_ALGS } from '../provider/keys.ts';
+import { CLOCK_TOLERANCE, SIGNING_ALGS } from '../../config/protocol-constants.ts';
 
 /**
  * The client metadata a statement may assert (RFC 7591 2, OpenID Connect Registration 2, and the extensions Kluis
@@ -94,9 +94,9 @@ export class SoftwareStatements {
         algorithms: [...SIGNING_ALGS],
         requiredClaims: ['iss', 'iat'],
         ...(this.#trust.issuer ? { issuer: this.#trust.issuer } : {}),
-        clockTolerance: 5,
+        clockTolerance: CLOCK_TOLERANCE,
       });
-      if (payload.iat! > Date.now() / 1000 + 5) throw new errors.InvalidSoftwareStatement('software_statement is issued in the future');
+      if (payload.iat! > Date.now() / 1000 + CLOCK_TOLERANCE) throw new errors.InvalidSoftwareStatement('software_statement is issued in the future');
       return payload;
     } catch (err) {
       if (err instanceof errors.OIDCProviderError) throw err;

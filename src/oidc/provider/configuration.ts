@@ -1,5 +1,6 @@
 import { errors, type Configuration, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-import { ID_TOKEN_TTL, type Config } from '../../config/env.ts';
+import type { Config } from '../../config/env.ts';
+import { CLOCK_TOLERANCE, ID_TOKEN_TTL, SIGNING_ALGS } from '../../config/protocol-constants.ts';
 import type { Database } from '../../db/database.ts';
 import type { ClientCache } from '../../db/client-cache.ts';
 import { postgresAdapter } from '../../db/oidc-adapter.ts';
@@ -15,7 +16,6 @@ import { ACCOUNT_CLIENT_ID } from '../clients/account-client.ts';
 import { checkClientMetadata } from '../clients/policy.ts';
 import { pairwiseSubject } from '../subjects/pairwise.ts';
 import { NewClients, registrationFeatures } from '../clients/registration.ts';
-import { SIGNING_ALGS } from './keys.ts';
 import { grantLifetime, isPayment, requestedDetails, richAuthorizationRequests, type AuthorizationDetail } from '../fapi/authorization-details.ts';
 import { FAPI_PROFILE_METADATA, fapiFeatures, rotateRefreshToken } from '../fapi/profile.ts';
 import { mtlsFeature } from '../fapi/mtls.ts';
@@ -37,9 +37,6 @@ const algs = [...SIGNING_ALGS];
 
 /** Seconds a session without a signed-in account is kept. */
 export const ACCOUNTLESS_SESSION_TTL = 600;
-
-/** Seconds of clock skew allowed between Kluis and its clients for JWT times (RFC 9700 keeps it small). */
-export const CLOCK_TOLERANCE = 5;
 
 /**
  * Client metadata Kluis adds to RFC 7591's: `introspect_any_token` marks a resource server's client, which may

@@ -2,13 +2,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jo
 import type { Database } from '../../db/database.ts';
 import { algorithmsWithoutKey, insertKey, listPublishedKeys, retireKeys, withKeysLock } from '../../db/signing-keys.ts';
 import type { SecretBox } from '../../secrets/secret-box.ts';
-
-/**
- * Signing algorithms Kluis offers (FAPI 2.0 Security Profile 5.4: PS256, ES256, EdDSA).
- * RS256, HS256 and `none` are never enabled.
- */
-export const SIGNING_ALGS = ['ES256', 'PS256', 'EdDSA'] as const;
-export type SigningAlg = (typeof SIGNING_ALGS)[number];
+import { SIGNING_ALGS, type SigningAlg } from '../../config/protocol-constants.ts';
 
 const PRIVATE_KEY_PURPOSE = 'signing key';
 
