@@ -9,6 +9,7 @@ import { accessLog } from './access-log.ts';
 import { canonicalHost } from './canonical-host.ts';
 import type { Metrics } from './metrics.ts';
 import { rateLimits } from './rate-limit.ts';
+import { PostgresRateLimits } from '../db/rate-limits.ts';
 import { dpopFreshness } from '../oidc/fapi/dpop-freshness.ts';
 import { CLOCK_TOLERANCE } from '../config/protocol-constants.ts';
 import { errorBoundary } from './errors.ts';
@@ -46,7 +47,8 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(health.routes());
   app.use(health.allowedMethods());
   app.use(requireTls(config.production));
-  app.use(rateLimits({ db, audit, metrics, limits: config.rateLimits, log, certificateHeader: config.mtlsCertificateHeader }));
+  const store = new PostgresRateLimits(db);
+  app.use(rateLimits({ store, audit, metrics, limits: config.rateLimits, log, certificateHeader: config.mtlsCertificateHeader }));
   app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {

@@ -1,58 +1,60 @@
 import type { Middleware } from 'koa';
+import { KluisError } from '../errors.ts';
 import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { routePath } from '../oidc/provider/route-path.ts';
-import { render } from '../web/render.ts';
+import { StorageUnavailable } from '../oidc/provider/errors.ts';
+import { answerError, PageError, type ErrorAnswer } from '../web/error-page.ts';
+
+/** Postgres is away: clients retry; nothing was half-done. */
+export const UNAVAILABLE: ErrorAnswer = {
+  status: 503,
+  heading: 'Temporarily unavailable',
+  description: 'Kluis is temporarily unavailable. Please try again in a moment.',
+  error: 'temporarily_unavailable',
+  json: { error: 'temporarily_unavailable', error_description: 'the database is unavailable, retry shortly' },
+  retryAfter: 5,
+};
+
+const REFUSED = 'Request refused';
 
 /**
- * Errors from Kluis's own routes: 503 while Postgres is away (clients retry; nothing was half-done), 500 with
- * only the request id otherwise. The provider renders its own errors (see oidc/errors.ts).
+ * Errors from Kluis's own routes, answered by the one error page (HTML on browser pages, JSON elsewhere): a
+ * {@link PageError} as written, 503 while Postgres is away, 400 for input Postgres cannot store, a client error
+ * raised by a middleware (a body over its limit: 413, malformed: 400) with its status, and 500 with only the
+ * request id otherwise. The provider renders its own errors (see oidc/provider/errors.ts).
  */
-/** Pages people look at get an HTML error page; everything else (OAuth endpoints, probes) a JSON error. */
-const BROWSER_PATHS = /^\/(interaction|account|auth|session|demo)(\/|$)/;
-
 export function errorBoundary(log: Logger): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (err) {
-      if (err instanceof DatabaseUnavailable) {
-        ctx.status = 503;
-        ctx.set('Retry-After', '5');
-        if (BROWSER_PATHS.test(routePath(ctx.path))) {
-          ctx.type = 'html';
-          ctx.body = render('error', { heading: 'Temporarily unavailable', description: 'Kluis is temporarily unavailable. Please try again in a moment.', error: 'temporarily_unavailable', requestId: ctx.state.requestId });
-        } else {
-          ctx.body = { error: 'temporarily_unavailable', error_description: 'the database is unavailable, retry shortly' };
-        }
-        return;
-      }
+      if (err instanceof PageError) return answerError(ctx, err.answer);
+      const unavailable = err instanceof DatabaseUnavailable || err instanceof StorageUnavailable;
+      if (unavailable) return answerError(ctx, UNAVAILABLE);
       if (err instanceof UnstorableInput) {
-        ctx.status = 400;
-        if (BROWSER_PATHS.test(routePath(ctx.path))) {
-          ctx.type = 'html';
-          ctx.body = render('error', { heading: 'Request refused', description: 'The request contains characters that are not allowed.', error: 'invalid_request', requestId: ctx.state.requestId });
-        } else {
-          ctx.body = { error: 'invalid_request', error_description: err.message };
-        }
-        return;
+        const description = 'The request contains characters that are not allowed.';
+        const json = { error: 'invalid_request', error_description: err.message };
+        return answerError(ctx, { status: 400, heading: REFUSED, description, error: 'invalid_request', json });
       }
-      // A client error raised by a middleware (a body over its limit: 413, malformed: 400) keeps its status.
-      const status = (err as { status?: number; expose?: boolean }).status;
-      if (typeof status === 'number' && status >= 400 && status < 500 && (err as { expose?: boolean }).expose) {
-        ctx.status = status;
+      // Any other Kluis error written to be shown (KluisError.expose) answers with its own status and message.
+      if (err instanceof KluisError && err.expose && err.status < 500) {
+        const json = { error: 'invalid_request', error_description: err.message };
+        const { status, message } = err;
+        return answerError(ctx, { status, heading: REFUSED, description: message, error: 'invalid_request', json });
+      }
+      const { status, expose } = err as { status?: unknown; expose?: unknown };
+      if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
         const description = status === 413 ? 'The request is too large.' : 'The request could not be understood.';
-        if (BROWSER_PATHS.test(routePath(ctx.path))) {
-          ctx.type = 'html';
-          ctx.body = render('error', { heading: 'Request refused', description, error: 'invalid_request', requestId: ctx.state.requestId });
-        } else {
-          ctx.body = { error: 'invalid_request', error_description: description };
-        }
-        return;
+        return answerError(ctx, { status, heading: REFUSED, description, error: 'invalid_request' });
       }
       log.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
-      ctx.status = 500;
-      ctx.body = { error: 'server_error', error_description: 'internal error', request_id: ctx.state.requestId };
+      answerError(ctx, {
+        status: 500,
+        heading: 'Something went wrong',
+        description: 'Kluis could not complete this request. Please try again later.',
+        error: 'server_error',
+        json: { error: 'server_error', error_description: 'internal error', request_id: ctx.state.requestId },
+      });
     }
   };
 }

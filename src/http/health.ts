@@ -3,16 +3,14 @@ import type { Database } from '../db/database.ts';
 
 /**
  * `/healthz`: the process is alive (for restarts). `/readyz`: it can serve, i.e. Postgres answers
- * (for load balancers). Neither is cached.
+ * (for load balancers). Neither is cached (the endpoint catalogue's cache rule).
  */
 export function healthRoutes(db: Database): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };
   });
   router.get('/readyz', async (ctx) => {
-    ctx.set('Cache-Control', 'no-store');
     await db.ping(); // DatabaseUnavailable → 503 in errorBoundary
     ctx.body = { status: 'ready' };
   });

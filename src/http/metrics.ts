@@ -6,31 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { AuditEvent } from '../audit/events.ts';
 import { ConfigError } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
-
-/**
- * Route labels with bounded cardinality: ids in paths (interaction uids, grant ids, client ids) are replaced by
- * placeholders, and anything unknown is "other", so a scanner cannot blow up the time series.
- */
-const ROUTES: [RegExp, string][] = [
-  [/^\/interaction\/[^/]+\/(login|mfa|enrol|consent|cancel)$/, '/interaction/:uid/$1'],
-  [/^\/interaction\/[^/]+$/, '/interaction/:uid'],
-  [/^\/auth\/[^/]+$/, '/auth/:uid'],
-  [/^\/reg\/[^/]+$/, '/reg/:client_id'],
-  [/^\/account\/consents\/[^/]+\/revoke$/, '/account/consents/:grant/revoke'],
-  [/^\/session\/end\/confirm$/, '/session/end/confirm'],
-];
-const EXACT = new Set([
-  '/', '/auth', '/token', '/token/introspection', '/token/revocation', '/request', '/reg', '/me', '/jwks', '/session/end',
-  '/.well-known/openid-configuration', '/healthz', '/readyz', '/account', '/account/login', '/account/callback',
-  '/account/consents', '/account/history', '/account/security', '/account/security/totp', '/account/security/totp/confirm',
-  '/account/security/recovery-codes', '/account/export', '/account/delete', '/account/deleted', '/demo', '/demo/login', '/demo/callback',
-]);
-
-export function routeOf(path: string): string {
-  if (EXACT.has(path)) return path;
-  for (const [pattern, label] of ROUTES) if (pattern.test(path)) return path.replace(pattern, label);
-  return 'other';
-}
+import { metricLabel } from './endpoints.ts';
 
 /** Kluis's Prometheus metrics (prom-client), fed by the HTTP pipeline and the audit log. */
 export class Metrics {
@@ -74,7 +50,7 @@ export class Metrics {
   readonly http: Middleware = async (ctx, next) => {
     const end = this.#latency.startTimer();
     ctx.res.once('finish', () => {
-      const labels = { method: ctx.method, route: routeOf(ctx.path), status: String(ctx.res.statusCode) };
+      const labels = { method: ctx.method, route: metricLabel(ctx.path), status: String(ctx.res.statusCode) };
       end(labels);
       this.#requests.inc(labels);
     });

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { routePath } from '../oidc/provider/route-path.ts';
+import { endpointAt } from './endpoints.ts';
 
 /**
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no
@@ -8,8 +8,6 @@ import { routePath } from '../oidc/provider/route-path.ts';
  * OAuth 2.0 Form Post Response Mode answer and on the logout of a visitor without a session, allowed on exactly
  * those responses by its hash (see {@link scriptHashesOnly}).
  */
-const NO_CACHE = /^\/(token(\/introspection|\/revocation)?|request|reg(\/[^/]+)?|me)$/;
-
 export function securityHeaders(production: boolean): Middleware {
   return async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -19,8 +17,11 @@ export function securityHeaders(production: boolean): Middleware {
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     // HSTS only makes sense over https; behind a TLS-terminating proxy the proxy may set it too.
     if (production) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    // Responses carrying tokens or client secrets must not be cached by HTTP/1.0 caches either (RFC 6749 5.1).
-    if (NO_CACHE.test(routePath(ctx.path))) ctx.set('Pragma', 'no-cache');
+    // The endpoint catalogue's cache rule: Kluis's own pages are never stored; responses carrying tokens or client
+    // secrets must not be cached by HTTP/1.0 caches either (RFC 6749 5.1).
+    const cache = endpointAt(ctx.path)?.cache;
+    if (cache === 'no-store') ctx.set('Cache-Control', 'no-store');
+    if (cache === 'tokens') ctx.set('Pragma', 'no-cache');
     await next();
   };
 }

@@ -172,4 +172,15 @@ describe('metrics', () => {
     assert.match(text, /kluis_db_pool_connections\{state="total"\} \d+/);
     assert.match(text, /kluis_process_cpu_user_seconds_total/);
   });
+
+  test('every catalogued route has its own label: the authorization server metadata and the signed-out page too', async () => {
+    assert.equal((await fetch(new URL('/.well-known/oauth-authorization-server', kluis.url))).status, 200);
+    await fetch(new URL('/session/end/success', kluis.url));
+    await fetch(new URL('/interaction/SomeUid/LOGIN/', kluis.url));
+    const text = await (await fetch(kluis.metricsUrl!)).text();
+    assert.match(text, /kluis_http_requests_total\{method="GET",route="\/\.well-known\/oauth-authorization-server",status="200"\} 1/);
+    assert.match(text, /kluis_http_requests_total\{method="GET",route="\/session\/end\/success",status="\d+"\} 1/);
+    assert.match(text, /route="\/interaction\/:uid\/login"/, 'every spelling of a route shares its label');
+    assert.doesNotMatch(text, /SomeUid/i);
+  });
 });
