@@ -4,10 +4,10 @@ import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
-import { addPerson, totpCode } from '../support/people.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
+import { totpCode } from '../support/people.ts';
 import { startLogoutReceiver } from '../support/logout-receiver.ts';
 import { RelyingParty } from '../support/rp.ts';
 
@@ -23,19 +23,25 @@ let person: { id: string; secret?: string | undefined };
 let rp: RelyingParty;
 let tokens: Awaited<ReturnType<RelyingParty['redeem']>>;
 let me: Browser;
+let house: KluisFixture<'wallet', typeof USERNAME>;
 
 before(async () => {
-  t = await createTestDatabase();
   receiver = await startLogoutReceiver();
-  person = await addPerson(t.url, USERNAME, PASSWORD, { totp: true, email: EMAIL, name: NAME });
-  const client = await registerClient(t.url, {
-    client_name: 'Wallet',
-    redirect_uris: ['https://wallet.example/cb'],
-    grant_types: ['authorization_code', 'refresh_token'],
-    scope: 'openid profile email offline_access',
-    backchannel_logout_uri: receiver.uri,
+  house = await withKluis({
+    clients: {
+      wallet: {
+        client_name: 'Wallet',
+        redirect_uris: ['https://wallet.example/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        scope: 'openid profile email offline_access',
+        backchannel_logout_uri: receiver.uri,
+      },
+    },
+    people: { [USERNAME]: { password: PASSWORD, totp: true, email: EMAIL, name: NAME } },
   });
-  kluis = await startTestKluis(t.url);
+  ({ database: t, kluis } = house);
+  person = house.people[USERNAME];
+  const client = house.clients.wallet;
   rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://wallet.example/cb');
   me = new Browser(kluis.issuer, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' });
   const request = await rp.request({ scope: 'openid profile email offline_access', prompt: 'consent' });
@@ -50,8 +56,7 @@ before(async () => {
 });
 after(async () => {
   receiver?.close();
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
 });
 
 describe('export and erasure', () => {

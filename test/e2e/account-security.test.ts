@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { generate } from 'otplib';
 import type { AdapterPayload } from 'oidc-provider';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, RECOVERY_CODE, totpCode } from '../support/people.ts';
 import { RelyingParty } from '../support/rp.ts';
 
@@ -18,19 +18,20 @@ let accountId: string;
 const PASSWORD = 'security page passphrase';
 const API = 'https://api.bank.example';
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0';
+let house: KluisFixture<never, 'sam'>;
 
 before(async () => {
-  t = await createTestDatabase();
-  await addResourceServer(t.db, { identifier: API, scope: 'accounts:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 600 });
-  const added = await addPerson(t.url, 'sam', PASSWORD, { totp: true });
-  secret = added.secret!;
-  accountId = added.id;
-  kluis = await startTestKluis(t.url);
+  house = await withKluis({
+    resourceServers: [
+      { identifier: API, scope: 'accounts:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 600 },
+    ],
+    people: { sam: { password: PASSWORD, totp: true } },
+  });
+  ({ database: t, kluis } = house);
+  secret = house.people.sam.secret!;
+  accountId = house.people.sam.id;
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const step = () => Math.floor(Date.now() / 30_000);
 /** A code for `key` that has not been used yet: the replay guard remembers the last accepted step. */

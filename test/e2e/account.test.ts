@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction } from '../support/browser.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
-import { addPerson, totpCode } from '../support/people.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
+import { totpCode } from '../support/people.ts';
 import { registerWebApp, type RelyingParty, type PendingRequest } from '../support/rp.ts';
 
 // A person consents to two apps, then withdraws one in the account area: that app's access ends at once, the
@@ -15,17 +16,17 @@ let person: { id: string; secret?: string | undefined };
 const PASSWORD = 'account area passphrase';
 const browser = () => new Browser(kluis.issuer);
 let me: Browser;
+let house: KluisFixture<never, 'anna'>;
 
 before(async () => {
-  t = await createTestDatabase();
-  person = await addPerson(t.url, 'anna', PASSWORD, { totp: true, email: 'anna@example.com', name: 'Anna Account' });
-  kluis = await startTestKluis(t.url);
+  house = await withKluis({
+    people: { anna: { password: PASSWORD, totp: true, email: 'anna@example.com', name: 'Anna Account' } },
+  });
+  ({ database: t, kluis } = house);
+  person = house.people.anna;
   me = browser();
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const app = (name: string, redirect: string) => registerWebApp(t.url, kluis.issuer, name, redirect);
 

@@ -7,11 +7,10 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { chromium, type Browser as Chromium } from 'playwright-core';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
-import { registerClient } from '../support/clients.ts';
 import { authorizationParameters, fapiConfiguration, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { ROOT, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { ROOT, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
@@ -27,15 +26,21 @@ let rp: RelyingParty;
 let browser: Chromium | undefined;
 let bank: FapiClient;
 let activationCode: string;
+let house: KluisFixture<'web', 'victor'>;
 
 before(async () => {
   if (skip) return;
-  t = await createTestDatabase();
-  await addResourceServer(t.db, { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 });
+  house = await withKluis({
+    resourceServers: [
+      { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 },
+    ],
+    clients: { web: { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' } },
+    people: { victor: { password: 'victor typed this password', name: 'Victor Browser', email: 'victor@example.com' } },
+  });
+  ({ database: t, kluis } = house);
   bank = await registerFapiClient(t.url, { client_name: 'Pay-by-bank checkout', scope: 'openid payments', authorization_details_types: ['payment_initiation'] });
-  const web = await registerClient(t.url, { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' });
-  activationCode = (await addPerson(t.url, 'victor', 'victor typed this password', { name: 'Victor Browser', email: 'victor@example.com' })).activation_code!;
-  kluis = await startTestKluis(t.url);
+  activationCode = house.people.victor.activation_code!;
+  const web = house.clients.web;
   rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -45,8 +50,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
 });
 
 let page: Awaited<ReturnType<Chromium['newPage']>>;
