@@ -103,7 +103,8 @@ const variables = z.object({
   JWT_ACCESS_TOKEN_TTL: accessTokenSeconds('JWT_ACCESS_TOKEN_TTL').default(300),
   USERNAME_QUARANTINE: seconds('USERNAME_QUARANTINE', 0, 365 * 86400).default(30 * 86400),
   KEY_ROTATION_OVERLAP: seconds('KEY_ROTATION_OVERLAP', 0, 30 * 86400).default(3600),
-  KEY_RETENTION: seconds('KEY_RETENTION', 3600, 365 * 86400).default(86400),
+  // A retired key stays published while tokens it signed can still be presented.
+  KEY_RETENTION: seconds('KEY_RETENTION', ID_TOKEN_TTL, 365 * 86400).default(86400),
   KEYS_REFRESH_INTERVAL: seconds('KEYS_REFRESH_INTERVAL', 1, 60).default(30),
   SWEEP_INTERVAL: seconds('SWEEP_INTERVAL', 1, 86400).default(60),
   SWEEP_BATCH_SIZE: wholeNumber('SWEEP_BATCH_SIZE', 1, 100000).default(1000),
@@ -145,8 +146,8 @@ export const configSchema = variables.transform((e) => {
     // Kluis serves plain HTTP; with an https issuer its Secure cookies and https URLs need the proxy's word that the
     // browser used https (X-Forwarded-Proto), which Kluis only believes from a trusted proxy.
     throw new ConfigError(
-      'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets X-Forwarded-Proto ' +
-        'and set TRUSTED_PROXIES to its address (or TRUST_PROXY=true for a proxy on this host)',
+      'ISSUER is https but Kluis serves plain HTTP: run it behind a TLS-terminating proxy that sets ' +
+        'X-Forwarded-Proto and set TRUSTED_PROXIES to its address (or TRUST_PROXY=true for a proxy on this host)',
     );
   }
   if (e.MTLS_CERTIFICATE_HEADER && !trustProxy) {
@@ -158,11 +159,6 @@ export const configSchema = variables.transform((e) => {
   }
   if (production && e.DEMO === 'on') {
     throw new ConfigError('DEMO=on is for development only; it is refused when ISSUER is https (production)');
-  }
-  if (e.KEY_RETENTION < ID_TOKEN_TTL) {
-    throw new ConfigError(
-      `KEY_RETENTION must be at least ${ID_TOKEN_TTL} seconds so tokens signed by a retired key stay verifiable`,
-    );
   }
   const jwks = e.SOFTWARE_STATEMENT_JWKS === undefined ? undefined : loadTrustedJwks(e.SOFTWARE_STATEMENT_JWKS);
   if (e.SOFTWARE_STATEMENT_REQUIRED && !jwks) {

@@ -29,8 +29,8 @@ export function parseTrustedProxies(value: string | undefined, trustProxy: boole
       (prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits));
     if (!valid) {
       throw new ConfigError(
-        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range with a prefix of 0-${bits} bits ` +
-          '(e.g. 10.0.0.5 or 10.0.0.0/24)',
+        `TRUSTED_PROXIES: ${JSON.stringify(entry)} is not an IP address or CIDR range ` +
+          `with a prefix of 0-${bits} bits (e.g. 10.0.0.5 or 10.0.0.0/24)`,
       );
     }
     const length = prefix === undefined ? bits : Number(prefix);

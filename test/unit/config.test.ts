@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/config/env.ts';
-import { runCli, ROOT } from '../support/kluis.ts';
-import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ConfigError, loadConfig, type Config } from '../../src/config/env.ts';
+import { configSchema } from '../../src/config/schema.ts';
+import { ROOT } from '../support/kluis.ts';
 import { STRONG_SECRET as SECRET } from '../support/secrets.ts';
 
 describe('configuration', () => {
@@ -160,34 +163,178 @@ describe('configuration', () => {
       }
     }
   });
+});
 
-  test('the server stops with exit status 1 and one line naming the bad variable', () => {
-    const result = spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, PORT: 'abc' }, encoding: 'utf8' });
-    assert.equal(result.status, 1);
-    assert.equal(result.stderr, 'kluis: configuration error: PORT must be a TCP port number (1-65535) (got "abc")\n');
+describe('configuration shape (inferred from the schema)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kluis-config-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const jwksFile = (name: string, keys: unknown[]) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, JSON.stringify({ keys }));
+    return file;
+  };
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const refuses = (env: Record<string, string>, message: RegExp) =>
+    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+
+  test('with nothing set, every setting has its documented default', () => {
+    const expected: Config = {
+      port: 3000,
+      host: '127.0.0.1',
+      issuer: 'http://localhost:3000',
+      production: false,
+      databaseUrl: undefined,
+      databasePoolMax: 10,
+      dataDir: '.data',
+      embeddedPgPort: 54329,
+      trustProxy: false,
+      trustedProxies: [],
+      mtlsCertificateHeader: undefined,
+      rateLimits: { windowSeconds: 60, login: 30, token: 600, authorize: 120, register: 10 },
+      metrics: undefined,
+      registration: {
+        secretRotationGrace: 86400,
+        accessTokenTtl: 30 * 86400,
+        softwareStatements: { jwks: undefined, issuer: undefined, required: false },
+      },
+      workers: 1,
+      demo: true,
+      logLevel: 'info',
+      secret: undefined,
+      accessTokenTtl: 600,
+      jwtAccessTokenTtl: 300,
+      usernameQuarantine: 30 * 86400,
+      keys: { rotationOverlap: 3600, retention: 86400, refreshInterval: 30 },
+      sweep: { interval: 60, batchSize: 1000, securityEventRetention: 180 * 86400 },
+      shutdownTimeout: 10,
+      sca: {
+        maxAge: 300,
+        lockout: { threshold: 5, baseSeconds: 300, maxSeconds: 86400 },
+        ipLimit: { failures: 30, windowSeconds: 900 },
+        activationCodeTtl: 7 * 86400,
+        argon2: { memoryKiB: 19456, iterations: 2, parallelism: 1 },
+      },
+    };
+    assert.deepEqual(loadConfig({}), expected);
   });
 
-  test('the server refuses an https issuer without KLUIS_SECRET before touching any database', () => {
-    const result = spawnSync(process.execPath, ['src/main.ts'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, ISSUER: 'https://login.bank.example', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' },
-      encoding: 'utf8',
+  test('every variable lands in its place in the shape callers read', () => {
+    const env = {
+      PORT: '8443', HOST: '0.0.0.0', ISSUER: 'https://login.example.com', DATABASE_URL: 'postgres://db/kluis',
+      DATABASE_POOL_MAX: '20', KLUIS_DATA_DIR: '/var/lib/kluis', EMBEDDED_PG_PORT: '55000', TRUST_PROXY: 'yes',
+      TRUSTED_PROXIES: '10.0.0.5', MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', CLIENT_SECRET_ROTATION_GRACE: '3600',
+      REGISTRATION_ACCESS_TOKEN_TTL: '86400', SOFTWARE_STATEMENT_JWKS: 'https://directory.example/jwks',
+      SOFTWARE_STATEMENT_ISSUER: 'https://directory.example', SOFTWARE_STATEMENT_REQUIRED: 'on',
+      RATE_LIMIT_WINDOW: '30', RATE_LIMIT_LOGIN: '5', RATE_LIMIT_TOKEN: '50', RATE_LIMIT_AUTHORIZE: '60',
+      RATE_LIMIT_REGISTER: '2', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', WORKERS: '4', DEMO: 'off',
+      LOG_LEVEL: 'warn', KLUIS_SECRET: SECRET, ACCESS_TOKEN_TTL: '300', JWT_ACCESS_TOKEN_TTL: '120',
+      USERNAME_QUARANTINE: '0', KEY_ROTATION_OVERLAP: '600', KEY_RETENTION: '7200', KEYS_REFRESH_INTERVAL: '10',
+      SWEEP_INTERVAL: '120', SWEEP_BATCH_SIZE: '500', SECURITY_EVENT_RETENTION: '2592000', SHUTDOWN_TIMEOUT: '20',
+      SCA_MAX_AGE: '600', LOCKOUT_THRESHOLD: '3', LOCKOUT_DURATION: '120', LOCKOUT_MAX_DURATION: '3600',
+      LOGIN_IP_LIMIT: '10', LOGIN_IP_WINDOW: '600', ACTIVATION_CODE_TTL: '3600', ARGON2_MEMORY_KIB: '65536',
+      ARGON2_ITERATIONS: '3', ARGON2_PARALLELISM: '2',
+    };
+    // The test sets every variable the schema reads, so a new one cannot be left out of the shape unnoticed.
+    assert.deepEqual(Object.keys(env).sort(), Object.keys(configSchema.in.shape).sort());
+    const { registration, ...config } = loadConfig(env);
+    const { jwks, ...softwareStatements } = registration.softwareStatements;
+    assert.ok(jwks instanceof URL);
+    assert.equal(jwks.href, 'https://directory.example/jwks');
+    assert.deepEqual(
+      { ...registration, softwareStatements },
+      {
+        secretRotationGrace: 3600,
+        accessTokenTtl: 86400,
+        softwareStatements: { issuer: 'https://directory.example', required: true },
+      },
+    );
+    assert.deepEqual(config, {
+      port: 8443,
+      host: '0.0.0.0',
+      issuer: 'https://login.example.com',
+      production: true,
+      databaseUrl: 'postgres://db/kluis',
+      databasePoolMax: 20,
+      dataDir: '/var/lib/kluis',
+      embeddedPgPort: 55000,
+      trustProxy: true,
+      trustedProxies: ['10.0.0.5'],
+      mtlsCertificateHeader: 'x-ssl-client-cert',
+      rateLimits: { windowSeconds: 30, login: 5, token: 50, authorize: 60, register: 2 },
+      metrics: { port: 9464, host: '0.0.0.0' },
+      workers: 4,
+      demo: false,
+      logLevel: 'warn',
+      secret: SECRET,
+      accessTokenTtl: 300,
+      jwtAccessTokenTtl: 120,
+      usernameQuarantine: 0,
+      keys: { rotationOverlap: 600, retention: 7200, refreshInterval: 10 },
+      sweep: { interval: 120, batchSize: 500, securityEventRetention: 2592000 },
+      shutdownTimeout: 20,
+      sca: {
+        maxAge: 600,
+        lockout: { threshold: 3, baseSeconds: 120, maxSeconds: 3600 },
+        ipLimit: { failures: 10, windowSeconds: 600 },
+        activationCodeTtl: 3600,
+        argon2: { memoryKiB: 65536, iterations: 3, parallelism: 2 },
+      },
     });
-    assert.equal(result.status, 1);
-    assert.match(result.stderr, /^kluis: configuration error: KLUIS_SECRET is required when ISSUER is https/);
-    assert.equal(result.stderr.trim().split('\n').length, 1);
   });
 
-  test('the server refuses a bad TRUSTED_PROXIES at boot with one line naming it', () => {
-    const result = spawnSync(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { PATH: process.env.PATH, TRUSTED_PROXIES: '10.0.0.0/0' }, encoding: 'utf8' });
-    assert.equal(result.status, 1);
-    assert.match(result.stderr, /^kluis: configuration error: TRUSTED_PROXIES: "10.0.0.0\/0" is too wide a range to be proxies/);
-    assert.equal(result.stderr.trim().split('\n').length, 1);
+  test('every variable the schema reads is in the configuration reference', () => {
+    const reference = readFileSync(path.join(ROOT, 'docs/configuration.md'), 'utf8');
+    const missing = Object.keys(configSchema.in.shape).filter((variable) => !reference.includes(`\`${variable}\``));
+    assert.deepEqual(missing, []);
   });
 
-  test('the CLI reports a configuration error the same way', async () => {
-    const result = await runCli(['keys', 'list'], { LOG_LEVEL: 'loud' });
-    assert.equal(result.code, 1);
-    assert.match(result.stderr, /^kluis: LOG_LEVEL must be one of/);
+  test('flags read true, 1, yes, on as true and false, 0, no, off as false', () => {
+    for (const value of ['true', '1', 'yes', 'on']) assert.equal(loadConfig({ TRUST_PROXY: value }).trustProxy, true);
+    for (const value of ['false', '0', 'no', 'off']) assert.equal(loadConfig({ TRUST_PROXY: value }).trustProxy, false);
+  });
+
+  test('METRICS_PORT=0 turns metrics on (a free port); METRICS_HOST alone does not', () => {
+    assert.deepEqual(loadConfig({ METRICS_PORT: '0' }).metrics, { port: 0, host: '127.0.0.1' });
+    assert.equal(loadConfig({ METRICS_HOST: '0.0.0.0' }).metrics, undefined);
+    refuses({ METRICS_PORT: '-1' }, /^METRICS_PORT must be a TCP port number \(0 picks a free one\) \(got "-1"\)$/);
+  });
+
+  test('KEY_RETENTION below the ID token lifetime is refused: tokens a retired key signed must stay verifiable', () => {
+    refuses({ KEY_RETENTION: '3599' }, /^KEY_RETENTION must be at least 3600 seconds \(got "3599"\)$/);
+    assert.equal(loadConfig({ KEY_RETENTION: '3600' }).keys.retention, 3600);
+  });
+
+  test('several bad variables are named together in one line', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'abc', LOG_LEVEL: 'loud' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message ===
+          'PORT must be a TCP port number (1-65535) (got "abc"); ' +
+            'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "loud")',
+    );
+  });
+
+  test('SOFTWARE_STATEMENT_JWKS reads a file of public keys at boot', () => {
+    const key = publicKey.export({ format: 'jwk' });
+    const file = jwksFile('directory.json', [key]);
+    const { jwks } = loadConfig({ SOFTWARE_STATEMENT_JWKS: file }).registration.softwareStatements;
+    assert.deepEqual(jwks, { keys: [key] });
+  });
+
+  test('SOFTWARE_STATEMENT_JWKS refuses a private key, an empty set, a missing file and a plain-http URL', () => {
+    const refusals: [string, RegExp][] = [
+      [jwksFile('private.json', [privateKey.export({ format: 'jwk' })]), /holds a private key; give the public keys/],
+      [jwksFile('empty.json', []), /must hold a JWKS, \{"keys": \[\.\.\.\]\} with at least one key$/],
+      [path.join(dir, 'absent.json'), /^SOFTWARE_STATEMENT_JWKS: cannot read a JSON file at /],
+      ['http://directory.example/jwks', /^SOFTWARE_STATEMENT_JWKS must be an https URL or a file path$/],
+    ];
+    for (const [value, message] of refusals) {
+      refuses({ SOFTWARE_STATEMENT_JWKS: value }, message);
+    }
+  });
+
+  test('SOFTWARE_STATEMENT_REQUIRED needs the directory keys', () => {
+    refuses({ SOFTWARE_STATEMENT_REQUIRED: 'true' }, /^SOFTWARE_STATEMENT_REQUIRED=true needs SOFTWARE_STATEMENT_JWKS/);
   });
 });
