@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import argon2 from 'argon2';
 import type { Config } from '../config/env.ts';
 import { ConfigError } from '../config/env.ts';
-import type { Database } from '../db/database.ts';
+import type { Queryable } from '../db/database.ts';
+import { storedSecret, storeSecretOnce } from '../db/server-secrets.ts';
 import { DecryptionFailed, SecretBox } from './secret-box.ts';
 
 /** What Kluis needs that must be identical in every process and never leave the database in clear. */
@@ -47,15 +48,15 @@ interface StoredKdf {
  * in development (http issuer) without it, a random master secret is generated once and kept in the database.
  * Concurrent first starts are safe: every value is inserted with ON CONFLICT DO NOTHING and read back.
  */
-export async function loadServerSecrets(db: Database, config: Pick<Config, 'secret' | 'production'>): Promise<ServerSecrets> {
+export async function loadServerSecrets(db: Queryable, config: Pick<Config, 'secret' | 'production'>): Promise<ServerSecrets> {
   let master = config.secret;
   if (!master) {
     if (config.production) throw new ConfigError('KLUIS_SECRET is required when ISSUER is https (production)');
-    master = await getOrCreate(db, DEV_MASTER, () => randomBytes(48).toString('base64url'));
+    master = await storeSecretOnce(db, DEV_MASTER, randomBytes(48).toString('base64url'));
   }
   const box = await keyEncryptionKey(db, master, config.secret !== undefined);
 
-  const check = await getOrCreate(db, KEK_CHECK, () => box.encrypt(CHECK_PLAINTEXT, KEK_CHECK));
+  const check = await storeSecretOnce(db, KEK_CHECK, box.encrypt(CHECK_PLAINTEXT, KEK_CHECK));
   try {
     box.decrypt(check, KEK_CHECK);
   } catch (err) {
@@ -82,11 +83,11 @@ export async function loadServerSecrets(db: Database, config: Pick<Config, 'secr
  * and with it every sealed value and keyed hash (token ids, codes). The generated development secret is 384 random
  * bits kept in the same table, so stretching it would add nothing: it uses HKDF alone too.
  */
-async function keyEncryptionKey(db: Database, master: string, fromOperator: boolean): Promise<SecretBox> {
+async function keyEncryptionKey(db: Queryable, master: string, fromOperator: boolean): Promise<SecretBox> {
   // The check value is read first: a database without one is new, and every process starting on it at once then
   // agrees on one kek_kdf row (inserted ON CONFLICT DO NOTHING and read back).
-  const setUp = (await stored(db, KEK_CHECK)) !== undefined;
-  let kdf = await stored(db, KEK_KDF);
+  const setUp = (await storedSecret(db, KEK_CHECK)) !== undefined;
+  let kdf = await storedSecret(db, KEK_KDF);
   if (kdf === undefined && !setUp && fromOperator) {
     const created: StoredKdf = {
       alg: 'argon2id',
@@ -95,7 +96,7 @@ async function keyEncryptionKey(db: Database, master: string, fromOperator: bool
       t: KEK_ARGON2.passes,
       p: KEK_ARGON2.lanes,
     };
-    kdf = await getOrCreate(db, KEK_KDF, () => JSON.stringify(created));
+    kdf = await storeSecretOnce(db, KEK_KDF, JSON.stringify(created));
   }
   if (kdf === undefined) return SecretBox.fromMasterSecret(master);
   const { salt, m, t, p } = parseKdf(kdf);
@@ -140,17 +141,6 @@ function parseKdf(value: string): StoredKdf {
  * A secret value kept in `server_secrets`, encrypted under `name` as its purpose; created by `create` on first use.
  * Concurrent first calls agree on one value.
  */
-export async function sealedValue(db: Database, box: SecretBox, name: string, create: () => string): Promise<string> {
-  return box.decrypt(await getOrCreate(db, name, () => box.encrypt(create(), name)), name);
-}
-
-async function stored(db: Database, name: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ value: string }>('select value from server_secrets where name = $1', [name]);
-  return rows[0]?.value;
-}
-
-async function getOrCreate(db: Database, name: string, create: () => string): Promise<string> {
-  await db.query('insert into server_secrets (name, value) values ($1, $2) on conflict (name) do nothing', [name, create()]);
-  const { rows } = await db.query<{ value: string }>('select value from server_secrets where name = $1', [name]);
-  return rows[0]!.value;
+export async function sealedValue(db: Queryable, box: SecretBox, name: string, create: () => string): Promise<string> {
+  return box.decrypt(await storeSecretOnce(db, name, box.encrypt(create(), name)), name);
 }
