@@ -2,6 +2,8 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AuditLog } from './audit/writer.ts';
+import { PgAccountStore } from './db/account-store.ts';
+import { PgAuditStore } from './db/audit-chain.ts';
 import type { Config } from './config/env.ts';
 import { ClientCache } from './db/client-cache.ts';
 import { connect, type Connection } from './db/connect.ts';
@@ -49,7 +51,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const rekeyed = await hashLegacyBearerIds(db, secrets.box);
     if (rekeyed) log.info({ rows: rekeyed }, 'stored token ids replaced by keyed hashes');
     if (await rewrapLegacyRecoveryCodes(db, secrets.box)) log.info('old recovery codes re-wrapped as keyed hashes');
-    const audit = new AuditLog(db, log);
+    const audit = new AuditLog(new PgAuditStore(db), log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
@@ -59,7 +61,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);
 
-    const signIn = new SignIn(db, secrets.box, audit, config.sca);
+    const signIn = new SignIn(new PgAccountStore(db), secrets.box, audit, config.sca);
     const consents = new Consents(db, secrets.box, host, audit, log);
     await ensureAccountClient(host, db, secrets.box, config.issuer);
     const interactions = interactionRoutes({ host, db, signIn, audit, consents, issuerName: new URL(config.issuer).host });

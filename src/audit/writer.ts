@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.ts';
+import type { AuditStore } from '../db/audit-chain.ts';
 import type { Logger } from '../log/logger.ts';
 import { currentRequestId } from '../log/request-context.ts';
 import type { AuditEvent } from './events.ts';
@@ -10,16 +10,16 @@ interface Queued {
 
 const MAX_BATCH = 200;
 
-/** The single writer to the append-only `audit_events` table. */
+/** The single writer to the append-only audit log (its {@link AuditStore}). */
 export class AuditLog {
-  readonly #db: Queryable;
+  readonly #store: AuditStore;
   readonly #log: Logger;
   readonly #listeners: ((event: AuditEvent) => void)[] = [];
   readonly #queue: Queued[] = [];
   #flushing: Promise<void> | undefined;
 
-  constructor(db: Queryable, log: Logger) {
-    this.#db = db;
+  constructor(store: AuditStore, log: Logger) {
+    this.#store = store;
     this.#log = log;
   }
 
@@ -35,8 +35,8 @@ export class AuditLog {
 
   /**
    * For events raised where nobody can wait for the write (oidc-provider's synchronous event emitter). They are
-   * queued and written in batches, in order, by one multi-row INSERT: the chain trigger takes its lock once per batch
-   * instead of once per token. A failed write is logged with its events, so none is lost silently.
+   * queued and written in batches, in order, one append per batch (on Postgres one multi-row INSERT: the chain trigger
+   * takes its lock once per batch instead of once per token). A failed write is logged with its events, so none is lost silently.
    */
   recordLater(event: AuditEvent): void {
     for (const listener of this.#listeners) listener(event);
@@ -61,12 +61,6 @@ export class AuditLog {
   }
 
   async #insert(rows: Queued[]): Promise<void> {
-    const values: unknown[] = [];
-    const tuples = rows.map(({ event, requestId }, i) => {
-      values.push(event.type, event.actor, event.clientId ?? null, event.accountId ?? null, event.grantId ?? null, requestId, event.details ?? {});
-      const at = i * 7;
-      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7})`;
-    });
-    await this.#db.query(`insert into audit_events (type, actor, client_id, account_id, grant_id, request_id, details) values ${tuples.join(', ')}`, values);
+    await this.#store.append(rows.map(({ event, requestId }) => ({ ...event, requestId })));
   }
 }

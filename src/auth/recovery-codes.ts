@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { rewrapSha256RecoveryCodes } from '../db/accounts.ts';
+import { rewrapSha256RecoveryCodes } from '../db/second-factors.ts';
 import type { Database } from '../db/database.ts';
 import { runOnce } from '../db/run-once.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';

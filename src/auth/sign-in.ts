@@ -1,10 +1,10 @@
 import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
-import * as accounts from '../db/accounts.ts';
-import { consumeActivationCode, setActivationCode } from '../db/activation-codes.ts';
-import type { Database, Queryable } from '../db/database.ts';
-import { recordSecurityEvent } from '../db/security-events.ts';
-import { consumeSignInStep, openSignInStep } from '../db/sign-in-steps.ts';
+import type { AccountStore } from '../db/account-store.ts';
+import type { AccountRecord } from '../db/accounts.ts';
+import { setActivationCode } from '../db/activation-codes.ts';
+import type { Queryable } from '../db/database.ts';
+import type { Reservation } from '../db/lockout.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { hashActivationCode, newActivationCode } from './activation-codes.ts';
 import { parametersOf, PasswordHasher } from './password.ts';
@@ -52,7 +52,7 @@ type Possession = 'otp' | 'recovery' | 'activation';
  * Both factors are always collected before anything is decided; a failure never says which factor was wrong.
  */
 export class SignIn {
-  readonly #db: Database;
+  readonly #store: AccountStore;
   readonly #box: SecretBox;
   readonly #audit: AuditLog;
   readonly #policy: Config['sca'];
@@ -62,8 +62,8 @@ export class SignIn {
   /** The hash unknown usernames are checked against; see {@link SignIn.#dummyHash}. */
   #dummyHash: Promise<string> | undefined;
 
-  constructor(db: Database, box: SecretBox, audit: AuditLog, policy: Config['sca']) {
-    this.#db = db;
+  constructor(store: AccountStore, box: SecretBox, audit: AuditLog, policy: Config['sca']) {
+    this.#store = store;
     this.#box = box;
     this.#audit = audit;
     this.#policy = policy;
@@ -73,7 +73,8 @@ export class SignIn {
 
   /** True (and audited) when `ip` has used up its failed sign-ins for the window: one address cannot lock out many accounts. */
   async ipThrottled(ip: string): Promise<boolean> {
-    const throttled = (await accounts.ipFailures(this.#db, ip, this.#policy.ipLimit.windowSeconds)) >= this.#policy.ipLimit.failures;
+    const { failures, windowSeconds } = this.#policy.ipLimit;
+    const throttled = (await this.#store.ipFailures(ip, windowSeconds)) >= failures;
     if (throttled) await this.#audit.record({ type: 'login.throttled', actor: 'anonymous', details: { ip } });
     return throttled;
   }
@@ -87,13 +88,13 @@ export class SignIn {
    * password matched, and nothing is written here; the new hash is stored after the second step succeeds.
    */
   async passwordStep(username: string, password: string): Promise<PasswordStep> {
-    const account = username ? await accounts.findAccountByUsername(this.#db, username) : undefined;
+    const account = username ? await this.#store.findByUsername(username) : undefined;
     const stored = account?.passwordHash ?? (await this.#unknownUserHash());
     const passwordOk = (await this.#hasher.verify(stored, password)) && account !== undefined;
     const rehash = this.#hasher.needsRehash(stored)
       ? this.#box.encrypt(await this.#hasher.hash(passwordOk ? password : DUMMY_PASSWORD), REHASH_PURPOSE)
       : null;
-    return { id: await openSignInStep(this.#db), accountId: account?.id ?? null, passwordOk, rehash };
+    return { id: await this.#store.openSignInStep(), accountId: account?.id ?? null, passwordOk, rehash };
   }
 
   /**
@@ -103,7 +104,7 @@ export class SignIn {
    * with the current ones. Settled once per process (on its first password step; a restart follows the majority).
    */
   #unknownUserHash(): Promise<string> {
-    this.#dummyHash ??= accounts.commonPasswordParameters(this.#db).then(
+    this.#dummyHash ??= this.#store.commonPasswordParameters().then(
       (common) => this.#hasher.hash(DUMMY_PASSWORD, (common && parametersOf(common)) || undefined),
       (err: unknown) => {
         this.#dummyHash = undefined;
@@ -120,8 +121,8 @@ export class SignIn {
    * right and wrong passwords run the same statements and the same cryptography (RTS Art 4(3)(a)).
    */
   async secondStep(step: PasswordStep, code: string, origin: Origin): Promise<ScaOutcome> {
-    if (!(await consumeSignInStep(this.#db, step.id))) return { ok: false, reason: 'stale' };
-    const attempt = await accounts.reserveAttempt(this.#db, step.accountId, origin, this.#policy);
+    if (!(await this.#store.consumeSignInStep(step.id))) return { ok: false, reason: 'stale' };
+    const attempt = await this.#store.reserveAttempt(step.accountId, origin, this.#policy);
     if (!attempt.ipAllowed) {
       await this.#audit.record({ type: 'login.throttled', actor: 'anonymous', details: { ip: origin.ip } });
       return { ok: false, reason: 'throttled' };
@@ -131,16 +132,17 @@ export class SignIn {
     const possession = await this.#possession(attempt.reserved && step.passwordOk ? account : undefined, account, code.trim());
 
     if (account && possession) {
-      await accounts.attemptSucceeded(this.#db, account.id, origin.ip, attempt.eventId, possession === 'activation' ? 'activation_code.used' : 'login.succeeded');
+      const succeeded = possession === 'activation' ? 'activation_code.used' : 'login.succeeded';
+      await this.#store.attemptSucceeded(account.id, origin.ip, attempt.eventId, succeeded);
       // Only a right password reaches this point, so the sealed hash is of the password.
       if (step.rehash) {
-        await accounts.updatePasswordHash(this.#db, account.id, this.#box.decrypt(step.rehash, REHASH_PURPOSE));
+        await this.#store.updatePasswordHash(account.id, this.#box.decrypt(step.rehash, REHASH_PURPOSE));
       }
       if (possession === 'activation') return { ok: true, accountId: account.id, enrol: true };
       if (possession === 'recovery') {
-        const left = await accounts.unusedRecoveryCodes(this.#db, account.id);
+        const left = await this.#store.unusedRecoveryCodes(account.id);
         await this.#audit.record({ type: 'recovery_code.used', actor: `account:${account.id}`, accountId: account.id, details: { remaining: left } });
-        await recordSecurityEvent(this.#db, account.id, 'recovery_code.used', origin);
+        await this.#store.recordSecurityEvent(account.id, 'recovery_code.used', origin);
       }
       await this.#audit.record({ type: 'login.succeeded', actor: `account:${account.id}`, accountId: account.id, details: { amr: ['pwd', 'otp'], attempt: attempt.attempt } });
       return { ok: true, accountId: account.id, amr: ['pwd', 'otp'] };
@@ -163,26 +165,26 @@ export class SignIn {
    * Which possession factor `code` proves for `judged` (undefined: judge nothing real, as for an unknown account, a
    * wrong password or a refused attempt). Every branch does the same work whether or not there is a real account.
    */
-  async #possession(judged: accounts.AccountRecord | undefined, found: accounts.AccountRecord | undefined, code: string): Promise<Possession | null> {
+  async #possession(judged: AccountRecord | undefined, found: AccountRecord | undefined, code: string): Promise<Possession | null> {
     const enrolled = found?.totpSecretEncrypted != null;
     if (/^\d{6}$/.test(code)) {
       const real = judged?.totpSecretEncrypted ?? null;
       const matched = await checkTotp(this.#box.decrypt(real ?? this.#dummySealedSecret, TOTP_PURPOSE), code, real ? judged!.totpLastStep : null);
-      return real && matched !== null && (await accounts.acceptTotpStep(this.#db, judged!.id, matched)) ? 'otp' : null;
+      return real && matched !== null && (await this.#store.acceptTotpStep(judged!.id, matched)) ? 'otp' : null;
     }
     // Recovery codes belong to enrolled accounts, activation codes to accounts still without an authenticator.
     const recovery = hashRecoveryCode(this.#box, code);
     const activation = hashActivationCode(this.#box, code);
     if (enrolled) {
-      return (await accounts.useRecoveryCode(this.#db, found!.id, recovery, judged !== undefined)) ? 'recovery' : null;
+      return (await this.#store.useRecoveryCode(found!.id, recovery, judged !== undefined)) ? 'recovery' : null;
     }
-    return (await consumeActivationCode(this.#db, found?.id ?? '', activation, judged !== undefined)) ? 'activation' : null;
+    return (await this.#store.consumeActivationCode(found?.id ?? '', activation, judged !== undefined)) ? 'activation' : null;
   }
 
   /** When this failed attempt was the one that reached the threshold: the account is locked, audited once. */
-  async #lockedNow(account: accounts.AccountRecord, attempt: accounts.Reservation, origin: Origin): Promise<void> {
+  async #lockedNow(account: AccountRecord, attempt: Reservation, origin: Origin): Promise<void> {
     if (!attempt.lockedUntil) return;
-    await recordSecurityEvent(this.#db, account.id, 'account.locked', origin);
+    await this.#store.recordSecurityEvent(account.id, 'account.locked', origin);
     await this.#audit.record({
       type: 'account.locked',
       actor: 'system',
@@ -210,12 +212,12 @@ export class SignIn {
     const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
-    const stored = await this.#db.transaction((tx) => accounts.enrolFirstTotp(tx, accountId, sealed, step, this.#recoveryHashes(codes)));
+    const stored = await this.#store.enrolFirstTotp(accountId, sealed, step, this.#recoveryHashes(codes));
     if (!stored) return null;
     await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', activation_code: true } });
-    await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
+    await this.#store.recordSecurityEvent(accountId, 'mfa.enrolled', origin);
     await this.#audit.record({ type: 'login.succeeded', actor: `account:${accountId}`, accountId, details: { amr: ['pwd', 'otp'], enrolment: true } });
-    await recordSecurityEvent(this.#db, accountId, 'login.succeeded', origin);
+    await this.#store.recordSecurityEvent(accountId, 'login.succeeded', origin);
     return codes;
   }
 
@@ -225,19 +227,20 @@ export class SignIn {
    * towards the lockout and the address's throttle, and parallel posts cannot outrun them.
    */
   async confirmSecondFactor(accountId: string, code: string, origin: Origin): Promise<boolean> {
-    const attempt = await accounts.reserveAttempt(this.#db, accountId, origin, this.#policy);
+    const attempt = await this.#store.reserveAttempt(accountId, origin, this.#policy);
     const account = attempt.account;
     if (!account || !attempt.ipAllowed) return false;
     const trimmed = code.trim();
     let possession: Possession | null = null;
     if (attempt.reserved && account.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
       const matched = await checkTotp(this.#box.decrypt(account.totpSecretEncrypted, TOTP_PURPOSE), trimmed, account.totpLastStep);
-      if (matched !== null && (await accounts.acceptTotpStep(this.#db, account.id, matched))) possession = 'otp';
+      if (matched !== null && (await this.#store.acceptTotpStep(account.id, matched))) possession = 'otp';
     } else if (attempt.reserved && account.totpSecretEncrypted && looksLikeRecoveryCode(trimmed)) {
-      if (await accounts.useRecoveryCode(this.#db, account.id, hashRecoveryCode(this.#box, trimmed), true)) possession = 'recovery';
+      if (await this.#store.useRecoveryCode(account.id, hashRecoveryCode(this.#box, trimmed), true)) possession = 'recovery';
     }
     if (possession) {
-      await accounts.attemptSucceeded(this.#db, account.id, origin.ip, attempt.eventId, possession === 'recovery' ? 'recovery_code.used' : 'login.succeeded');
+      const succeeded = possession === 'recovery' ? 'recovery_code.used' : 'login.succeeded';
+      await this.#store.attemptSucceeded(account.id, origin.ip, attempt.eventId, succeeded);
       return true;
     }
     await this.#audit.record({
@@ -255,18 +258,18 @@ export class SignIn {
     const step = await checkTotp(this.openEnrolment(sealed), code.trim(), null);
     if (step === null) return null;
     const codes = newRecoveryCodes();
-    await this.#db.transaction((tx) => accounts.replaceTotp(tx, accountId, sealed, step, this.#recoveryHashes(codes)));
+    await this.#store.replaceTotp(accountId, sealed, step, this.#recoveryHashes(codes));
     await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', reenrolment: true } });
-    await recordSecurityEvent(this.#db, accountId, 'mfa.enrolled', origin);
+    await this.#store.recordSecurityEvent(accountId, 'mfa.enrolled', origin);
     return codes;
   }
 
   /** Account area: ten new recovery codes; the old ones (also those of the old format) stop working. */
   async regenerateRecoveryCodes(accountId: string, origin: Origin): Promise<string[]> {
     const codes = newRecoveryCodes();
-    await this.#db.transaction((tx) => accounts.replaceRecoveryCodes(tx, accountId, this.#recoveryHashes(codes)));
+    await this.#store.replaceRecoveryCodes(accountId, this.#recoveryHashes(codes));
     await this.#audit.record({ type: 'mfa.recovery_codes_regenerated', actor: `account:${accountId}`, accountId });
-    await recordSecurityEvent(this.#db, accountId, 'recovery_codes.regenerated', origin);
+    await this.#store.recordSecurityEvent(accountId, 'recovery_codes.regenerated', origin);
     return codes;
   }
 
@@ -284,6 +287,6 @@ export async function issueActivationCode(db: Queryable, box: SecretBox, account
   return { code, expiresAt: await setActivationCode(db, accountId, hashActivationCode(box, code), ttlSeconds) };
 }
 
-export function isLocked(account: accounts.AccountRecord): boolean {
+export function isLocked(account: AccountRecord): boolean {
   return account.lockedUntil !== null && account.lockedUntil.getTime() > Date.now();
 }

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
+import { PgAuditStore } from '../db/audit-chain.ts';
 import { loadConfig, type Config } from '../config/env.ts';
 import { rewrapLegacyRecoveryCodes } from '../auth/recovery-codes.ts';
 import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
@@ -40,7 +41,7 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     const secrets = await loadServerSecrets(connection.db, config);
     await hashLegacyBearerIds(connection.db, secrets.box);
     await rewrapLegacyRecoveryCodes(connection.db, secrets.box);
-    const audit = new AuditLog(connection.db, log);
+    const audit = new AuditLog(new PgAuditStore(connection.db), log);
     for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }

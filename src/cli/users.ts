@@ -3,6 +3,7 @@ import { PasswordHasher, MAX_PASSWORD_LENGTH } from '../auth/password.ts';
 import { TOTP_PURPOSE, isLocked, issueActivationCode } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import * as accounts from '../db/accounts.ts';
+import { unlock } from '../db/lockout.ts';
 import { UniqueViolation } from '../db/errors.ts';
 import { activationCodeExpiries } from '../db/activation-codes.ts';
 import { usernameHash } from '../people/erasure.ts';
@@ -102,7 +103,7 @@ export async function listUsers(ctx: CliContext) {
 
 export async function unlockUser(ctx: CliContext, username: string) {
   const account = await byUsername(ctx, username);
-  await accounts.unlock(ctx.db, account.id);
+  await unlock(ctx.db, account.id);
   await ctx.audit.record({ type: 'account.unlocked', actor: 'operator', accountId: account.id });
   await recordSecurityEvent(ctx.db, account.id, 'account.unlocked');
   return { username: account.username, status: account.status };

@@ -1,6 +1,36 @@
-import type { Database } from './database.ts';
+import type { Queryable } from './database.ts';
 
 const GENESIS = '0'.repeat(64);
+
+/** One event as the audit log hands it over; the trigger gives it its `seq`, time and place in the chain. */
+export interface NewAuditEvent {
+  type: string;
+  actor: string;
+  clientId?: string | undefined;
+  accountId?: string | undefined;
+  grantId?: string | undefined;
+  requestId: string | null;
+  details?: Record<string, unknown> | undefined;
+}
+
+/**
+ * Appends `events` to the append-only `audit_events` table in one multi-row INSERT, in order: the chain trigger
+ * takes its lock once per batch instead of once per event.
+ */
+export async function appendAuditEvents(db: Queryable, events: NewAuditEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const values: unknown[] = [];
+  const tuples = events.map((event, i) => {
+    values.push(event.type, event.actor, event.clientId ?? null, event.accountId ?? null, event.grantId ?? null);
+    values.push(event.requestId, event.details ?? {});
+    const at = i * 7;
+    return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7})`;
+  });
+  await db.query(
+    `insert into audit_events (type, actor, client_id, account_id, grant_id, request_id, details) values ${tuples.join(', ')}`,
+    values,
+  );
+}
 
 export type ChainVerdict =
   | { ok: true; events: number }
@@ -11,7 +41,7 @@ export type ChainVerdict =
  * uses) and checking each row points at the one before it. The first broken row is reported: an edited row no
  * longer matches its hash; a deleted row leaves a gap in `seq` and a dangling `prev_hash`.
  */
-export async function verifyAuditChain(db: Database, batchSize = 5000): Promise<ChainVerdict> {
+export async function verifyAuditChain(db: Queryable, batchSize = 5000): Promise<ChainVerdict> {
   let previous = { seq: 0, hash: GENESIS };
   let events = 0;
   for (;;) {
@@ -47,7 +77,7 @@ export type AuditRow = {
 };
 
 /** Audit events in chain order, from `afterSeq`, for tail and export. */
-export async function auditEvents(db: Database, options: { afterSeq?: number; since?: Date; limit: number }): Promise<AuditRow[]> {
+export async function auditEvents(db: Queryable, options: { afterSeq?: number; since?: Date; limit: number }): Promise<AuditRow[]> {
   const { rows } = await db.query<Omit<AuditRow, 'seq' | 'id' | 'occurred_at'> & { seq: string; id: string; occurred_at: Date }>(
     `select seq, id, occurred_at, type, actor, client_id, account_id, grant_id, request_id, details, hash from audit_events
      where seq > $1 and ($2::timestamptz is null or occurred_at >= $2) order by seq limit $3`,
@@ -56,7 +86,40 @@ export async function auditEvents(db: Database, options: { afterSeq?: number; si
   return rows.map((row) => ({ ...row, seq: Number(row.seq), id: Number(row.id), occurred_at: new Date(row.occurred_at).toISOString() }));
 }
 
-export async function lastSeq(db: Database): Promise<number> {
+export async function lastSeq(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ seq: string | null }>('select max(seq) as seq from audit_events');
   return Number(rows[0]?.seq ?? 0);
+}
+
+/** The tamper-evident audit log's storage: appended to, never changed; verified and read in chain order. */
+export interface AuditStore {
+  append(events: NewAuditEvent[]): Promise<void>;
+  verify(batchSize?: number): Promise<ChainVerdict>;
+  events(options: { afterSeq?: number; since?: Date; limit: number }): Promise<AuditRow[]>;
+  lastSeq(): Promise<number>;
+}
+
+/** The {@link AuditStore} on Postgres. */
+export class PgAuditStore implements AuditStore {
+  readonly #db: Queryable;
+
+  constructor(db: Queryable) {
+    this.#db = db;
+  }
+
+  append(events: NewAuditEvent[]) {
+    return appendAuditEvents(this.#db, events);
+  }
+
+  verify(batchSize?: number) {
+    return verifyAuditChain(this.#db, batchSize);
+  }
+
+  events(options: { afterSeq?: number; since?: Date; limit: number }) {
+    return auditEvents(this.#db, options);
+  }
+
+  lastSeq() {
+    return lastSeq(this.#db);
+  }
 }

@@ -1,7 +1,8 @@
 import { consentRecord, type Consents } from '../consents/consents.ts';
 import { ledgerFor } from '../db/consent-ledger.ts';
 import type { Database } from '../db/database.ts';
-import { unusedRecoveryCodes, type AccountRecord } from '../db/accounts.ts';
+import type { AccountRecord } from '../db/accounts.ts';
+import { unusedRecoveryCodes } from '../db/second-factors.ts';
 import { securityEventsFor } from '../db/security-events.ts';
 
 /**

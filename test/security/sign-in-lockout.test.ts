@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { AuditLog } from '../../src/audit/writer.ts';
+import { PgAccountStore } from '../../src/db/account-store.ts';
+import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -21,7 +23,8 @@ const config = () => loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', LOGI
 before(async () => {
   t = await createTestDatabase();
   const secrets = await loadServerSecrets(t.db, config());
-  signIn = new SignIn(t.db, secrets.box, new AuditLog(t.db, createLogger('silent')), config().sca);
+  const audit = new AuditLog(new PgAuditStore(t.db), createLogger('silent'));
+  signIn = new SignIn(new PgAccountStore(t.db), secrets.box, audit, config().sca);
 });
 after(async () => {
   await t?.drop();

@@ -3,6 +3,8 @@ import { after, before, test } from 'node:test';
 import argon2 from 'argon2';
 import type { AdapterPayload } from 'oidc-provider';
 import { AuditLog } from '../../src/audit/writer.ts';
+import { PgAccountStore } from '../../src/db/account-store.ts';
+import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { parametersOf } from '../../src/auth/password.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { loadConfig } from '../../src/config/env.ts';
@@ -77,7 +79,8 @@ after(async () => {
 /** A SignIn as the server builds it; `env` changes its settings (ARGON2_ITERATIONS=3: every stored hash is old). */
 function signInWith(env: Record<string, string>) {
   const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', LOGIN_IP_LIMIT: '100000', ...env });
-  return new SignIn(counting, secretsOf.box, new AuditLog(counting, createLogger('silent')), config.sca);
+  const audit = new AuditLog(new PgAuditStore(counting), createLogger('silent'));
+  return new SignIn(new PgAccountStore(counting), secretsOf.box, audit, config.sca);
 }
 
 async function resetLockout() {

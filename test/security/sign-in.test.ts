@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { AuditLog } from '../../src/audit/writer.ts';
+import { PgAccountStore } from '../../src/db/account-store.ts';
+import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { checkTotp } from '../../src/auth/totp.ts';
 import { loadConfig } from '../../src/config/env.ts';
@@ -138,7 +140,9 @@ describe('recovery codes at rest', () => {
     const secrets = await loadServerSecrets(t.db, config);
     const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
     const accountId = rows[0]!.id;
-    const codes = await new SignIn(t.db, secrets.box, new AuditLog(t.db, createLogger('silent')), config.sca).regenerateRecoveryCodes(accountId, { ip: '127.0.0.1', device: 'test' });
+    const audit = new AuditLog(new PgAuditStore(t.db), createLogger('silent'));
+    const signIn = new SignIn(new PgAccountStore(t.db), secrets.box, audit, config.sca);
+    const codes = await signIn.regenerateRecoveryCodes(accountId, { ip: '127.0.0.1', device: 'test' });
     for (const code of codes) {
       const normalised = code.replaceAll('-', '');
       assert.match(normalised, /^[a-hj-km-np-z2-9]+$/, 'from the 31-letter alphabet');

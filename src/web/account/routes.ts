@@ -9,7 +9,7 @@ import type { Config } from '../../config/env.ts';
 import { ConsentNotFound, type Consents } from '../../consents/consents.ts';
 import { ledgerFor } from '../../db/consent-ledger.ts';
 import type { Database } from '../../db/database.ts';
-import { unusedRecoveryCodes } from '../../db/accounts.ts';
+import { unusedRecoveryCodes } from '../../db/second-factors.ts';
 import { securityEventsFor } from '../../db/security-events.ts';
 import { origin } from '../request-origin.ts';
 import { render } from '../render.ts';

@@ -1,0 +1,170 @@
+import * as accounts from './accounts.ts';
+import type { AccountRecord } from './accounts.ts';
+import * as activationCodes from './activation-codes.ts';
+import type { Queryable } from './database.ts';
+import * as lockout from './lockout.ts';
+import type { LockoutPolicy, Reservation } from './lockout.ts';
+import * as factors from './second-factors.ts';
+import * as securityEvents from './security-events.ts';
+import type { SecurityEvent, SecurityEventType } from './security-events.ts';
+import * as signInSteps from './sign-in-steps.ts';
+
+/** Where an attempt came from, as kept in the person's security activity. */
+export interface AttemptOrigin {
+  ip: string;
+  device: string | null;
+}
+
+/** The accounts themselves. */
+export interface AccountRecords {
+  findById(id: string): Promise<AccountRecord | undefined>;
+  /** Case-insensitive. */
+  findByUsername(username: string): Promise<AccountRecord | undefined>;
+  /** The leading fields most stored password hashes share; see {@link accounts.commonPasswordParameters}. */
+  commonPasswordParameters(): Promise<string | undefined>;
+  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+}
+
+/** Password steps awaiting their second factor: each is judged by exactly one second step. */
+export interface SignInSteps {
+  openSignInStep(): Promise<string>;
+  /** True for exactly one caller per live step. */
+  consumeSignInStep(id: string): Promise<boolean>;
+}
+
+/** The lockout and address counters (issue 13): an attempt is reserved before anything is judged. */
+export interface SignInAttempts {
+  ipFailures(ip: string, windowSeconds: number): Promise<number>;
+  /** Atomic: of parallel attempts, no more than the threshold are judged; see {@link lockout.reserveAttempt}. */
+  reserveAttempt(
+    accountId: string | null,
+    origin: AttemptOrigin,
+    policy: { lockout: LockoutPolicy; ipLimit: { failures: number; windowSeconds: number } },
+  ): Promise<Reservation>;
+  attemptSucceeded(accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType): Promise<void>;
+  unlock(id: string): Promise<void>;
+}
+
+/** TOTP authenticators and recovery codes. Every method is atomic: of racing calls with one code, one wins. */
+export interface SecondFactors {
+  acceptTotpStep(id: string, step: number): Promise<boolean>;
+  enrolFirstTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<boolean>;
+  replaceTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<void>;
+  replaceRecoveryCodes(id: string, codeHashes: string[]): Promise<void>;
+  useRecoveryCode(accountId: string, hashes: { keyed: string; legacy: string | null }, allowed: boolean): Promise<boolean>;
+  unusedRecoveryCodes(accountId: string): Promise<number>;
+  resetMfa(id: string): Promise<void>;
+}
+
+/** At most one live activation code per account, used up once. */
+export interface ActivationCodes {
+  setActivationCode(accountId: string, codeHash: string, ttlSeconds: number): Promise<Date>;
+  consumeActivationCode(accountId: string, codeHash: string, allowed: boolean): Promise<boolean>;
+}
+
+/** The person's own security activity (kept with their account, erased with it). */
+export interface SecurityActivity {
+  recordSecurityEvent(
+    accountId: string,
+    type: SecurityEventType,
+    where?: { ip?: string | undefined; device?: string | undefined },
+  ): Promise<void>;
+  securityEventsFor(accountId: string, limit?: number): Promise<SecurityEvent[]>;
+}
+
+/** Everything sign-in and the account area keep about a person. */
+export interface AccountStore
+  extends AccountRecords, SignInSteps, SignInAttempts, SecondFactors, ActivationCodes, SecurityActivity {}
+
+/** The {@link AccountStore} on Postgres; built on a pool or on a transaction's `tx`. */
+export class PgAccountStore implements AccountStore {
+  readonly #db: Queryable;
+
+  constructor(db: Queryable) {
+    this.#db = db;
+  }
+
+  findById(id: string) {
+    return accounts.findAccountById(this.#db, id);
+  }
+
+  findByUsername(username: string) {
+    return accounts.findAccountByUsername(this.#db, username);
+  }
+
+  commonPasswordParameters() {
+    return accounts.commonPasswordParameters(this.#db);
+  }
+
+  updatePasswordHash(id: string, passwordHash: string) {
+    return accounts.updatePasswordHash(this.#db, id, passwordHash);
+  }
+
+  openSignInStep() {
+    return signInSteps.openSignInStep(this.#db);
+  }
+
+  consumeSignInStep(id: string) {
+    return signInSteps.consumeSignInStep(this.#db, id);
+  }
+
+  ipFailures(ip: string, windowSeconds: number) {
+    return lockout.ipFailures(this.#db, ip, windowSeconds);
+  }
+
+  reserveAttempt(accountId: string | null, origin: AttemptOrigin, policy: Parameters<SignInAttempts['reserveAttempt']>[2]) {
+    return lockout.reserveAttempt(this.#db, accountId, origin, policy);
+  }
+
+  attemptSucceeded(accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType) {
+    return lockout.attemptSucceeded(this.#db, accountId, ip, eventId, eventType);
+  }
+
+  unlock(id: string) {
+    return lockout.unlock(this.#db, id);
+  }
+
+  acceptTotpStep(id: string, step: number) {
+    return factors.acceptTotpStep(this.#db, id, step);
+  }
+
+  enrolFirstTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]) {
+    return factors.enrolFirstTotp(this.#db, id, secretEncrypted, step, codeHashes);
+  }
+
+  replaceTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]) {
+    return factors.replaceTotp(this.#db, id, secretEncrypted, step, codeHashes);
+  }
+
+  replaceRecoveryCodes(id: string, codeHashes: string[]) {
+    return factors.replaceRecoveryCodes(this.#db, id, codeHashes);
+  }
+
+  useRecoveryCode(accountId: string, hashes: { keyed: string; legacy: string | null }, allowed: boolean) {
+    return factors.useRecoveryCode(this.#db, accountId, hashes, allowed);
+  }
+
+  unusedRecoveryCodes(accountId: string) {
+    return factors.unusedRecoveryCodes(this.#db, accountId);
+  }
+
+  resetMfa(id: string) {
+    return factors.resetMfa(this.#db, id);
+  }
+
+  setActivationCode(accountId: string, codeHash: string, ttlSeconds: number) {
+    return activationCodes.setActivationCode(this.#db, accountId, codeHash, ttlSeconds);
+  }
+
+  consumeActivationCode(accountId: string, codeHash: string, allowed: boolean) {
+    return activationCodes.consumeActivationCode(this.#db, accountId, codeHash, allowed);
+  }
+
+  recordSecurityEvent(accountId: string, type: SecurityEventType, where?: { ip?: string; device?: string }) {
+    return securityEvents.recordSecurityEvent(this.#db, accountId, type, where);
+  }
+
+  securityEventsFor(accountId: string, limit?: number) {
+    return securityEvents.securityEventsFor(this.#db, accountId, limit);
+  }
+}
