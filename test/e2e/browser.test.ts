@@ -32,7 +32,10 @@ before(async () => {
   if (skip) return;
   house = await withKluis({
     resourceServers: [
-      { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 },
+      {
+        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
+        signingAlg: 'ES256', accessTokenTtl: 300,
+      },
     ],
     clients: { web: { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' } },
     people: { victor: { password: 'victor typed this password', name: 'Victor Browser', email: 'victor@example.com' } },

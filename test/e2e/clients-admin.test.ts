@@ -3,22 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
 
 // Client administration as an operator does it at the CLI, observed the way clients observe it: over HTTP.
 let t: TestDatabase;
 let kluis: TestKluis;
 let env: Record<string, string>;
+let house: KluisFixture<never, never>;
 
 before(async () => {
-  t = await createTestDatabase();
+  house = await withKluis();
+  ({ database: t, kluis } = house);
   env = { DATABASE_URL: t.url };
-  kluis = await startTestKluis(t.url);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 async function cli(...args: string[]) {
   const result = await runCli(args, env);

@@ -5,12 +5,12 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { authoriseInBrowser, authorizationParameters, fapiConfiguration, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
 import { tempDir } from '../support/tempdir.ts';
@@ -27,15 +27,26 @@ let dpopClient: FapiClient;
 let mtlsClient: FapiClient;
 let introspector: AdapterPayload;
 let certs: { dir: Awaited<ReturnType<typeof tempDir>>; mine: string; other: string };
+let house: KluisFixture<'introspector', never>;
 
 const accountAccess = () => ({ type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances', 'transactions'], expiresAt: inDays(90) });
 
 const escapedPem = (file: string) => encodeURIComponent(readFileSync(file, 'utf8'));
 
 before(async () => {
-  t = await createTestDatabase();
-  await addResourceServer(t.db, { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 });
-  await addResourceServer(t.db, { identifier: ACCOUNTS, scope: 'accounts', accessTokenFormat: 'jwt', signingAlg: 'PS256', accessTokenTtl: 300 });
+  house = await withKluis({
+    resourceServers: [
+      {
+        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
+        signingAlg: 'ES256', accessTokenTtl: 300,
+      },
+      { identifier: ACCOUNTS, scope: 'accounts', accessTokenFormat: 'jwt', signingAlg: 'PS256', accessTokenTtl: 300 },
+    ],
+    clients: { introspector: { ...M2M_METADATA, client_name: 'Bank API', introspect_any_token: true } },
+    env: { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER },
+  });
+  ({ database: t, kluis } = house);
+  introspector = house.clients.introspector;
   const dir = await tempDir('kluis-mtls');
   certs = { dir, mine: selfSignedCertificate(dir.path, '/CN=open-banking-app', 'mine').certFile, other: selfSignedCertificate(dir.path, '/CN=someone-else', 'other').certFile };
   dpopClient = await registerFapiClient(t.url, { scope: 'openid offline_access payments accounts', authorization_details_types: ['payment_initiation', 'account_information'] });
@@ -44,12 +55,9 @@ before(async () => {
     { dpop_bound_access_tokens: false, tls_client_certificate_bound_access_tokens: true, scope: 'openid offline_access accounts' },
     { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER },
   );
-  introspector = await registerClient(t.url, { ...M2M_METADATA, client_name: 'Bank API', introspect_any_token: true });
-  kluis = await startTestKluis(t.url, { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER });
 });
 after(async () => {
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
   await certs?.dir.remove();
 });
 

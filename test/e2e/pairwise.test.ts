@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
-import { addPerson, totpCode } from '../support/people.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
+import { totpCode } from '../support/people.ts';
 import { startLogoutReceiver } from '../support/logout-receiver.ts';
 import { RelyingParty } from '../support/rp.ts';
 import { startTlsSite, type TlsSite } from '../support/tls.ts';
@@ -22,21 +22,25 @@ let person: { id: string; secret?: string | undefined };
 const PASSWORD = 'pairwise passphrase 1';
 const SCOPE = 'openid profile email';
 const API = 'https://api.bank.example';
+let house: KluisFixture<never, 'paula'>;
 
 before(async () => {
-  t = await createTestDatabase();
   site = await startTlsSite({
     '/sector.json': ['https://d1.example/cb', 'https://d2.example/cb'],
     '/partial.json': ['https://d1.example/cb'],
     '/not-an-array.json': { redirect_uris: ['https://d1.example/cb'] },
   });
-  person = await addPerson(t.url, 'paula', PASSWORD, { totp: true, email: 'paula@example.com' });
-  await addResourceServer(t.db, { identifier: API, scope: 'accounts:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 300 });
-  kluis = await startTestKluis(t.url);
+  house = await withKluis({
+    resourceServers: [
+      { identifier: API, scope: 'accounts:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 300 },
+    ],
+    people: { paula: { password: PASSWORD, totp: true, email: 'paula@example.com' } },
+  });
+  ({ database: t, kluis } = house);
+  person = house.people.paula;
 });
 after(async () => {
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
   await site?.close();
 });
 

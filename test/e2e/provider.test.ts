@@ -3,10 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 
 // Kluis driven over real HTTP the way a relying party and a resource server drive it, with openid-client.
 let t: TestDatabase;
@@ -15,19 +15,26 @@ let clientA: AdapterPayload;
 let clientB: AdapterPayload;
 let resourceServer: AdapterPayload;
 const API = 'https://api.bank.example/payments';
+let house: KluisFixture<'clientA' | 'clientB' | 'resourceServer', never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  await addResourceServer(t.db, { identifier: API, scope: 'payments:read payments:write', accessTokenFormat: 'jwt', signingAlg: 'PS256', accessTokenTtl: 300 });
-  clientA = await registerClient(t.url, { ...M2M_METADATA, client_name: 'A', scope: 'payments:read' });
-  clientB = await registerClient(t.url, { ...M2M_METADATA, client_name: 'B' });
-  resourceServer = await registerClient(t.url, { ...M2M_METADATA, client_name: 'Payments API', introspect_any_token: true });
-  kluis = await startTestKluis(t.url);
+  house = await withKluis({
+    resourceServers: [
+      {
+        identifier: API, scope: 'payments:read payments:write', accessTokenFormat: 'jwt',
+        signingAlg: 'PS256', accessTokenTtl: 300,
+      },
+    ],
+    clients: {
+      clientA: { ...M2M_METADATA, client_name: 'A', scope: 'payments:read' },
+      clientB: { ...M2M_METADATA, client_name: 'B' },
+      resourceServer: { ...M2M_METADATA, client_name: 'Payments API', introspect_any_token: true },
+    },
+  });
+  ({ database: t, kluis } = house);
+  ({ clientA, clientB, resourceServer } = house.clients);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const get = (path: string, init?: RequestInit) => fetch(new URL(path, kluis.url), init);
 
