@@ -36,7 +36,8 @@ export class AuditLog {
   /**
    * For events raised where nobody can wait for the write (oidc-provider's synchronous event emitter). They are
    * queued and written in batches, in order, one append per batch (on Postgres one multi-row INSERT: the chain trigger
-   * takes its lock once per batch instead of once per token). A failed write is logged with its events, so none is lost silently.
+   * takes its lock once per batch instead of once per token). A failed write is logged with its events, so none is
+   * lost silently.
    */
   recordLater(event: AuditEvent): void {
     for (const listener of this.#listeners) listener(event);

@@ -1,5 +1,5 @@
 import * as accounts from './accounts.ts';
-import type { AccountRecord } from './accounts.ts';
+import type { AccountRecord, NewAccount } from './accounts.ts';
 import * as activationCodes from './activation-codes.ts';
 import type { Queryable } from './database.ts';
 import * as lockout from './lockout.ts';
@@ -15,14 +15,24 @@ export interface AttemptOrigin {
   device: string | null;
 }
 
+/** The limits an attempt is reserved against (config `sca`). */
+export interface AttemptPolicy {
+  lockout: LockoutPolicy;
+  ipLimit: { failures: number; windowSeconds: number };
+}
+
 /** The accounts themselves. */
 export interface AccountRecords {
+  insert(account: NewAccount): Promise<void>;
   findById(id: string): Promise<AccountRecord | undefined>;
   /** Case-insensitive. */
   findByUsername(username: string): Promise<AccountRecord | undefined>;
   /** The leading fields most stored password hashes share; see {@link accounts.commonPasswordParameters}. */
   commonPasswordParameters(): Promise<string | undefined>;
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  setStatus(id: string, status: 'active' | 'disabled'): Promise<void>;
+  /** Ordered by username, case-insensitively. */
+  list(): Promise<AccountRecord[]>;
 }
 
 /** Password steps awaiting their second factor: each is judged by exactly one second step. */
@@ -36,11 +46,7 @@ export interface SignInSteps {
 export interface SignInAttempts {
   ipFailures(ip: string, windowSeconds: number): Promise<number>;
   /** Atomic: of parallel attempts, no more than the threshold are judged; see {@link lockout.reserveAttempt}. */
-  reserveAttempt(
-    accountId: string | null,
-    origin: AttemptOrigin,
-    policy: { lockout: LockoutPolicy; ipLimit: { failures: number; windowSeconds: number } },
-  ): Promise<Reservation>;
+  reserveAttempt(accountId: string | null, origin: AttemptOrigin, policy: AttemptPolicy): Promise<Reservation>;
   attemptSucceeded(accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType): Promise<void>;
   unlock(id: string): Promise<void>;
 }
@@ -51,7 +57,11 @@ export interface SecondFactors {
   enrolFirstTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<boolean>;
   replaceTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]): Promise<void>;
   replaceRecoveryCodes(id: string, codeHashes: string[]): Promise<void>;
-  useRecoveryCode(accountId: string, hashes: { keyed: string; legacy: string | null }, allowed: boolean): Promise<boolean>;
+  useRecoveryCode(
+    accountId: string,
+    hashes: { keyed: string; legacy: string | null },
+    allowed: boolean,
+  ): Promise<boolean>;
   unusedRecoveryCodes(accountId: string): Promise<number>;
   resetMfa(id: string): Promise<void>;
 }
@@ -60,6 +70,8 @@ export interface SecondFactors {
 export interface ActivationCodes {
   setActivationCode(accountId: string, codeHash: string, ttlSeconds: number): Promise<Date>;
   consumeActivationCode(accountId: string, codeHash: string, allowed: boolean): Promise<boolean>;
+  /** Every live code's expiry, by account. */
+  activationCodeExpiries(): Promise<Map<string, Date>>;
 }
 
 /** The person's own security activity (kept with their account, erased with it). */
@@ -84,6 +96,10 @@ export class PgAccountStore implements AccountStore {
     this.#db = db;
   }
 
+  insert(account: NewAccount) {
+    return accounts.insertAccount(this.#db, account);
+  }
+
   findById(id: string) {
     return accounts.findAccountById(this.#db, id);
   }
@@ -100,6 +116,14 @@ export class PgAccountStore implements AccountStore {
     return accounts.updatePasswordHash(this.#db, id, passwordHash);
   }
 
+  setStatus(id: string, status: 'active' | 'disabled') {
+    return accounts.setStatus(this.#db, id, status);
+  }
+
+  list() {
+    return accounts.listAccounts(this.#db);
+  }
+
   openSignInStep() {
     return signInSteps.openSignInStep(this.#db);
   }
@@ -112,7 +136,7 @@ export class PgAccountStore implements AccountStore {
     return lockout.ipFailures(this.#db, ip, windowSeconds);
   }
 
-  reserveAttempt(accountId: string | null, origin: AttemptOrigin, policy: Parameters<SignInAttempts['reserveAttempt']>[2]) {
+  reserveAttempt(accountId: string | null, origin: AttemptOrigin, policy: AttemptPolicy) {
     return lockout.reserveAttempt(this.#db, accountId, origin, policy);
   }
 
@@ -158,6 +182,10 @@ export class PgAccountStore implements AccountStore {
 
   consumeActivationCode(accountId: string, codeHash: string, allowed: boolean) {
     return activationCodes.consumeActivationCode(this.#db, accountId, codeHash, allowed);
+  }
+
+  activationCodeExpiries() {
+    return activationCodes.activationCodeExpiries(this.#db);
   }
 
   recordSecurityEvent(accountId: string, type: SecurityEventType, where?: { ip?: string; device?: string }) {

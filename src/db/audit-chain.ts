@@ -27,7 +27,8 @@ export async function appendAuditEvents(db: Queryable, events: NewAuditEvent[]):
     return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6}, $${at + 7})`;
   });
   await db.query(
-    `insert into audit_events (type, actor, client_id, account_id, grant_id, request_id, details) values ${tuples.join(', ')}`,
+    `insert into audit_events (type, actor, client_id, account_id, grant_id, request_id, details)
+     values ${tuples.join(', ')}`,
     values,
   );
 }

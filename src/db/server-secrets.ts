@@ -6,8 +6,11 @@ export async function storedSecret(db: Queryable, name: string): Promise<string 
   return rows[0]?.value;
 }
 
-/** Stores `value` under `name` unless a value is there already, and returns the stored one: concurrent callers agree. */
+/** Stores `value` under `name` unless a value is there already; returns the stored one, so concurrent callers agree. */
 export async function storeSecretOnce(db: Queryable, name: string, value: string): Promise<string> {
-  await db.query('insert into server_secrets (name, value) values ($1, $2) on conflict (name) do nothing', [name, value]);
+  await db.query('insert into server_secrets (name, value) values ($1, $2) on conflict (name) do nothing', [
+    name,
+    value,
+  ]);
   return (await storedSecret(db, name))!;
 }
