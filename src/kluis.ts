@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { wireProviderEvents } from './audit/provider-events.ts';
 import { AuditLog } from './audit/writer.ts';
 import { PgAccountStore } from './db/account-store.ts';
 import { PgAuditStore } from './db/audit-chain.ts';
@@ -13,6 +14,7 @@ import { startSweeper } from './db/sweeper.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { accountRoutes } from './web/account/routes.ts';
 import { AccountSession } from './web/account/session.ts';
+import { GrantActivity } from './consents/activity.ts';
 import { Consents } from './consents/consents.ts';
 import { ensureAccountClient } from './oidc/clients/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
@@ -20,11 +22,12 @@ import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
 import { createApp } from './http/app.ts';
 import { Metrics, startMetricsServer } from './http/metrics.ts';
+import { scriptHashesOnly } from './http/security-headers.ts';
 import { interactionRoutes } from './web/interaction/routes.ts';
 import { providerPages } from './web/provider-pages.ts';
 import type { Logger } from './log/logger.ts';
 import { ensureSigningKeys } from './oidc/provider/keys.ts';
-import { ProviderHost } from './oidc/provider/host.ts';
+import { ProviderHost, type ProviderPlugin } from './oidc/provider/host.ts';
 import { loadServerSecrets } from './secrets/server-secrets.ts';
 
 export interface RunningKluis {
@@ -57,7 +60,12 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     }
     clientCache = new ClientCache(connection.url, log);
     await clientCache.start();
-    const host = await ProviderHost.create({ config, db, secrets, audit, log, clientCache, pages: providerPages });
+    const grants = new GrantActivity(db);
+    const plugins: ProviderPlugin[] = [
+      (provider) => provider.use(scriptHashesOnly),
+      (provider) => wireProviderEvents(provider, audit, log, grants),
+    ];
+    const host = await ProviderHost.create({ config, db, secrets, log, clientCache, pages: providerPages, plugins });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);
 

@@ -1,8 +1,7 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { Database } from '../../db/database.ts';
 import type { SecretBox } from '../../secrets/secret-box.ts';
-import { writeManagedClient } from './managed-clients.ts';
-import type { ProviderHost } from '../provider/host.ts';
+import { writeManagedClient, type HasProvider } from './managed-clients.ts';
 
 /**
  * Kluis's own first-party client: the account area signs people in through the same authorization endpoint and
@@ -16,7 +15,7 @@ export function accountCallbackUri(issuer: string): string {
 }
 
 /** Written at every start so the redirect URI follows ISSUER; validated by oidc-provider like any client. */
-export async function ensureAccountClient(host: ProviderHost, db: Database, box: SecretBox, issuer: string): Promise<void> {
+export async function ensureAccountClient(host: HasProvider, db: Database, box: SecretBox, issuer: string) {
   const metadata: AdapterPayload = {
     client_id: ACCOUNT_CLIENT_ID,
     client_name: 'Your Kluis account',

@@ -1,8 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Provider from 'oidc-provider';
-import type { AuditLog } from '../../audit/writer.ts';
-import { wireProviderEvents } from '../../audit/provider-events.ts';
-import { GrantActivity } from '../../consents/activity.ts';
 import type { Logger } from '../../log/logger.ts';
 import { clientAuthStatus } from './client-auth-status.ts';
 import { registrationResponses } from '../clients/registration.ts';
@@ -11,7 +8,6 @@ import { listResourceServers } from '../../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
 import { acceptRotatedSecrets } from '../clients/rotated-secrets.ts';
 import { parUsedOnce } from './par-single-use.ts';
-import { scriptHashesOnly } from '../../http/security-headers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -21,9 +17,15 @@ interface Current {
   fingerprint: string;
 }
 
+/**
+ * Listeners and middleware for a Provider, run on every one the host builds (a rebuilt provider starts bare). The
+ * protocol knows neither the audit log nor the web's headers: the composition root attaches them here.
+ */
+export type ProviderPlugin = (provider: Provider) => void;
+
 export interface ProviderHostOptions extends Omit<ProviderSettings, 'keys' | 'resourceScopes'> {
-  audit: AuditLog;
   log: Logger;
+  plugins?: ProviderPlugin[] | undefined;
 }
 
 interface State {
@@ -96,10 +98,9 @@ function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint
   provider.proxy = options.config.trustProxy;
   provider.use(clientAuthStatus);
   provider.use(parUsedOnce(provider, options.pages));
-  provider.use(scriptHashesOnly);
   provider.use(registrationResponses);
   acceptRotatedSecrets(provider, options.db, options.secrets.box);
-  wireProviderEvents(provider, options.audit, options.log, new GrantActivity(options.db));
+  for (const plugin of options.plugins ?? []) plugin(provider);
   const callback = provider.callback();
   return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
 }
