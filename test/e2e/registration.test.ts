@@ -8,7 +8,8 @@ import { PostgresAdapter } from '../../src/db/oidc-adapter.ts';
 import { NewClients } from '../../src/oidc/clients/registration.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { ROOT, runCli, spawnKluis, startTestKluis, type KluisProcess, type TestKluis } from '../support/kluis.ts';
 import { tempDir } from '../support/tempdir.ts';
 import { storedRowId } from '../support/rows.ts';
@@ -22,20 +23,20 @@ type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 let directoryKey: PrivateKey;
 let strangerKey: PrivateKey;
 const DIRECTORY = 'https://directory.example';
+let house: KluisFixture<never, never>;
 
 before(async () => {
-  t = await createTestDatabase();
   dir = await tempDir('kluis-ssa');
   const directory = await generateKeyPair('ES256', { extractable: true });
   directoryKey = directory.privateKey;
   strangerKey = (await generateKeyPair('ES256')).privateKey;
   const jwksFile = path.join(dir.path, 'directory.jwks.json');
   await writeFile(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(directory.publicKey)), kid: 'dir-1', alg: 'ES256' }] }));
-  kluis = await startTestKluis(t.url, { SOFTWARE_STATEMENT_JWKS: jwksFile, SOFTWARE_STATEMENT_ISSUER: DIRECTORY });
+  house = await withKluis({ env: { SOFTWARE_STATEMENT_JWKS: jwksFile, SOFTWARE_STATEMENT_ISSUER: DIRECTORY } });
+  ({ database: t, kluis } = house);
 });
 after(async () => {
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
   await dir?.remove();
 });
 

@@ -4,8 +4,9 @@ import { ACCOUNTLESS_SESSION_TTL } from '../../src/oidc/provider/configuration.t
 import { sweepRetained } from '../../src/db/sweeper.ts';
 import { Browser } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 
@@ -13,15 +14,13 @@ import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 let t: TestDatabase;
 let kluis: TestKluis;
 const RETENTION = 30 * 86400;
+let house: KluisFixture<never, never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  kluis = await startTestKluis(t.url, { RATE_LIMIT_AUTHORIZE: '3' });
+  house = await withKluis({ env: { RATE_LIMIT_AUTHORIZE: '3' } });
+  ({ database: t, kluis } = house);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 /** Seconds from now until each Session row expires, for sessions with (true) or without (false) an account. */
 async function sessionLifetimes(withAccount: boolean): Promise<number[]> {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { RelyingParty, signIn } from '../support/rp.ts';
 
@@ -13,17 +13,18 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let rp: RelyingParty;
 const PASSWORD = 'sessions and consent';
+let house: KluisFixture<'web', never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  const web = await registerClient(t.url, { redirect_uris: ['https://rp.example/cb'], scope: 'openid profile email offline_access', client_name: 'Ledger' });
-  kluis = await startTestKluis(t.url);
-  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+  house = await withKluis({
+    clients: {
+      web: { redirect_uris: ['https://rp.example/cb'], scope: 'openid profile email offline_access', client_name: 'Ledger' },
+    },
+  });
+  ({ database: t, kluis } = house);
+  rp = await RelyingParty.create(kluis.issuer, house.clients.web as AdapterPayload);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 /** Goes to the authorization endpoint with `browser`; reports whether a login page, a consent page or the client came back. */
 async function visit(browser: Browser, params: Record<string, string> = {}) {

@@ -4,9 +4,9 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
 import { Browser, formAction } from '../support/browser.ts';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, RECOVERY_CODE, totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 
@@ -17,24 +17,26 @@ let kluis: TestKluis;
 let web: AdapterPayload;
 let rp: RelyingParty;
 const PASSWORD = 'correct horse battery staple';
+let house: KluisFixture<'web', never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  web = await registerClient(t.url, {
-    client_name: 'Budget app',
-    redirect_uris: [REDIRECT],
-    grant_types: ['authorization_code', 'refresh_token'],
-    scope: 'openid profile email offline_access',
-    client_uri: 'https://rp.example/',
-    policy_uri: 'https://rp.example/privacy',
+  house = await withKluis({
+    clients: {
+      web: {
+        client_name: 'Budget app',
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code', 'refresh_token'],
+        scope: 'openid profile email offline_access',
+        client_uri: 'https://rp.example/',
+        policy_uri: 'https://rp.example/privacy',
+      },
+    },
   });
-  kluis = await startTestKluis(t.url);
+  ({ database: t, kluis } = house);
+  web = house.clients.web;
   rp = await RelyingParty.create(kluis.issuer, web);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 describe('sign-in with strong customer authentication', () => {
   let secret: string;
