@@ -8,16 +8,11 @@ import { parseArgs } from 'node:util';
 import argon2 from 'argon2';
 import pg from 'pg';
 import { generate } from 'otplib';
-import { TOTP_PURPOSE } from '../src/auth/sign-in.ts';
-import { PasswordHasher } from '../src/auth/password.ts';
-import { newTotpSecret } from '../src/auth/totp.ts';
-import { addClient } from '../src/cli/clients.ts';
-import { openContext } from '../src/cli/context.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
-import { addResourceServer } from '../src/db/resource-servers.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { loadKeyRing } from '../src/oidc/provider/keys.ts';
-import { freePort, GENEROUS_LIMITS, ROOT } from '../test/support/kluis.ts';
+import { setUpHouse } from './support/house.ts';
+import { freePort, ROOT, UNREACHED_LIMITS } from './support/processes.ts';
 import { load, median, percentile, processTree, sampled, type Figures, type Requests } from './measure.ts';
 import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
 
@@ -106,7 +101,7 @@ async function startKluis(databaseUrl: string, workers: number) {
       // Request logs would measure the log pipe; limits would measure refusals. Both still run their bookkeeping.
       LOG_LEVEL: 'warn',
       DEMO: 'off',
-      ...GENEROUS_LIMITS,
+      ...UNREACHED_LIMITS,
     },
   });
   children.push(child);
@@ -131,30 +126,14 @@ const db = await database().catch(async (err: unknown) => {
   say(`bench: cannot get a database (${(err as Error).message})`);
   return finish(1);
 });
-const ctx = await openContext({ DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
-cleanups.push(() => ctx.connection.close());
-// The API first: a client may only be given scopes the server knows.
-await addResourceServer(ctx.db, { identifier: API, scope: 'bench:read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: 300 });
-const client = await addClient(ctx, {
-  client_name: 'Bench client',
-  grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
-  response_types: ['code'],
-  redirect_uris: [REDIRECT],
-  scope: 'openid offline_access bench:read',
+const { ctx, client, usernames, passwordHash, totpSecret, resetPeople: resetAccounts } = await setUpHouse(db.url, {
+  api: API,
+  redirectUri: REDIRECT,
+  password: PASSWORD,
+  people: ACCOUNTS,
 });
-const totpSecret = newTotpSecret();
-const passwordHash = await new PasswordHasher(ctx.config.sca.argon2).hash(PASSWORD);
-await ctx.db.query(
-  `insert into accounts (id, username, password_hash, totp_secret_encrypted)
-   select gen_random_uuid()::text, 'bench' || n, $1, $2 from generate_series(1, $3) n`,
-  [passwordHash, ctx.secrets.box.encrypt(totpSecret, TOTP_PURPOSE), ACCOUNTS],
-);
+cleanups.push(() => ctx.connection.close());
 const keys = await loadKeyRing(ctx.db, ctx.secrets.box);
-const usernames = Array.from({ length: ACCOUNTS }, (_, i) => `bench${i + 1}`);
-const resetAccounts = async () => {
-  await ctx.db.query('update accounts set totp_last_step = null');
-  await ctx.db.query(`delete from oidc_models where model in ('Grant', 'Session')`);
-};
 
 // The ceiling, with Kluis's own keys (written to a private temp file for its start, then deleted).
 const work = await mkdtemp(path.join(tmpdir(), 'kluis-bench-ceiling-'));

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
-import { Browser, formAction } from '../test/support/browser.ts';
+import { Browser } from './support/browser.ts';
 
 export interface LoginTarget {
   issuer: string;
@@ -60,12 +60,12 @@ export async function signIn(target: LoginTarget, username: string, scope: strin
   });
   const { res } = await browser.follow(`/auth?${query}`);
   const loginPage = await res.text();
-  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username, password: target.password });
+  const { res: mfa } = await browser.submit(loginPage, 'login', { username, password: target.password });
   const mfaPage = await mfa.text();
-  let { res: next, external } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code });
+  let { res: next, external } = await browser.submit(mfaPage, 'mfa', { code });
   if (!external) {
     const consentPage = await next.text();
-    ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: scope.split(' ') }));
+    ({ external } = await browser.submit(consentPage, 'consent', { scope: scope.split(' ') }));
   }
   const authorizationCode = external?.searchParams.get('code');
   if (!authorizationCode) return undefined;

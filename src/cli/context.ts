@@ -10,6 +10,11 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { ensureSigningKeys } from '../oidc/provider/keys.ts';
 import { loadServerSecrets, type ServerSecrets } from '../secrets/server-secrets.ts';
 import { KluisError } from '../errors.ts';
+import type { ClientDeps } from '../clients/deps.ts';
+import { Consents } from '../consents/consents.ts';
+import { ProviderHost } from '../oidc/provider/host.ts';
+import type { PeopleDeps } from '../people/deps.ts';
+import { providerPages } from '../web/provider-pages.ts';
 
 /** A mistake at the command line or in its input: printed as one line, exit status 1. */
 export class CliError extends KluisError {
@@ -50,4 +55,21 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     await connection.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** oidc-provider as the server builds it: its Client class validates metadata, its Grants are people's consents. */
+function providerHost(ctx: CliContext): Promise<ProviderHost> {
+  return ProviderHost.create({ ...ctx, pages: providerPages });
+}
+
+/** What the client commands need (src/clients/). */
+export async function clientDeps(ctx: CliContext): Promise<ClientDeps> {
+  const { provider } = await providerHost(ctx);
+  return { db: ctx.db, box: ctx.secrets.box, audit: ctx.audit, provider, production: ctx.config.production };
+}
+
+/** What the commands about people need (src/people/). */
+export async function peopleDeps(ctx: CliContext): Promise<PeopleDeps> {
+  const consents = new Consents(ctx.db, ctx.secrets.box, await providerHost(ctx), ctx.audit, ctx.log);
+  return { db: ctx.db, secrets: ctx.secrets, audit: ctx.audit, consents, config: ctx.config };
 }

@@ -24,7 +24,12 @@ export async function rotateKeys(ctx: CliContext): Promise<Rotation[]> {
     await ctx.audit.record({
       type: 'key.rotated',
       actor: 'operator',
-      details: { alg: rotation.alg, kid: rotation.kid, retired: rotation.retired, overlap_seconds: ctx.config.keys.rotationOverlap },
+      details: {
+        alg: rotation.alg,
+        kid: rotation.kid,
+        retired: rotation.retired,
+        overlap_seconds: ctx.config.keys.rotationOverlap,
+      },
     });
   }
   return rotations;

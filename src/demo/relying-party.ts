@@ -46,7 +46,7 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = render('demo', { username: demo.username, ...context });
+    ctx.body = render('demo/demo', { username: demo.username, ...context });
   };
 
   router.get('/', (ctx) => page(ctx, 200, {}));
@@ -64,9 +64,16 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
       expires: now + PENDING_TTL_MS,
     };
     pending.set(id, entry);
-    ctx.cookies.set(COOKIE, id, { httpOnly: true, sameSite: 'lax', path: '/demo', maxAge: PENDING_TTL_MS, overwrite: true });
+    ctx.cookies.set(COOKIE, id, {
+      httpOnly: true,
+      sameSite: 'lax',
+      path: '/demo',
+      maxAge: PENDING_TTL_MS,
+      overwrite: true,
+    });
 
-    const prompt: Record<string, string> = typeof ctx.query.prompt === 'string' && PROMPTS.has(ctx.query.prompt) ? { prompt: ctx.query.prompt } : {};
+    const prompt: Record<string, string> =
+      typeof ctx.query.prompt === 'string' && PROMPTS.has(ctx.query.prompt) ? { prompt: ctx.query.prompt } : {};
     const url = oidc.buildAuthorizationUrl(await configuration(), {
       redirect_uri: demo.redirectUri,
       scope: 'openid profile email',
@@ -86,7 +93,10 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
     if (id) pending.delete(id);
     ctx.cookies.set(COOKIE, null, { path: '/demo' });
     if (!entry || entry.expires < Date.now()) {
-      return page(ctx, 400, { error: 'unknown_sign_in', description: 'This sign-in was not started here or has expired. Start again.' });
+      return page(ctx, 400, {
+        error: 'unknown_sign_in',
+        description: 'This sign-in was not started here or has expired. Start again.',
+      });
     }
 
     const config = await configuration();

@@ -1,18 +1,18 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
-import { PasswordHasher } from '../auth/password.ts';
 import { issueActivationCode } from '../auth/sign-in.ts';
+import { DEMO_CLIENT_ID } from '../clients/kluis-clients.ts';
 import type { Config } from '../config/env.ts';
 import * as accounts from '../db/accounts.ts';
-import { UniqueViolation } from '../db/errors.ts';
 import type { Database } from '../db/database.ts';
 import { writeManagedClient } from '../oidc/clients/managed-clients.ts';
 import type { ProviderHost } from '../oidc/provider/host.ts';
+import { addPerson } from '../people/add.ts';
+import { UserExists } from '../people/errors.ts';
 import { sealedValue, type ServerSecrets } from '../secrets/server-secrets.ts';
 
 export const DEMO_USERNAME = 'demo';
-export const DEMO_CLIENT_ID = 'kluis-demo';
 
 /** What a newcomer needs to try the flow, printed at start. */
 export interface DemoSetup {
@@ -45,7 +45,7 @@ interface SeedDependencies {
  */
 export async function seedDemo({ config, db, secrets, host, audit }: SeedDependencies): Promise<DemoSetup> {
   const password = await sealedValue(db, secrets.box, 'demo_password', () => randomBytes(12).toString('base64url'));
-  const personId = await ensureDemoPerson(db, audit, config, password);
+  const personId = await ensureDemoPerson({ db, secrets, audit, config }, password);
   // Enrolment needs an activation code, for the demo person as for anyone (the password alone never enrols an
   // authenticator); only its hash is stored, so each start prints a new one.
   const activationCode = async () => {
@@ -54,7 +54,9 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
     return (await issueActivationCode(db, secrets.box, personId, config.sca.activationCodeTtl)).code;
   };
 
-  const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () => randomBytes(32).toString('base64url'));
+  const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () =>
+    randomBytes(32).toString('base64url'),
+  );
   const redirectUri = `${config.issuer}/demo/callback`;
   const metadata: AdapterPayload = {
     client_id: DEMO_CLIENT_ID,
@@ -88,26 +90,23 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
   };
 }
 
-/** The demo person's account id, created now if missing. */
-async function ensureDemoPerson(db: Database, audit: AuditLog, config: Pick<Config, 'sca'>, password: string): Promise<string> {
-  const existing = await accounts.findAccountByUsername(db, DEMO_USERNAME);
+/** The demo person's account id, added now (as `kluis users add` adds anyone) if missing. */
+async function ensureDemoPerson(deps: Omit<SeedDependencies, 'host'>, password: string): Promise<string> {
+  const existing = await accounts.findAccountByUsername(deps.db, DEMO_USERNAME);
   if (existing) return existing.id;
-  const id = randomUUID();
+  const person = {
+    username: DEMO_USERNAME,
+    password,
+    email: 'demo@example.com',
+    name: 'Demo Person',
+    claims: { given_name: 'Demo', family_name: 'Person', locale: 'en' },
+  };
   try {
-    await accounts.insertAccount(db, {
-      id,
-      username: DEMO_USERNAME,
-      email: 'demo@example.com',
-      passwordHash: await new PasswordHasher(config.sca.argon2).hash(password),
-      claims: { name: 'Demo Person', given_name: 'Demo', family_name: 'Person', locale: 'en' },
-      // No second factor yet: the first sign-in takes the activation code and enrols TOTP, as for a new customer.
-      totpSecretEncrypted: null,
-    });
+    // No second factor yet: the first sign-in takes the activation code and enrols TOTP, as for a new customer.
+    return (await addPerson(deps, person, { actor: 'system', details: { demo: true } })).id;
   } catch (err) {
     // Another process seeded it at the same moment.
-    if (err instanceof UniqueViolation) return (await accounts.findAccountByUsername(db, DEMO_USERNAME))!.id;
+    if (err instanceof UserExists) return (await accounts.findAccountByUsername(deps.db, DEMO_USERNAME))!.id;
     throw err;
   }
-  await audit.record({ type: 'account.created', actor: 'system', accountId: id, details: { demo: true, totp_preenrolled: false } });
-  return id;
 }

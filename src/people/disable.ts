@@ -3,6 +3,7 @@ import type { Consents } from '../consents/consents.ts';
 import { setStatus } from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
 import { deleteAccountArtefacts } from '../db/grants.ts';
+import { personNamed, type PeopleDeps } from './deps.ts';
 
 /**
  * Disables a person's account and ends everything it holds. The status changes first, so no token is issued for
@@ -37,4 +38,11 @@ export async function endEverything(
   const consentsRevoked = await deps.consents.revokeAll(accountId, { channel: 'operator' });
   const artefactsRemoved = await deps.db.transaction((tx) => deleteAccountArtefacts(tx, accountId));
   return { consentsRevoked, artefactsRemoved };
+}
+
+/** The operator's `users disable USERNAME`: sign-in refused from now on; every consent, session and token ends. */
+export async function disablePerson(deps: Pick<PeopleDeps, 'db' | 'consents' | 'audit'>, username: string) {
+  const { id } = await personNamed(deps.db, username);
+  const { consentsRevoked } = await disableAccount(deps, id);
+  return { username, status: 'disabled', consents_revoked: consentsRevoked };
 }

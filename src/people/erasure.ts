@@ -3,8 +3,8 @@ import type { AuditLog } from '../audit/writer.ts';
 import type { Consents } from '../consents/consents.ts';
 import type { Database } from '../db/database.ts';
 import { findAccountById } from '../db/accounts.ts';
-import { deleteAccountArtefacts } from '../db/grants.ts';
-import { retireUsername } from '../db/retired-usernames.ts';
+import { eraseAccountRows } from '../db/account-erasure.ts';
+import { personNamed, type PeopleDeps } from './deps.ts';
 
 /**
  * A keyed hash of a username (case-insensitive), so a retired name can be recognised without keeping it: after
@@ -28,11 +28,13 @@ export async function eraseAccount(
 ): Promise<void> {
   const account = await findAccountById(deps.db, accountId);
   if (!account) return;
-  await deps.consents.revokeAll(accountId, actor === 'operator' ? { channel: 'operator' } : { channel: 'account_deletion', accountId });
-  await deps.db.transaction(async (tx) => {
-    await deleteAccountArtefacts(tx, accountId);
-    await retireUsername(tx, usernameHash(deps.salt, account.username), deps.quarantineSeconds);
-    await tx.query('delete from accounts where id = $1', [accountId]);
+  await deps.consents.revokeAll(
+    accountId,
+    actor === 'operator' ? { channel: 'operator' } : { channel: 'account_deletion', accountId },
+  );
+  await eraseAccountRows(deps.db, accountId, {
+    usernameHash: usernameHash(deps.salt, account.username),
+    quarantineSeconds: deps.quarantineSeconds,
   });
   await deps.audit.record({
     type: 'account.deleted',
@@ -40,4 +42,12 @@ export async function eraseAccount(
     accountId,
     details: { quarantine_seconds: deps.quarantineSeconds },
   });
+}
+
+/** The operator's `users delete USERNAME`: an erasure request (GDPR Art 17), same effect as the person's own. */
+export async function erasePerson({ db, consents, audit, secrets, config }: PeopleDeps, username: string) {
+  const { id } = await personNamed(db, username);
+  const deps = { db, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds: config.usernameQuarantine };
+  await eraseAccount(deps, id, 'operator');
+  return { deleted: username };
 }

@@ -42,6 +42,11 @@ export async function exportPersonalData(db: Database, consents: Consents, accou
       claims: entry.claims,
       resources: entry.resources,
     })),
-    security_activity: activity.map((event) => ({ at: event.occurredAt.toISOString(), event: event.type, ip: event.ip, device: event.device })),
+    security_activity: activity.map((event) => ({
+      at: event.occurredAt.toISOString(),
+      event: event.type,
+      ip: event.ip,
+      device: event.device,
+    })),
   };
 }

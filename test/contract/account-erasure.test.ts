@@ -41,7 +41,10 @@ test('eraseAccountRows deletes the account and what names it, holds the username
 
 test('eraseAccountRows of an unknown account reports it and holds no username back', async (t) => {
   const db = await withPerson(t, 'erin');
-  assert.equal(await eraseAccountRows(db, 'nobody', { usernameHash: 'hash-of-nobody', quarantineSeconds: 3600 }), false);
+  assert.equal(
+    await eraseAccountRows(db, 'nobody', { usernameHash: 'hash-of-nobody', quarantineSeconds: 3600 }),
+    false,
+  );
   assert.ok(await findAccountById(db, 'erin'));
   assert.equal(await retiredUntil(db, 'hash-of-nobody'), undefined);
 });

@@ -22,10 +22,13 @@ test('listClientMetadata lists every client by id, disabled ones too, never a se
   await clients.upsert('a-client', { client_id: 'a-client', client_name: 'A' });
   await disableClient(db, 'b-client');
   const listed = await listClientMetadata(db);
-  assert.deepEqual(listed, [{ client_id: 'a-client', client_name: 'A' }, { client_id: 'b-client', client_name: 'B' }]);
+  assert.deepEqual(listed, [
+    { client_id: 'a-client', client_name: 'A' },
+    { client_id: 'b-client', client_name: 'B' },
+  ]);
 });
 
-test('removeClientWithArtefacts removes the client, what was issued to it and its controls; sessions stay', async (t) => {
+test('removeClientWithArtefacts removes the client, what it was issued and its controls; sessions stay', async (t) => {
   const db = await database(t);
   await new PostgresAdapter('Client', db, box).upsert('gone', { client_id: 'gone', client_secret: 's' });
   // Disabling first: it revokes what was issued before it, and removal must go further.

@@ -1,10 +1,9 @@
 import type { AdapterPayload } from 'oidc-provider';
-import type { AddUserOptions } from '../../src/cli/users.ts';
 import { addResourceServer, type ResourceServerRecord } from '../../src/db/resource-servers.ts';
 import { registerClient } from './clients.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startTestKluis, type TestKluis } from './kluis.ts';
-import { addPerson } from './people.ts';
+import { addPerson, type AddUserOptions } from './people.ts';
 
 /** A person to add before Kluis starts, under the username that keys them. */
 export interface PersonSpec extends AddUserOptions {

@@ -1,10 +1,12 @@
 import { generate } from 'otplib';
 import { openContext } from '../../src/cli/context.ts';
-import { addUser, type AddUserOptions } from '../../src/cli/users.ts';
+import { addPerson as addPersonCommand, type NewPerson } from '../../src/people/add.ts';
+
+export type AddUserOptions = Omit<NewPerson, 'username' | 'password'>;
 
 /**
- * Adds a person the way `kluis users add` does; returns the TOTP secret when pre-enrolled (`totp: true`), else the
- * activation code (`activation_code`) their first sign-in takes at the code page.
+ * Adds a person with the command `kluis users add` runs; returns the TOTP secret when pre-enrolled (`totp: true`),
+ * else the activation code (`activation_code`) their first sign-in takes at the code page.
  */
 export async function addPerson(
   databaseUrl: string,
@@ -15,7 +17,7 @@ export async function addPerson(
 ) {
   const ctx = await openContext({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env });
   try {
-    const added = await addUser(ctx, username, password, options);
+    const added = await addPersonCommand(ctx, { ...options, username, password });
     const secret = added.otpauth_uri ? new URL(added.otpauth_uri).searchParams.get('secret')! : undefined;
     return { ...added, secret };
   } finally {

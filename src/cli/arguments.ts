@@ -1,0 +1,101 @@
+import { text } from 'node:stream/consumers';
+import { parseArgs } from 'node:util';
+import { CliError } from './context.ts';
+
+const OPTIONS = {
+  metadata: { type: 'string' },
+  scope: { type: 'string' },
+  format: { type: 'string' },
+  alg: { type: 'string' },
+  ttl: { type: 'string' },
+  email: { type: 'string' },
+  name: { type: 'string' },
+  totp: { type: 'boolean' },
+  grace: { type: 'string' },
+  'expires-in': { type: 'string' },
+  'single-use': { type: 'boolean' },
+  limit: { type: 'string' },
+  since: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The command line, read: what a command finds in argv and on stdin, each mistake one CliError. */
+export class Arguments {
+  readonly values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+  readonly positionals: string[];
+
+  constructor(argv: string[]) {
+    try {
+      ({ values: this.values, positionals: this.positionals } = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: OPTIONS,
+      }));
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+  }
+
+  /** `clients list`, `users add`, … (`migrate` has no second word). */
+  get command(): string {
+    return this.positionals[0] === 'migrate' ? 'migrate' : this.positionals.slice(0, 2).join(' ');
+  }
+
+  argument(index: number, what: string): string {
+    const value = this.positionals[index];
+    if (!value) throw new CliError(`missing ${what}; see kluis --help`);
+    return value;
+  }
+
+  /** A whole number from an option, within bounds; anything else is refused in one line. */
+  number(
+    name: 'grace' | 'expires-in' | 'limit' | 'ttl',
+    bounds: { min: number; max: number },
+    unit = ' of seconds',
+  ): number | undefined {
+    const value = this.values[name];
+    if (value === undefined) return undefined;
+    const number = Number(value);
+    if (!/^\d+$/.test(value) || number < bounds.min || number > bounds.max) {
+      throw new CliError(`--${name} must be a whole number${unit} between ${bounds.min} and ${bounds.max}`);
+    }
+    return number;
+  }
+
+  /** An option limited to a few values. */
+  choice(name: 'format' | 'alg', allowed: readonly string[]): string | undefined {
+    const value = this.values[name];
+    if (value !== undefined && !allowed.includes(value)) {
+      throw new CliError(`--${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed.at(-1)}`);
+    }
+    return value;
+  }
+
+  /** Client metadata as one JSON object, from --metadata or stdin. */
+  async metadata(): Promise<Record<string, unknown>> {
+    const input = this.values.metadata ?? (await stdin('give the client metadata as JSON on stdin or with --metadata'));
+    let value: unknown;
+    try {
+      value = JSON.parse(input);
+    } catch (err) {
+      throw new CliError(`client metadata is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new CliError('client metadata must be a JSON object');
+    return value as Record<string, unknown>;
+  }
+
+  /**
+   * The password as given on stdin (never argv, which other users can see in ps): one trailing newline is dropped,
+   * nothing else is trimmed.
+   */
+  async password(): Promise<string> {
+    const input = await stdin('give the password on stdin, e.g. from a password manager or `read -s`');
+    return input.endsWith('\r\n') ? input.slice(0, -2) : input.endsWith('\n') ? input.slice(0, -1) : input;
+  }
+}
+
+async function stdin(missing: string): Promise<string> {
+  if (process.stdin.isTTY) throw new CliError(missing);
+  return text(process.stdin);
+}

@@ -1,0 +1,23 @@
+import { isLocked } from '../auth/sign-in.ts';
+import { listAccounts } from '../db/accounts.ts';
+import { activationCodeExpiries } from '../db/activation-codes.ts';
+import type { PeopleDeps } from './deps.ts';
+
+/** Every person with status, lockout and second-factor state; no credential. */
+export async function listPeople({ db }: Pick<PeopleDeps, 'db'>) {
+  const [people, activation] = await Promise.all([listAccounts(db), activationCodeExpiries(db)]);
+  return people.map((account) => {
+    const activationUntil = account.totpSecretEncrypted ? null : (activation.get(account.id) ?? null);
+    return {
+      id: account.id,
+      username: account.username,
+      email: account.email,
+      status: account.status === 'active' && isLocked(account) ? 'locked' : account.status,
+      locked_until: isLocked(account) ? account.lockedUntil!.toISOString() : null,
+      // 'not enrolled' without a live activation code: `users reset-mfa` issues a new one.
+      mfa: account.totpSecretEncrypted ? 'totp' : activationUntil ? 'awaiting activation' : 'not enrolled',
+      activation_code_expires_at: activationUntil?.toISOString() ?? null,
+      created_at: account.createdAt.toISOString(),
+    };
+  });
+}
