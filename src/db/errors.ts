@@ -60,3 +60,19 @@ export class UniqueViolation extends KluisError {
 export function isUniqueViolation(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === '23505' && !(err instanceof KluisError);
 }
+
+/**
+ * A code, token or request could not be consumed: a concurrent redemption consumed it first, or it is gone or
+ * expired. Storage knows only that the row was not there to consume; the protocol answers `invalid_grant`
+ * (RFC 6749 4.1.2, 10.5).
+ */
+export class RowAlreadyConsumed extends KluisError {
+  override name = 'RowAlreadyConsumed';
+  readonly code = 'ERR_ALREADY_CONSUMED';
+  override readonly status = 400;
+  readonly model: string;
+  constructor(model: string) {
+    super(`${model} already consumed`);
+    this.model = model;
+  }
+}

@@ -1,13 +1,9 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
-import { AlreadyConsumed, TemporarilyUnavailable } from '../oidc/provider/errors.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import type { ClientCache } from './client-cache.ts';
 import type { Database, Queryable } from './database.ts';
-import { errors } from 'oidc-provider';
-import { DatabaseUnavailable, UnstorableInput } from './errors.ts';
+import { RowAlreadyConsumed } from './errors.ts';
 import { openPayload, sealPayload } from './oidc-payloads.ts';
-
-const { InvalidRequest } = errors;
 
 /** Every model oidc-provider persists through its adapter. */
 export const MODELS = [
@@ -61,6 +57,8 @@ interface StoredRow {
  * - Client secrets are encrypted at rest under the key-encryption key.
  * - Bearer values ({@link HASHED_ID_MODELS}) are stored only as keyed hashes: oidc-provider always passes the raw id,
  *   which is hashed before it reaches SQL and put back into the payload it came with on the way out.
+ * - It throws storage errors only (db/errors.ts); oidc-provider is given it wrapped in oidc/provider/adapter.ts,
+ *   which maps them to protocol errors.
  */
 export class PostgresAdapter implements Adapter {
   readonly model: string;
@@ -84,40 +82,34 @@ export class PostgresAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const stored = this.#seal(payload);
     const key = this.#key(id);
-    await this.#run(() =>
-      this.#db.query(
-        `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
-         values ($1, $2, $3, $4, $5, $6, case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
-         on conflict (model, id) do update set
-           payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-           user_code = excluded.user_code, expires_at = excluded.expires_at`,
-        [this.model, key, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
-      ),
+    await this.#db.query(
+      `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
+       values ($1, $2, $3, $4, $5, $6, case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
+       on conflict (model, id) do update set
+         payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+         user_code = excluded.user_code, expires_at = excluded.expires_at`,
+      [this.model, key, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
     );
   }
 
   /** Stores a new instance; false when one with `id` exists already (never overwrites it). */
   async insert(id: string, payload: AdapterPayload): Promise<boolean> {
-    const { rowCount } = await this.#run(() =>
-      this.#db.query(
-        `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
-         on conflict (model, id) do nothing`,
-        [this.model, this.#key(id), this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
-      ),
+    const { rowCount } = await this.#db.query(
+      `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
+       on conflict (model, id) do nothing`,
+      [this.model, this.#key(id), this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
     );
     return rowCount === 1;
   }
 
   /** Changes an instance that exists; false when there is none (never creates one). */
   async replace(id: string, payload: AdapterPayload): Promise<boolean> {
-    const { rowCount } = await this.#run(() =>
-      this.#db.query(
-        `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
-        [
-          this.model, this.#key(id), this.#seal(payload),
-          payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
-        ],
-      ),
+    const { rowCount } = await this.#db.query(
+      `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
+      [
+        this.model, this.#key(id), this.#seal(payload),
+        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+      ],
     );
     return rowCount === 1;
   }
@@ -140,14 +132,12 @@ export class PostgresAdapter implements Adapter {
    * provisional expiry is replaced by oidc-provider's own when it saves the row right after.
    */
   async #claim(id: string): Promise<AdapterPayload | undefined> {
-    const { rowCount } = await this.#run(() =>
-      this.#db.query(
-        `insert into oidc_models (model, id, payload, expires_at) values ($1, $2, '{}', now() + interval '10 minutes')
-         on conflict (model, id) do update set
-           payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null, grant_id = null, uid = null, user_code = null
-           where oidc_models.expires_at <= now()`,
-        [this.model, id],
-      ),
+    const { rowCount } = await this.#db.query(
+      `insert into oidc_models (model, id, payload, expires_at) values ($1, $2, '{}', now() + interval '10 minutes')
+       on conflict (model, id) do update set
+         payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null, grant_id = null, uid = null, user_code = null
+         where oidc_models.expires_at <= now()`,
+      [this.model, id],
     );
     if (rowCount === 1) return undefined;
     return (await this.#findWhere('id', id, id)) ?? { jti: id };
@@ -162,34 +152,30 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const { rowCount } = await this.#run(() =>
-      this.#db.query(
-        `update oidc_models set consumed_at = now()
-         where model = $1 and id = $2 and consumed_at is null and (expires_at is null or expires_at > now())`,
-        [this.model, this.#key(id)],
-      ),
+    const { rowCount } = await this.#db.query(
+      `update oidc_models set consumed_at = now()
+       where model = $1 and id = $2 and consumed_at is null and (expires_at is null or expires_at > now())`,
+      [this.model, this.#key(id)],
     );
-    if (rowCount !== 1) throw new AlreadyConsumed(this.model);
+    if (rowCount !== 1) throw new RowAlreadyConsumed(this.model);
   }
 
   async destroy(id: string): Promise<void> {
-    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and id = $2', [this.model, this.#key(id)]));
+    await this.#db.query('delete from oidc_models where model = $1 and id = $2', [this.model, this.#key(id)]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#run(() => this.#db.query('delete from oidc_models where model = $1 and grant_id = $2', [this.model, grantId]));
+    await this.#db.query('delete from oidc_models where model = $1 and grant_id = $2', [this.model, grantId]);
   }
 
   /** `id`: the raw id the row was asked for by, given back as the payload's jti (undefined for secondary keys). */
   async #findWhere(column: 'id' | 'uid' | 'user_code', value: string, id: string | undefined): Promise<AdapterPayload | undefined> {
     // A disabled client is not found: it cannot authenticate, and tokens issued to it introspect as inactive.
     const enabled = this.model === 'Client' && !this.#includeDisabled ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)' : '';
-    const { rows } = await this.#run(() =>
-      this.#db.query<StoredRow & Record<string, unknown>>(
-        `select payload, consumed_at from oidc_models
-         where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now()) ${enabled}`,
-        [this.model, value],
-      ),
+    const { rows } = await this.#db.query<StoredRow & Record<string, unknown>>(
+      `select payload, consumed_at from oidc_models
+       where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now()) ${enabled}`,
+      [this.model, value],
     );
     const row = rows[0];
     if (!row) return undefined;
@@ -204,16 +190,6 @@ export class PostgresAdapter implements Adapter {
 
   #seal(payload: AdapterPayload): AdapterPayload {
     return sealPayload(this.#box, this.model, payload, HASHED_ID_MODELS.has(this.model));
-  }
-
-  async #run<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (err) {
-      if (err instanceof DatabaseUnavailable) throw new TemporarilyUnavailable({ cause: err });
-      if (err instanceof UnstorableInput) throw new InvalidRequest(err.message);
-      throw err;
-    }
   }
 }
 

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { hashLegacyBearerIds } from '../../src/db/bearer-ids.ts';
+import { Database } from '../../src/db/database.ts';
+import { DatabaseUnavailable, RowAlreadyConsumed, UnstorableInput } from '../../src/db/errors.ts';
 import { HASHED_ID_MODELS, MODELS, PostgresAdapter, storedId } from '../../src/db/oidc-adapter.ts';
 import { sweepExpired } from '../../src/db/sweeper.ts';
-import { AlreadyConsumed } from '../../src/oidc/provider/errors.ts';
+import { ProviderAdapter } from '../../src/oidc/provider/adapter.ts';
+import { AlreadyConsumed, StorageUnavailable } from '../../src/oidc/provider/errors.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
@@ -86,22 +89,26 @@ for (const model of MODELS) {
       assert.equal(await adapter().find(id), undefined);
     });
 
-    test('consume marks the row consumed once; a second consume fails with invalid_grant', async () => {
+    test('consume marks the row consumed once; a second fails, to oidc-provider with invalid_grant', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id }, 60);
       await adapter().consume(id);
       const found = await adapter().find(id);
       assert.equal(typeof found?.consumed, 'number');
       assert.ok(Math.abs((found!.consumed as number) - Date.now() / 1000) < 60);
-      await assert.rejects(adapter().consume(id), (err: unknown) => err instanceof AlreadyConsumed && (err as AlreadyConsumed).error === 'invalid_grant');
+      await assert.rejects(adapter().consume(id), RowAlreadyConsumed);
+      await assert.rejects(
+        new ProviderAdapter(adapter()).consume(id),
+        (err: unknown) => err instanceof AlreadyConsumed && err.error === 'invalid_grant',
+      );
     });
 
     test('consume of an expired or missing row fails', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id }, 60);
       await expire(model, id);
-      await assert.rejects(adapter().consume(id), AlreadyConsumed);
-      await assert.rejects(adapter().consume(`${id}-missing`), AlreadyConsumed);
+      await assert.rejects(adapter().consume(id), RowAlreadyConsumed);
+      await assert.rejects(adapter().consume(`${id}-missing`), RowAlreadyConsumed);
     });
 
     test('of 20 parallel consumes of one row exactly one succeeds', async () => {
@@ -109,7 +116,8 @@ for (const model of MODELS) {
       await adapter().upsert(id, { jti: id }, 60);
       const results = await Promise.allSettled(Array.from({ length: 20 }, () => new PostgresAdapter(model, t.db, box).consume(id)));
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-      assert.ok(results.filter((r) => r.status === 'rejected').every((r) => (r as PromiseRejectedResult).reason instanceof AlreadyConsumed));
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.ok(refused.every((r) => (r as PromiseRejectedResult).reason instanceof RowAlreadyConsumed));
     });
 
     test('revokeByGrantId removes this model\'s rows of that grant and nothing else', async () => {
@@ -258,5 +266,44 @@ describe('storage details', () => {
     assert.equal(await sweepExpired(t.db, 10), 5);
     const { rows } = await t.db.query<{ n: string }>(`select count(*) as n from oidc_models`);
     assert.equal(Number(rows[0]?.n), 5);
+  });
+});
+
+describe('what oidc-provider sees of storage errors', () => {
+  test('an outage is DatabaseUnavailable in storage and temporarily_unavailable (503) to oidc-provider', async () => {
+    // Nothing listens on port 1: every query fails to connect, as during an outage.
+    const down = new Database('postgres://postgres@127.0.0.1:1/kluis', { max: 1 });
+    try {
+      const storage = new PostgresAdapter('AccessToken', down, box);
+      await assert.rejects(storage.find(uniqueId()), DatabaseUnavailable);
+      await assert.rejects(new ProviderAdapter(storage).find(uniqueId()), (err: unknown) => {
+        assert.ok(err instanceof StorageUnavailable);
+        assert.equal(err.error, 'temporarily_unavailable');
+        assert.equal(err.statusCode, 503);
+        return true;
+      });
+    } finally {
+      await down.close();
+    }
+  });
+
+  test('a value Postgres cannot store is invalid_request through the provider adapter', async () => {
+    const id = uniqueId();
+    const storage = new PostgresAdapter('AccessToken', t.db, box);
+    await assert.rejects(storage.upsert(id, { jti: id, scope: 'a\u0000b' }, 60), UnstorableInput);
+    await assert.rejects(
+      new ProviderAdapter(storage).upsert(id, { jti: id, scope: 'a\u0000b' }, 60),
+      (err: unknown) => (err as { error?: string }).error === 'invalid_request',
+    );
+  });
+
+  test('what the provider adapter finds is what storage found', async () => {
+    const id = uniqueId();
+    const provider = new ProviderAdapter(new PostgresAdapter('RefreshToken', t.db, box));
+    await provider.upsert(id, { jti: id, scope: 'openid', uid: `uid-${id}` }, 60);
+    assert.equal((await provider.find(id))?.scope, 'openid');
+    assert.equal((await provider.findByUid(`uid-${id}`))?.scope, 'openid');
+    await provider.destroy(id);
+    assert.equal(await provider.find(id), undefined);
   });
 });

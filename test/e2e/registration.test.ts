@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT } from 'jose';
 import { loadConfig } from '../../src/config/env.ts';
 import { PostgresAdapter } from '../../src/db/oidc-adapter.ts';
+import { ProviderAdapter } from '../../src/oidc/provider/adapter.ts';
 import { NewClients } from '../../src/oidc/clients/registration.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
@@ -658,7 +659,7 @@ describe('names passing for Kluis, invisible characters and lone surrogates', ()
 
   test('a lone surrogate anywhere in a stored payload is refused as a bad request, not a database error', async () => {
     const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
-    const clients = new PostgresAdapter('Client', t.db, box);
+    const clients = new ProviderAdapter(new PostgresAdapter('Client', t.db, box));
     await assert.rejects(
       clients.upsert('surrogate', { client_id: 'surrogate', redirect_uris: ['https://budget.example/cb'], jwks: { keys: [{ kid: 'a\ud800' }] } }),
       (err: Error & { error?: string; status?: number }) => err.error === 'invalid_request' && err.status === 400,

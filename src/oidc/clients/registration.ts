@@ -7,6 +7,7 @@ import { PostgresAdapter } from '../../db/oidc-adapter.ts';
 import type { SecretBox } from '../../secrets/secret-box.ts';
 import { checkClientMetadata, checkRegistrableMetadata, OPERATOR_ONLY_METADATA } from './policy.ts';
 import { AlreadyConsumed } from '../provider/errors.ts';
+import { ProviderAdapter } from '../provider/adapter.ts';
 import { verifySectorIdentifierUri } from './sector-identifier.ts';
 import { SoftwareStatements } from './software-statement.ts';
 
@@ -29,8 +30,8 @@ export function registrationFeatures(
   newClients: NewClients,
 ) {
   const statements = new SoftwareStatements(config.registration.softwareStatements);
-  const initialAccessTokens = new PostgresAdapter('InitialAccessToken', db, box);
-  const registrationAccessTokens = new PostgresAdapter('RegistrationAccessToken', db, box);
+  const initialAccessTokens = new ProviderAdapter(new PostgresAdapter('InitialAccessToken', db, box));
+  const registrationAccessTokens = new ProviderAdapter(new PostgresAdapter('RegistrationAccessToken', db, box));
 
   async function registrationPolicy(ctx: KoaContextWithOIDC, properties: Properties): Promise<void> {
     const registered = ctx.oidc.client?.metadata().software_statement as string | undefined;

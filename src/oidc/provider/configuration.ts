@@ -9,6 +9,7 @@ import { findResourceServer } from '../../db/resource-servers.ts';
 import type { ServerSecrets } from '../../secrets/server-secrets.ts';
 import { accountFinder, CLAIMS } from '../subjects/claims.ts';
 import { unlessUnavailable } from './errors.ts';
+import { providerAdapters } from './adapter.ts';
 import type { KeyRing } from './keys.ts';
 import type { ProviderPages } from './pages.ts';
 import { SCA_ACR, scaPolicy } from './sca-policy.ts';
@@ -58,7 +59,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
 
   const newClients = new NewClients();
   return {
-    adapter: newClients.adapters(postgresAdapter(db, secrets.box, clientCache)),
+    adapter: providerAdapters(newClients.adapters(postgresAdapter(db, secrets.box, clientCache))),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: secrets.cookieKeys,

@@ -12,7 +12,7 @@ import { findAccountById } from '../../db/accounts.ts';
 import { DatabaseUnavailable, UnstorableInput } from '../../db/errors.ts';
 import type { Database } from '../../db/database.ts';
 import { render } from '../render.ts';
-import { TemporarilyUnavailable } from '../../oidc/provider/errors.ts';
+import { StorageUnavailable } from '../../oidc/provider/errors.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { isPayment, requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { describe } from '../../consents/details-wording.ts';
@@ -58,7 +58,7 @@ const pageErrors: Middleware = async (ctx, next) => {
     if (err instanceof InteractionPageError) {
       status = err.status;
       description = err.message;
-    } else if (err instanceof DatabaseUnavailable || err instanceof TemporarilyUnavailable) {
+    } else if (err instanceof DatabaseUnavailable || err instanceof StorageUnavailable) {
       // Nothing was half-done (each step is one statement or transaction): the person can simply retry.
       status = 503;
       description = 'Sign-in is temporarily unavailable. Please try again in a moment.';
