@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { chromium } from 'playwright-core';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import type { TestKluis } from '../support/kluis.ts';
 import { REDIRECT } from '../support/rp.ts';
 
 // Kluis sends one script: oidc-provider's form_post auto-submit (the form_post response mode, and the logout of a
@@ -16,16 +16,14 @@ const noChromium = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (a
 let t: TestDatabase;
 let kluis: TestKluis;
 let web: AdapterPayload;
+let house: KluisFixture<'web', never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid' });
-  kluis = await startTestKluis(t.url);
+  house = await withKluis({ clients: { web: { redirect_uris: [REDIRECT], scope: 'openid' } } });
+  ({ database: t, kluis } = house);
+  web = house.clients.web;
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 /** prompt=none without a session: oidc-provider answers login_required through the form_post response mode. */
 const formPostUrl = () =>

@@ -7,9 +7,10 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
 import { authorizationParameters, fapiConfiguration, registerFapiClient } from '../support/fapi.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { activate, RelyingParty, signIn } from '../support/rp.ts';
 import { STRONG_SECRET } from '../support/secrets.ts';
@@ -18,6 +19,7 @@ import { STRONG_SECRET } from '../support/secrets.ts';
 // of flow, pg_dump must contain none of the values a client or a person holds.
 let t: TestDatabase;
 let kluis: TestKluis;
+let house: KluisFixture<never, never>;
 const PASSWORD = 'dump test passphrase';
 const ENV = { KLUIS_SECRET: STRONG_SECRET };
 /** Every bearer value and secret handed out during the flows, by what it is. */
@@ -27,13 +29,10 @@ const keep = (what: string, value: unknown) => {
 };
 
 before(async () => {
-  t = await createTestDatabase();
-  kluis = await startTestKluis(t.url, ENV);
+  house = await withKluis({ env: ENV });
+  ({ database: t, kluis } = house);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 /** pg_dump of the whole database as plain SQL: Debian's, or the newest under /usr/lib/postgresql. */
 async function dump(): Promise<string> {

@@ -3,11 +3,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
 import * as oidc from 'openid-client';
-import { addResourceServer } from '../../src/db/resource-servers.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
 import { assertionFields, authoriseInBrowser, authorizationParameters, clientAssertion, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { REDIRECT, signIn } from '../support/rp.ts';
@@ -22,20 +22,24 @@ let fapi: FapiClient;
 let other: FapiClient;
 let machine: FapiClient;
 let signing: FapiClient;
+let house: KluisFixture<never, never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  await addResourceServer(t.db, { identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque', signingAlg: 'ES256', accessTokenTtl: 300 });
+  house = await withKluis({
+    resourceServers: [
+      {
+        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
+        signingAlg: 'ES256', accessTokenTtl: 300,
+      },
+    ],
+  });
+  ({ database: t, kluis } = house);
   fapi = await registerFapiClient(t.url, { authorization_details_types: ['payment_initiation', 'account_information'] });
   other = await registerFapiClient(t.url, { client_name: 'Another app' });
   machine = await registerFapiClient(t.url, { client_name: 'Machine', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'payments' });
   signing = await registerFapiClient(t.url, { client_name: 'Message-signing app', require_signed_request_object: true });
-  kluis = await startTestKluis(t.url);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields);
 

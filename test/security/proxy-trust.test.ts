@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { STRONG_SECRET } from '../support/secrets.ts';
 import { tempDir } from '../support/tempdir.ts';
@@ -23,23 +24,29 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let mtlsClient: AdapterPayload;
 let certs: { dir: Awaited<ReturnType<typeof tempDir>>; pem: string };
+let house: KluisFixture<'mtlsClient', never>;
 
 before(async () => {
-  t = await createTestDatabase();
   const dir = await tempDir('kluis-proxy-trust');
   certs = { dir, pem: readFileSync(selfSignedCertificate(dir.path, '/CN=tpp', 'tpp').certFile, 'utf8') };
   const certificate = new X509Certificate(certs.pem);
   const jwk = { ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), x5c: [certificate.raw.toString('base64')], kid: 'tls', use: 'sig' };
-  mtlsClient = await registerClient(
-    t.url,
-    { ...M2M_METADATA, token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwk] }, tls_client_certificate_bound_access_tokens: true },
-    PROXY_ENV,
-  );
-  kluis = await startTestKluis(t.url, { ...PROXY_ENV, RATE_LIMIT_AUTHORIZE: '3' });
+  house = await withKluis({
+    clients: {
+      mtlsClient: {
+        ...M2M_METADATA,
+        token_endpoint_auth_method: 'self_signed_tls_client_auth',
+        jwks: { keys: [jwk] },
+        tls_client_certificate_bound_access_tokens: true,
+      },
+    },
+    env: { ...PROXY_ENV, RATE_LIMIT_AUTHORIZE: '3' },
+  });
+  ({ database: t, kluis } = house);
+  mtlsClient = house.clients.mtlsClient;
 });
 after(async () => {
-  await kluis?.stop();
-  await t?.drop();
+  await house?.stop();
   await certs?.dir.remove();
 });
 

@@ -5,6 +5,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
@@ -16,17 +17,21 @@ let client: AdapterPayload;
 let web: AdapterPayload;
 const LIMITS = { RATE_LIMIT_WINDOW: '60', RATE_LIMIT_LOGIN: '4', RATE_LIMIT_TOKEN: '5', RATE_LIMIT_AUTHORIZE: '6', RATE_LIMIT_REGISTER: '3', METRICS_PORT: '0' };
 
+let house: KluisFixture<'client' | 'web', never>;
+
 before(async () => {
-  t = await createTestDatabase();
-  client = await registerClient(t.url, M2M_METADATA);
-  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid' });
+  house = await withKluis({
+    clients: { client: M2M_METADATA, web: { redirect_uris: [REDIRECT], scope: 'openid' } },
+    env: LIMITS,
+  });
+  ({ database: t, kluis: one } = house);
+  ({ client, web } = house.clients);
   // Two processes' worth of Kluis on one database: the counts are shared.
-  [one, two] = await Promise.all([startTestKluis(t.url, LIMITS), startTestKluis(t.url, LIMITS)]);
+  two = await startTestKluis(t.url, LIMITS);
 });
 after(async () => {
-  await one?.stop();
   await two?.stop();
-  await t?.drop();
+  await house?.stop();
 });
 
 const basic = (id: unknown, secret: unknown) => `Basic ${Buffer.from(`${String(id)}:${String(secret)}`).toString('base64')}`;

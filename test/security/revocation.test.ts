@@ -3,8 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { registerWebApp, type RelyingParty } from '../support/rp.ts';
 
@@ -13,15 +14,13 @@ import { registerWebApp, type RelyingParty } from '../support/rp.ts';
 let t: TestDatabase;
 let kluis: TestKluis;
 const PASSWORD = 'revocation test passphrase';
+let house: KluisFixture<never, never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  kluis = await startTestKluis(t.url);
+  house = await withKluis();
+  ({ database: t, kluis } = house);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const webApp = (name: string) => registerWebApp(t.url, kluis.issuer, name, `https://${name}.example/cb`);
 
