@@ -12,13 +12,13 @@ const MAX_BATCH = 200;
 
 /** The single writer to the append-only audit log (its {@link AuditStore}). */
 export class AuditLog {
-  readonly #store: AuditStore;
+  readonly #store: Pick<AuditStore, 'append'>;
   readonly #log: Logger;
   readonly #listeners: ((event: AuditEvent) => void)[] = [];
   readonly #queue: Queued[] = [];
   #flushing: Promise<void> | undefined;
 
-  constructor(store: AuditStore, log: Logger) {
+  constructor(store: Pick<AuditStore, 'append'>, log: Logger) {
     this.#store = store;
     this.#log = log;
   }

@@ -115,7 +115,8 @@ describe('sign-in attempts', () => {
   test('an unknown account reserves only the address: no account, no event', () =>
     withStore(async (store) => {
       const attempt = await store.reserveAttempt(null, ORIGIN, POLICY);
-      assert.deepEqual([attempt.ipAllowed, attempt.reserved, attempt.account, attempt.eventId], [true, false, undefined, null]);
+      const { ipAllowed, reserved, account, eventId } = attempt;
+      assert.deepEqual([ipAllowed, reserved, account, eventId], [true, false, undefined, null]);
       assert.equal(await store.ipFailures(ORIGIN.ip, 900), 1);
     }));
 
