@@ -4,10 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
-import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { M2M_METADATA, relyingParty } from '../support/clients.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
-import { addPerson } from '../support/people.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
 // Headers, input limits, spoofed hosts and metrics, as seen from outside.
@@ -15,19 +15,19 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let m2m: AdapterPayload;
 let web: AdapterPayload;
+let house: KluisFixture<'m2m' | 'web', 'mona'>;
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
 before(async () => {
-  t = await createTestDatabase();
-  m2m = await registerClient(t.url, M2M_METADATA);
-  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid' });
-  await addPerson(t.url, 'mona', 'metrics passphrase', { totp: true });
-  kluis = await startTestKluis(t.url, { METRICS_PORT: '0', LOCKOUT_THRESHOLD: '3' });
+  house = await withKluis({
+    clients: { m2m: M2M_METADATA, web: { redirect_uris: [REDIRECT], scope: 'openid' } },
+    people: { mona: { password: 'metrics passphrase', totp: true } },
+    env: { METRICS_PORT: '0', LOCKOUT_THRESHOLD: '3' },
+  });
+  ({ database: t, kluis } = house);
+  ({ m2m, web } = house.clients);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 const authorizeQuery = (extra = '') =>
   `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${CHALLENGE}&code_challenge_method=S256${extra}`;

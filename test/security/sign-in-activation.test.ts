@@ -4,9 +4,9 @@ import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
 import { Browser, formAction } from '../support/browser.ts';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { runCli, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { activate, REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 
@@ -18,18 +18,19 @@ let kluis: TestKluis;
 let rp: RelyingParty;
 const PASSWORD = 'activation test passphrase';
 let veraSecret: string;
+let house: KluisFixture<'web', 'vera'>;
 
 before(async () => {
-  t = await createTestDatabase();
-  const web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' });
-  veraSecret = (await addPerson(t.url, 'vera', PASSWORD, { totp: true })).secret!;
-  kluis = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '100000' });
-  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+  house = await withKluis({
+    clients: { web: { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' } },
+    people: { vera: { password: PASSWORD, totp: true } },
+    env: { LOGIN_IP_LIMIT: '100000' },
+  });
+  ({ database: t, kluis } = house);
+  veraSecret = house.people.vera.secret!;
+  rp = await RelyingParty.create(kluis.issuer, house.clients.web as AdapterPayload);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 async function loginPage(browser: Browser) {
   const request = await rp.request();

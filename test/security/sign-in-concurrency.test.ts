@@ -4,6 +4,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { freePort, spawnKluis, startTestKluis, type KluisProcess, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
@@ -13,19 +14,20 @@ import { REDIRECT, RelyingParty } from '../support/rp.ts';
 let t: TestDatabase;
 let kluis: TestKluis;
 let web: AdapterPayload;
+let house: KluisFixture<'web', never>;
 const PASSWORD = 'parallel attempts passphrase';
 const THRESHOLD = 5; // LOCKOUT_THRESHOLD's default
 const PARALLEL = 14;
 
 before(async () => {
-  t = await createTestDatabase();
-  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' });
-  kluis = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '100000' });
+  house = await withKluis({
+    clients: { web: { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' } },
+    env: { LOGIN_IP_LIMIT: '100000' },
+  });
+  ({ database: t, kluis } = house);
+  web = house.clients.web;
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 /**
  * The attempts whose factors were judged, from the audit log: each login.failed except those refused unjudged

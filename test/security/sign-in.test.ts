@@ -15,6 +15,7 @@ import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { STRONG_SECRET } from '../support/secrets.ts';
+import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
@@ -25,18 +26,20 @@ let kluis: TestKluis;
 let rp: RelyingParty;
 const PASSWORD = 'a long passphrase for bob';
 const people: Record<string, string> = {};
+let house: KluisFixture<'web', string>;
 
 before(async () => {
-  t = await createTestDatabase();
-  const web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' });
-  for (const name of ['bob', 'carol', 'dave', 'erin', 'frank']) people[name] = (await addPerson(t.url, name, PASSWORD, { totp: true })).secret!;
-  kluis = await startTestKluis(t.url, { LOGIN_IP_LIMIT: '1000' });
-  rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
+  const names = ['bob', 'carol', 'dave', 'erin', 'frank'];
+  house = await withKluis({
+    clients: { web: { redirect_uris: [REDIRECT], scope: 'openid profile email', client_name: 'Shop' } },
+    people: Object.fromEntries(names.map((name) => [name, { password: PASSWORD, totp: true }])),
+    env: { LOGIN_IP_LIMIT: '1000' },
+  });
+  ({ database: t, kluis } = house);
+  for (const name of names) people[name] = house.people[name]!.secret!;
+  rp = await RelyingParty.create(kluis.issuer, house.clients.web as AdapterPayload);
 });
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+after(() => house?.stop());
 
 async function loginPage(browser: Browser, params: Record<string, string> = {}) {
   const request = await rp.request(params);
