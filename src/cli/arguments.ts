@@ -71,6 +71,16 @@ export class Arguments {
     return value;
   }
 
+  /** --since as a date, if given. */
+  since(): Date | undefined {
+    if (this.values.since === undefined) return undefined;
+    const since = new Date(this.values.since);
+    if (Number.isNaN(since.getTime())) {
+      throw new CliError('--since must be an ISO 8601 date or time, e.g. 2026-11-01T00:00:00Z');
+    }
+    return since;
+  }
+
   /** Client metadata as one JSON object, from --metadata or stdin. */
   async metadata(): Promise<Record<string, unknown>> {
     const input = this.values.metadata ?? (await stdin('give the client metadata as JSON on stdin or with --metadata'));

@@ -1,3 +1,4 @@
+import { exportAudit, tailAudit, verifyAudit } from '../audit/chain.ts';
 import { addClient } from '../clients/add.ts';
 import { disableClient, enableClient } from '../clients/disable.ts';
 import { issueInitialAccessToken } from '../clients/initial-access-tokens.ts';
@@ -16,7 +17,6 @@ import { listPeople } from '../people/list.ts';
 import { resetMfa } from '../people/reset-mfa.ts';
 import { unlockPerson } from '../people/unlock.ts';
 import type { Arguments } from './arguments.ts';
-import { exportAudit, tailAudit, verifyAudit } from './audit.ts';
 import { CliError, clientDeps, peopleDeps, type CliContext } from './context.ts';
 import { listKeys, rotateKeys } from './keys.ts';
 
@@ -66,8 +66,8 @@ export const COMMANDS: Record<string, Command> = {
   'resources list': (ctx) => listResourceServers(ctx),
   'resources remove': (ctx, args) => removeResourceServer(ctx, args.argument(2, 'resource identifier')),
 
-  'keys list': listKeys,
-  'keys rotate': rotateKeys,
+  'keys list': (ctx) => listKeys(ctx),
+  'keys rotate': (ctx) => rotateKeys({ ...store(ctx), keys: ctx.config.keys }),
 
   'users add': async (ctx, args) => {
     const name = username(args);
@@ -83,8 +83,12 @@ export const COMMANDS: Record<string, Command> = {
   'consents list': async (ctx, args) => listConsentsOf(await peopleDeps(ctx), username(args)),
   'consents revoke': async (ctx, args) => revokeConsentsOf(await peopleDeps(ctx), username(args), args.positionals[3]),
 
-  'audit verify': verifyAudit,
-  'audit tail': (ctx, args, writeLine) =>
-    tailAudit(ctx, args.number('limit', { min: 1, max: 100000 }, '') ?? 20, writeLine),
-  'audit export': (ctx, args, writeLine) => exportAudit(ctx, args.values.since, writeLine),
+  'audit verify': (ctx) => verifyAudit(ctx),
+  'audit tail': async (ctx, args, writeLine) => {
+    const limit = args.number('limit', { min: 1, max: 100000 }, '') ?? 20;
+    for (const event of await tailAudit(ctx, limit)) writeLine(JSON.stringify(event));
+  },
+  'audit export': async (ctx, args, writeLine) => {
+    for await (const event of exportAudit(ctx, args.since())) writeLine(JSON.stringify(event));
+  },
 };

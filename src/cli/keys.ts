@@ -1,9 +1,13 @@
 import { listPublishedKeys } from '../db/signing-keys.ts';
 import { rotateSigningKeys, type Rotation } from '../oidc/provider/keys.ts';
-import type { CliContext } from './context.ts';
+import type { AuditLog } from '../audit/writer.ts';
+import type { Config } from '../config/env.ts';
+import type { Database } from '../db/database.ts';
+import type { SecretBox } from '../secrets/secret-box.ts';
 
-export async function listKeys(ctx: CliContext) {
-  return (await listPublishedKeys(ctx.db)).map((key) => ({
+/** `keys list`: the published signing keys with their state. */
+export async function listKeys({ db }: { db: Database }) {
+  return (await listPublishedKeys(db)).map((key) => ({
     kid: key.kid,
     alg: key.alg,
     state: key.state,
@@ -14,21 +18,25 @@ export async function listKeys(ctx: CliContext) {
   }));
 }
 
+interface RotationDeps {
+  db: Database;
+  box: SecretBox;
+  audit: AuditLog;
+  keys: Config['keys'];
+}
+
 /** `keys rotate`: new keys published now, signing after KEY_ROTATION_OVERLAP; running servers pick them up. */
-export async function rotateKeys(ctx: CliContext): Promise<Rotation[]> {
-  const rotations = await rotateSigningKeys(ctx.db, ctx.secrets.box, {
-    overlap: ctx.config.keys.rotationOverlap,
-    retention: ctx.config.keys.retention,
-  });
+export async function rotateKeys({ db, box, audit, keys }: RotationDeps): Promise<Rotation[]> {
+  const rotations = await rotateSigningKeys(db, box, { overlap: keys.rotationOverlap, retention: keys.retention });
   for (const rotation of rotations) {
-    await ctx.audit.record({
+    await audit.record({
       type: 'key.rotated',
       actor: 'operator',
       details: {
         alg: rotation.alg,
         kid: rotation.kid,
         retired: rotation.retired,
-        overlap_seconds: ctx.config.keys.rotationOverlap,
+        overlap_seconds: keys.rotationOverlap,
       },
     });
   }
