@@ -4,8 +4,9 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { M2M_METADATA, relyingParty } from '../support/clients.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withDatabase, type SeededDatabase } from '../support/fixture.ts';
 import { runCli, spawnKluis, type KluisProcess } from '../support/kluis.ts';
 
 // Kluis as an operator runs it: several stateless processes sharing one database.
@@ -13,16 +14,18 @@ let t: TestDatabase;
 let a: KluisProcess;
 let b: KluisProcess;
 let client: AdapterPayload;
+let house: SeededDatabase<'client', never>;
 
 before(async () => {
-  t = await createTestDatabase();
-  client = await registerClient(t.url, M2M_METADATA);
+  house = await withDatabase({ clients: { client: M2M_METADATA } });
+  t = house.database;
+  client = house.clients.client;
   const env = { DATABASE_URL: t.url, KEYS_REFRESH_INTERVAL: '1', KEY_ROTATION_OVERLAP: '0' };
   [a, b] = await Promise.all([spawnKluis(env), spawnKluis(env)]);
 });
 after(async () => {
   for (const p of [a, b]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
-  await t.drop();
+  await house?.stop();
 });
 
 const jwksKids = async (p: KluisProcess) =>

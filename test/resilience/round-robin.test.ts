@@ -5,10 +5,10 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
-import { registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import type { TestDatabase } from '../support/database.ts';
+import { withDatabase, type SeededDatabase } from '../support/fixture.ts';
 import { freePort, spawnKluis, type KluisProcess } from '../support/kluis.ts';
-import { addPerson, totpCode } from '../support/people.ts';
+import { totpCode } from '../support/people.ts';
 import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 
 // Three Kluis processes behind a round-robin balancer, one issuer: every request may land on another process.
@@ -21,11 +21,18 @@ let web: AdapterPayload;
 let person: { secret?: string | undefined };
 const served = new Map<number, number>();
 const PASSWORD = 'round robin passphrase';
+let house: SeededDatabase<'web', 'rita'>;
 
 before(async () => {
-  t = await createTestDatabase();
-  web = await registerClient(t.url, { redirect_uris: [REDIRECT], scope: 'openid offline_access', grant_types: ['authorization_code', 'refresh_token'] });
-  person = await addPerson(t.url, 'rita', PASSWORD, { totp: true });
+  house = await withDatabase({
+    clients: {
+      web: { redirect_uris: [REDIRECT], scope: 'openid offline_access', grant_types: ['authorization_code', 'refresh_token'] },
+    },
+    people: { rita: { password: PASSWORD, totp: true } },
+  });
+  t = house.database;
+  web = house.clients.web;
+  person = house.people.rita;
   const port = await freePort();
   issuer = `http://localhost:${port}`;
   ports = [await freePort(), await freePort(), await freePort()];
@@ -48,7 +55,7 @@ before(async () => {
 after(async () => {
   balancer?.close();
   for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-  await t?.drop();
+  await house?.stop();
 });
 
 const tokenRequest = (body: Record<string, string>) =>
