@@ -26,7 +26,11 @@ let house: SeededDatabase<'web', 'rita'>;
 before(async () => {
   house = await withDatabase({
     clients: {
-      web: { redirect_uris: [REDIRECT], scope: 'openid offline_access', grant_types: ['authorization_code', 'refresh_token'] },
+      web: {
+        redirect_uris: [REDIRECT],
+        scope: 'openid offline_access',
+        grant_types: ['authorization_code', 'refresh_token'],
+      },
     },
     people: { rita: { password: PASSWORD, totp: true } },
   });
