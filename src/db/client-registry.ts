@@ -1,6 +1,9 @@
 import type { AdapterPayload } from 'oidc-provider';
 import { forgetClientControls } from './client-controls.ts';
 import type { Database, Queryable } from './database.ts';
+import { payloadSql } from './oidc-payloads.ts';
+
+const paths = payloadSql();
 
 /**
  * The operator's view of the registered clients (`oidc_models` rows of model Client). Single clients are read and
@@ -10,7 +13,8 @@ import type { Database, Queryable } from './database.ts';
 /** Every client's stored metadata without its secret (shown once, at creation), ordered by client id. */
 export async function listClientMetadata(db: Queryable): Promise<AdapterPayload[]> {
   const { rows } = await db.query<{ payload: AdapterPayload }>(
-    `select payload - 'client_secret' as payload from oidc_models where model = 'Client' order by payload->>'client_id'`,
+    `select ${paths.clientMetadataWithoutSecret} as payload from oidc_models
+     where model = 'Client' order by ${paths.clientMetadataId}`,
   );
   return rows.map((row) => row.payload);
 }
@@ -25,7 +29,7 @@ export async function removeClientWithArtefacts(db: Database, clientId: string):
     const { rowCount: clients } = await tx.query(`delete from oidc_models where model = 'Client' and id = $1`, [clientId]);
     if (clients !== 1) return undefined;
     const { rowCount } = await tx.query(
-      `delete from oidc_models where model not in ('Client', 'Session') and payload->>'clientId' = $1`,
+      `delete from oidc_models where model not in ('Client', 'Session') and ${paths.clientId} = $1`,
       [clientId],
     );
     await forgetClientControls(tx, clientId);
