@@ -1,6 +1,45 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../secrets/secret-box.ts';
 
+// oidc-provider's payload format is known here only: what of it must not reach the database in clear, and where in
+// it sits what Kluis looks rows up by.
+
+/**
+ * Where oidc-provider keeps what Kluis queries `oidc_models` rows by, as SQL over the `payload` of the row named
+ * `row` (the table or its alias). Arguments are SQL too (usually a parameter such as `$1`).
+ */
+export function payloadSql(row = 'oidc_models') {
+  const payload = `${row}.payload`;
+  return {
+    /** The person a Session, Grant, token or code is for. */
+    accountId: `${payload}->>'accountId'`,
+    /** The client a Grant, token, code or request was issued to. */
+    clientId: `${payload}->>'clientId'`,
+    /** A Client's own id, in its metadata. */
+    clientMetadataId: `${payload}->>'client_id'`,
+    /** A Client's metadata without its (sealed) secret. */
+    clientMetadataWithoutSecret: `${payload} - 'client_secret'`,
+    /** When a Grant or token was issued, seconds since the epoch, ordered as a number. */
+    issuedAt: `(${payload}->>'iat')::bigint`,
+    /** A Grant with RFC 9396 authorization details (a payment, access to accounts). */
+    hasAuthorizationDetails: `${payload} ? 'rar'`,
+    /** A Session that `client` took part in. */
+    sessionHasClient: (client: string) => `${payload}->'authorizations' ? ${client}`,
+    /** The `sid` a Session gave `client` (OpenID Connect Back-Channel Logout 1.0). */
+    sessionSidFor: (client: string) => `${payload}->'authorizations'->${client}->>'sid'`,
+    /**
+     * Any row of the person `account`: sessions, grants and what was issued under them, interactions (also a sign-in
+     * or enrolment under way, known only by Kluis's own state in the interaction's result).
+     */
+    belongsTo: (account: string) =>
+      `(${payload}->>'accountId' = ${account}
+        or ${payload}->'session'->>'accountId' = ${account}
+        or ${payload}->'result'->'login'->>'accountId' = ${account}
+        or ${payload}->'result'->'kluis'->'step'->>'accountId' = ${account}
+        or ${payload}->'result'->'kluis'->'enrolment'->>'accountId' = ${account})`,
+  };
+}
+
 /**
  * What of oidc-provider's payloads must not reach the database in clear, in one place. Ids of bearer models are
  * stored as keyed hashes (see the adapter), so their `jti` is dropped here and given back on the way out. Some
@@ -33,19 +72,29 @@ export function sealPayload(box: SecretBox, model: string, payload: AdapterPaylo
   const stored: Json = deep ? structuredClone(payload) : { ...payload };
   if (hashedId) delete stored.jti;
   for (const path of DROPPED_FIELDS[model] ?? []) update(stored, path, () => undefined);
-  for (const path of SEALED_FIELDS[model] ?? []) update(stored, path, (value) => (typeof value === 'string' ? box.encrypt(value, purpose(model, path)) : value));
+  for (const path of SEALED_FIELDS[model] ?? []) {
+    update(stored, path, (value) => (typeof value === 'string' ? box.encrypt(value, purpose(model, path)) : value));
+  }
   return stored as AdapterPayload;
 }
 
 /** The payload as oidc-provider stored it, `id` being the raw id it was looked up by (undefined: a secondary key). */
-export function openPayload(box: SecretBox, model: string, stored: AdapterPayload, hashedId: boolean, id: string | undefined): AdapterPayload {
+export function openPayload(
+  box: SecretBox,
+  model: string,
+  stored: AdapterPayload,
+  hashedId: boolean,
+  id: string | undefined,
+): AdapterPayload {
   if (model === 'Client' && typeof stored.client_secret === 'string') {
     return { ...stored, client_secret: box.decrypt(stored.client_secret, CLIENT_SECRET_PURPOSE) };
   }
   const fields = SEALED_FIELDS[model];
   const payload: Json = fields ? structuredClone(stored) : { ...stored };
   // Rows written before a field was sealed hold it in clear; they are opened as they are.
-  for (const path of fields ?? []) update(payload, path, (value) => (isSealed(value) ? box.decrypt(value, purpose(model, path)) : value));
+  for (const path of fields ?? []) {
+    update(payload, path, (value) => (isSealed(value) ? box.decrypt(value, purpose(model, path)) : value));
+  }
   if (hashedId && id !== undefined) payload.jti = id;
   return payload as AdapterPayload;
 }
