@@ -1,8 +1,8 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
-import { appendLedger, type LedgerAction, type LedgerChannel } from '../db/consent-ledger.ts';
-import type { Database, Queryable } from '../db/database.ts';
-import { deleteGrantChain, grantOf, grantsOf, type StoredGrant } from '../db/grants.ts';
+import type { LedgerAction, LedgerChannel, LedgerEntry } from '../db/consent-ledger.ts';
+import type { Database } from '../db/database.ts';
+import { type GrantStore, PgGrantStore, type StoredGrant } from '../db/grants.ts';
 import { PostgresAdapter } from '../db/oidc-adapter.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ProviderHost } from '../oidc/provider/host.ts';
@@ -34,14 +34,14 @@ export type Revoker = { channel: 'account_area' | 'account_deletion'; accountId:
  * be told. Kluis's own account-area client is not a consent anybody gave, so it is not listed.
  */
 export class Consents {
-  readonly #db: Database;
+  readonly #grants: GrantStore;
   readonly #host: ProviderHost;
   readonly #audit: AuditLog;
   readonly #log: Logger;
   readonly #clients: PostgresAdapter;
 
   constructor(db: Database, box: SecretBox, host: ProviderHost, audit: AuditLog, log: Logger) {
-    this.#db = db;
+    this.#grants = new PgGrantStore(db);
     this.#host = host;
     this.#audit = audit;
     this.#log = log;
@@ -49,33 +49,42 @@ export class Consents {
   }
 
   async list(accountId: string): Promise<ConsentView[]> {
-    const grants = (await grantsOf(this.#db, accountId)).filter((grant) => grant.clientId !== ACCOUNT_CLIENT_ID);
+    const grants = (await this.#grants.grantsOf(accountId)).filter((grant) => grant.clientId !== ACCOUNT_CLIENT_ID);
     return Promise.all(grants.map((grant) => this.#describe(grant)));
   }
 
   async get(accountId: string, grantId: string): Promise<ConsentView> {
-    const grant = await grantOf(this.#db, accountId, grantId);
+    const grant = await this.#grants.grantOf(accountId, grantId);
     if (!grant || grant.clientId === ACCOUNT_CLIENT_ID) throw new ConsentNotFound('no such consent');
     return this.#describe(grant);
   }
 
-  /** After the consent screen: records the grant as it now stands (first consent, or more scopes on an existing one). */
-  async recordDecision(accountId: string, grantId: string, action: Extract<LedgerAction, 'granted' | 'changed'>): Promise<void> {
-    const grant = await grantOf(this.#db, accountId, grantId);
+  /**
+   * After the consent screen: records the grant as it now stands (first consent, or more scopes on an existing one).
+   */
+  async recordDecision(
+    accountId: string,
+    grantId: string,
+    action: Extract<LedgerAction, 'granted' | 'changed'>,
+  ): Promise<void> {
+    const grant = await this.#grants.grantOf(accountId, grantId);
     if (!grant) return;
     const client = await this.#clients.find(grant.clientId);
-    await appendLedger(this.#db, ledgerEntry(grant, client, action, 'consent_screen'));
+    await this.#grants.appendLedger(ledgerEntry(grant, client, action, 'consent_screen'));
   }
 
-  /** Withdraws one consent. Returns when JWT access tokens already issued under it stop working (they cannot be recalled). */
-  async revoke(accountId: string, grantId: string, by: Revoker): Promise<{ consent: ConsentView; jwtAccessUntil: Date | null }> {
+  /**
+   * Withdraws one consent. Returns when JWT access tokens already issued under it stop working (they cannot be
+   * recalled).
+   */
+  async revoke(
+    accountId: string,
+    grantId: string,
+    by: Revoker,
+  ): Promise<{ consent: ConsentView; jwtAccessUntil: Date | null }> {
     const consent = await this.get(accountId, grantId);
     const client = await this.#clients.find(consent.clientId);
-    const removed = await this.#db.transaction(async (tx) => {
-      const count = await deleteGrantChain(tx, grantId);
-      await appendLedger(tx, ledgerEntry(consent, client, 'revoked', by.channel));
-      return count;
-    });
+    const removed = await this.#grants.withdraw(grantId, ledgerEntry(consent, client, 'revoked', by.channel));
     await this.#audit.record({
       type: 'grant.revoked',
       actor: by.channel === 'operator' ? 'operator' : `account:${accountId}`,
@@ -85,7 +94,8 @@ export class Consents {
       details: { channel: by.channel, artefacts_revoked: removed },
     });
     await this.#notify(accountId, consent.clientId);
-    const jwtAccessUntil = consent.jwtAccessUntil && consent.jwtAccessUntil.getTime() > Date.now() ? consent.jwtAccessUntil : null;
+    const until = consent.jwtAccessUntil;
+    const jwtAccessUntil = until && until.getTime() > Date.now() ? until : null;
     return { consent, jwtAccessUntil };
   }
 
@@ -110,9 +120,11 @@ export class Consents {
   /** OpenID Connect Back-Channel Logout 1.0: one logout token per session of the person that the client was part of. */
   async #notify(accountId: string, clientId: string): Promise<void> {
     const client = await this.#host.provider.Client.find(clientId);
-    const backchannel = client as unknown as { backchannelLogoutUri?: string; backchannelLogout(sub: string, sid?: string): Promise<void> } | undefined;
+    const backchannel = client as unknown as
+      | { backchannelLogoutUri?: string; backchannelLogout(sub: string, sid?: string): Promise<void> }
+      | undefined;
     if (!backchannel?.backchannelLogoutUri) return;
-    const sids = await sessionIdsFor(this.#db, accountId, clientId);
+    const sids = await this.#grants.sessionIds(accountId, clientId);
     for (const sid of sids.length ? sids : [undefined]) {
       await backchannel.backchannelLogout(accountId, sid).catch((err: unknown) =>
         this.#log.warn({ err: (err as Error).message, clientId }, 'back-channel logout after a revoked consent failed'),
@@ -121,17 +133,12 @@ export class Consents {
   }
 }
 
-async function sessionIdsFor(db: Queryable, accountId: string, clientId: string): Promise<string[]> {
-  const { rows } = await db.query<{ sid: string | null }>(
-    `select payload->'authorizations'->$2->>'sid' as sid from oidc_models
-     where model = 'Session' and payload->>'accountId' = $1 and payload->'authorizations' ? $2
-       and (expires_at is null or expires_at > now())`,
-    [accountId, clientId],
-  );
-  return rows.map((row) => row.sid).filter((sid): sid is string => !!sid);
-}
-
-function ledgerEntry(grant: StoredGrant, client: AdapterPayload | undefined, action: LedgerAction, channel: LedgerChannel) {
+function ledgerEntry(
+  grant: StoredGrant,
+  client: AdapterPayload | undefined,
+  action: LedgerAction,
+  channel: LedgerChannel,
+): LedgerEntry {
   return {
     accountId: grant.accountId,
     clientId: grant.clientId,

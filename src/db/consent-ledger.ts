@@ -19,11 +19,16 @@ export interface LedgerRow extends LedgerEntry {
   occurredAt: Date;
 }
 
+/** Appends one entry; {@link GrantStore} uses it, as do callers inside their own transaction. */
 export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<void> {
   await db.query(
-    `insert into consent_ledger (account_id, client_id, client_name, grant_id, action, channel, scopes, claims, resources)
+    `insert into consent_ledger
+       (account_id, client_id, client_name, grant_id, action, channel, scopes, claims, resources)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-    [entry.accountId, entry.clientId, entry.clientName, entry.grantId, entry.action, entry.channel, entry.scopes, entry.claims, entry.resources],
+    [
+      entry.accountId, entry.clientId, entry.clientName, entry.grantId, entry.action, entry.channel,
+      entry.scopes, entry.claims, entry.resources,
+    ],
   );
 }
 
@@ -31,7 +36,8 @@ export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<v
 export async function ledgerFor(db: Queryable, accountId: string): Promise<LedgerRow[]> {
   const { rows } = await db.query<{
     occurred_at: Date; account_id: string; client_id: string; client_name: string | null; grant_id: string;
-    action: LedgerAction; channel: LedgerChannel; scopes: string[]; claims: string[]; resources: Record<string, string[]>;
+    action: LedgerAction; channel: LedgerChannel; scopes: string[]; claims: string[];
+    resources: Record<string, string[]>;
   }>('select * from consent_ledger where account_id = $1 order by id desc', [accountId]);
   return rows.map((row) => ({
     occurredAt: row.occurred_at,
