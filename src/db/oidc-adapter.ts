@@ -71,7 +71,12 @@ export class PostgresAdapter implements Adapter {
    * `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them.
    * `cache`: the server's client cache (invalidated by NOTIFY), used for Client lookups.
    */
-  constructor(model: string, db: Queryable, box: SecretBox, { includeDisabled = false, cache }: { includeDisabled?: boolean; cache?: ClientCache | undefined } = {}) {
+  constructor(
+    model: string,
+    db: Queryable,
+    box: SecretBox,
+    { includeDisabled = false, cache }: { includeDisabled?: boolean; cache?: ClientCache | undefined } = {},
+  ) {
     this.model = model;
     this.#db = db;
     this.#box = box;
@@ -84,11 +89,15 @@ export class PostgresAdapter implements Adapter {
     const key = this.#key(id);
     await this.#db.query(
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
-       values ($1, $2, $3, $4, $5, $6, case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
+       values ($1, $2, $3, $4, $5, $6,
+               case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
        on conflict (model, id) do update set
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
          user_code = excluded.user_code, expires_at = excluded.expires_at`,
-      [this.model, key, stored, payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null],
+      [
+        this.model, key, stored,
+        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null,
+      ],
     );
   }
 
@@ -97,7 +106,10 @@ export class PostgresAdapter implements Adapter {
     const { rowCount } = await this.#db.query(
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
        on conflict (model, id) do nothing`,
-      [this.model, this.#key(id), this.#seal(payload), payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null],
+      [
+        this.model, this.#key(id), this.#seal(payload),
+        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+      ],
     );
     return rowCount === 1;
   }
@@ -135,7 +147,8 @@ export class PostgresAdapter implements Adapter {
     const { rowCount } = await this.#db.query(
       `insert into oidc_models (model, id, payload, expires_at) values ($1, $2, '{}', now() + interval '10 minutes')
        on conflict (model, id) do update set
-         payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = null, grant_id = null, uid = null, user_code = null
+         payload = excluded.payload, expires_at = excluded.expires_at,
+         consumed_at = null, grant_id = null, uid = null, user_code = null
          where oidc_models.expires_at <= now()`,
       [this.model, id],
     );
@@ -169,9 +182,16 @@ export class PostgresAdapter implements Adapter {
   }
 
   /** `id`: the raw id the row was asked for by, given back as the payload's jti (undefined for secondary keys). */
-  async #findWhere(column: 'id' | 'uid' | 'user_code', value: string, id: string | undefined): Promise<AdapterPayload | undefined> {
+  async #findWhere(
+    column: 'id' | 'uid' | 'user_code',
+    value: string,
+    id: string | undefined,
+  ): Promise<AdapterPayload | undefined> {
     // A disabled client is not found: it cannot authenticate, and tokens issued to it introspect as inactive.
-    const enabled = this.model === 'Client' && !this.#includeDisabled ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)' : '';
+    const enabled =
+      this.model === 'Client' && !this.#includeDisabled
+        ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)'
+        : '';
     const { rows } = await this.#db.query<StoredRow & Record<string, unknown>>(
       `select payload, consumed_at from oidc_models
        where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now()) ${enabled}`,
