@@ -26,8 +26,8 @@ export async function listClientMetadata(db: Queryable): Promise<AdapterPayload[
  */
 export async function removeClientWithArtefacts(db: Database, clientId: string): Promise<number | undefined> {
   return db.transaction(async (tx) => {
-    const { rowCount: clients } = await tx.query(`delete from oidc_models where model = 'Client' and id = $1`, [clientId]);
-    if (clients !== 1) return undefined;
+    const removed = await tx.query(`delete from oidc_models where model = 'Client' and id = $1`, [clientId]);
+    if (removed.rowCount !== 1) return undefined;
     const { rowCount } = await tx.query(
       `delete from oidc_models where model not in ('Client', 'Session') and ${paths.clientId} = $1`,
       [clientId],

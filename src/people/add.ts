@@ -10,7 +10,7 @@ import type { PeopleDeps } from './deps.ts';
 import { usernameHash } from './erasure.ts';
 import { InvalidPerson, UserExists, UsernameRetired } from './errors.ts';
 
-export const MIN_PASSWORD_LENGTH = 8; // OWASP ASVS 5.0 6.2.1
+const MIN_PASSWORD_LENGTH = 8; // OWASP ASVS 5.0 6.2.1
 
 export interface NewPerson {
   username: string;

@@ -11,7 +11,7 @@ import { personNamed, type PeopleDeps } from './deps.ts';
  * then every consent is revoked as an operator withdrawal (ledger, audit, back-channel logout), and every session,
  * interaction and the account area's own grant go with their tokens.
  */
-export async function disableAccount(
+async function disableAccount(
   deps: { db: Database; consents: Consents; audit: AuditLog },
   accountId: string,
 ): Promise<{ consentsRevoked: number; artefactsRemoved: number }> {

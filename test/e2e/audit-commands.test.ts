@@ -37,7 +37,7 @@ test('verifyAudit names the first changed event with a typed error', async (t) =
   });
 });
 
-test('tailAudit gives the newest events oldest first; exportAudit all of them, or none after a future time', async (t) => {
+test('tailAudit gives the newest events oldest first; exportAudit all, or none after a future time', async (t) => {
   const db = await withEvents(t, 4);
   assert.deepEqual(
     (await tailAudit({ db }, 2)).map((event) => event.client_id),

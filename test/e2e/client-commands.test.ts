@@ -85,7 +85,7 @@ describe('client commands', () => {
     await refused(showClient(deps, 'nope'), 'ERR_CLIENT_NOT_FOUND', 404, /^no client with id nope$/);
   });
 
-  test('updateClient merges, removes null fields, revalidates; id, secret and Kluis clients stay as they are', async () => {
+  test('updateClient merges, removes null fields, revalidates; id, secret and Kluis clients stay', async () => {
     const added = await addClient(deps, {
       redirect_uris: ['https://shop.example/cb'],
       policy_uri: 'https://shop.example/p',
@@ -102,7 +102,7 @@ describe('client commands', () => {
     assert.equal((await showClient(deps, id)).client_name, 'Shop', 'a refused update changed nothing');
   });
 
-  test('rotateClientSecret keeps the old secret for the grace period; a client without a secret is refused', async () => {
+  test('rotateClientSecret keeps the old secret for the grace period; no secret, no rotation', async () => {
     const added = await addClient(deps, M2M);
     const rotated = await rotateClientSecret(deps, String(added.client_id), 60);
     assert.notEqual(rotated.client_secret, added.client_secret);
