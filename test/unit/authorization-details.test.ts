@@ -15,6 +15,8 @@ import {
 // type and what a token may carry of what the person authorised.
 const rar = richAuthorizationRequests();
 const DAY = 86_400_000;
+/** A token the hooks under test are handed but do not read. */
+const unread = undefined as never;
 const inDays = (days: number) => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
 
 const payment = (changes: Record<string, unknown> = {}) => ({
@@ -44,7 +46,7 @@ const context = (details: unknown[] | undefined, grant?: { rar: unknown[] }) =>
 /** Validates `detail` as its type's validator does inside an authorization request that carries `request`. */
 function validate(detail: Record<string, unknown>, request: unknown[] = [detail]) {
   const type = detail.type as typeof PAYMENT_INITIATION | typeof ACCOUNT_INFORMATION;
-  rar.types[type]!.validate(context(request), detail as never, undefined as never);
+  rar.types[type]!.validate(context(request), detail as unread, undefined as never);
 }
 
 /** An InvalidAuthorizationDetails error whose description matches `pattern`. */
@@ -60,7 +62,8 @@ describe('a payment initiation detail', () => {
   });
 
   test('without an IBAN, or with an IBAN whose check digits are wrong, is refused', () => {
-    assert.throws(() => validate(payment({ creditorAccount: {} })), refused(/^payment_initiation: creditorAccount\.iban /));
+    const noIban = payment({ creditorAccount: {} });
+    assert.throws(() => validate(noIban), refused(/^payment_initiation: creditorAccount\.iban /));
     const badCheckDigits = payment({ creditorAccount: { iban: 'NL92ABNA0417164300' } });
     assert.throws(() => validate(badCheckDigits), refused(/creditorAccount\.iban is not a valid IBAN/));
     const withSpaces = payment({ creditorAccount: { iban: 'NL91 ABNA 0417 1643 00' } });
@@ -68,7 +71,8 @@ describe('a payment initiation detail', () => {
   });
 
   test('with a field the consent screen does not show is refused', () => {
-    assert.throws(() => validate(payment({ debtorAccount: { iban: 'NL91ABNA0417164300' } })), refused(/payment_initiation/));
+    const debtor = payment({ debtorAccount: { iban: 'NL91ABNA0417164300' } });
+    assert.throws(() => validate(debtor), refused(/payment_initiation/));
     const extraAmountField = payment({ instructedAmount: { currency: 'EUR', amount: '5.00', fee: '1.00' } });
     assert.throws(() => validate(extraAmountField), refused(/instructedAmount/));
   });
@@ -88,7 +92,7 @@ describe('a payment initiation detail', () => {
   test('with more decimals than its currency has is refused (the screen would show a rounded amount)', () => {
     validate(payment({ instructedAmount: { currency: 'JPY', amount: '5000' } }));
     const yenWithCents = payment({ instructedAmount: { currency: 'JPY', amount: '5000.50' } });
-    assert.throws(() => validate(yenWithCents), refused(/instructedAmount\.amount has more decimals than the currency/));
+    assert.throws(() => validate(yenWithCents), refused(/instructedAmount\.amount has more decimals than the/));
   });
 
   test('in a currency that is not an ISO 4217 code is refused', () => {
@@ -156,7 +160,8 @@ describe('what grants and tokens carry', () => {
     const expected = (Date.parse(`${until}T23:59:59Z`) - Date.now()) / 1000;
     const lifetime = grantLifetime([accountAccess({ expiresAt: until })] as AuthorizationDetail[], 300)!;
     assert.ok(Math.abs(lifetime - expected) < 5, `${lifetime} s, about ${expected} s`);
-    const soonest = grantLifetime([accountAccess(), accountAccess({ expiresAt: until })] as AuthorizationDetail[], 300)!;
+    const both = [accountAccess(), accountAccess({ expiresAt: until })] as AuthorizationDetail[];
+    const soonest = grantLifetime(both, 300)!;
     assert.ok(Math.abs(soonest - expected) < 5, 'the soonest end date of several');
   });
 
@@ -172,7 +177,7 @@ describe('what grants and tokens carry', () => {
   test('an access token carries what was authorised, or a part of it named unchanged', async () => {
     const source = { rar: [payment(), accountAccess()] };
     const forToken = (request: unknown[] | undefined) =>
-      rar.authorizationDetailsForAccessToken!(context(request), undefined as never, source as never, 'authorization_code');
+      rar.authorizationDetailsForAccessToken!(context(request), unread, source as unread, 'authorization_code');
     assert.deepEqual(await forToken(undefined), source.rar);
     assert.deepEqual(await forToken([accountAccess()]), [accountAccess()]);
   });
@@ -181,14 +186,14 @@ describe('what grants and tokens carry', () => {
     const source = { rar: [payment()] };
     const changed = payment({ instructedAmount: { currency: 'EUR', amount: '500.00' } });
     assert.throws(
-      () => rar.authorizationDetailsForAccessToken!(context([changed]), undefined as never, source as never, 'refresh_token'),
+      () => rar.authorizationDetailsForAccessToken!(context([changed]), unread, source as unread, 'refresh_token'),
       refused(/differ from what was authorised \(refresh_token\)/),
     );
   });
 
   test('details without a person’s authorization (client credentials) are refused', () => {
     assert.throws(
-      () => rar.authorizationDetailsForAccessToken!(context([payment()]), undefined as never, undefined, 'client_credentials'),
+      () => rar.authorizationDetailsForAccessToken!(context([payment()]), unread, undefined, 'client_credentials'),
       refused(/need a person’s authorization/),
     );
   });
