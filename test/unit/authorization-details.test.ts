@@ -46,7 +46,7 @@ const context = (details: unknown[] | undefined, grant?: { rar: unknown[] }) =>
 /** Validates `detail` as its type's validator does inside an authorization request that carries `request`. */
 function validate(detail: Record<string, unknown>, request: unknown[] = [detail]) {
   const type = detail.type as typeof PAYMENT_INITIATION | typeof ACCOUNT_INFORMATION;
-  rar.types[type]!.validate(context(request), detail as unread, undefined as never);
+  rar.types[type]!.validate(context(request), detail as never, unread);
 }
 
 /** An InvalidAuthorizationDetails error whose description matches `pattern`. */
@@ -169,7 +169,7 @@ describe('what grants and tokens carry', () => {
     const authorised = payment();
     const details = rar.authorizationDetailsForGrantSource!(
       context([authorised, accountAccess()], { rar: [authorised] }),
-      undefined as never,
+      unread,
     );
     assert.deepEqual(details, [authorised]);
   });
@@ -177,7 +177,7 @@ describe('what grants and tokens carry', () => {
   test('an access token carries what was authorised, or a part of it named unchanged', async () => {
     const source = { rar: [payment(), accountAccess()] };
     const forToken = (request: unknown[] | undefined) =>
-      rar.authorizationDetailsForAccessToken!(context(request), unread, source as unread, 'authorization_code');
+      rar.authorizationDetailsForAccessToken!(context(request), unread, source as never, 'authorization_code');
     assert.deepEqual(await forToken(undefined), source.rar);
     assert.deepEqual(await forToken([accountAccess()]), [accountAccess()]);
   });
@@ -186,7 +186,7 @@ describe('what grants and tokens carry', () => {
     const source = { rar: [payment()] };
     const changed = payment({ instructedAmount: { currency: 'EUR', amount: '500.00' } });
     assert.throws(
-      () => rar.authorizationDetailsForAccessToken!(context([changed]), unread, source as unread, 'refresh_token'),
+      () => rar.authorizationDetailsForAccessToken!(context([changed]), unread, source as never, 'refresh_token'),
       refused(/differ from what was authorised \(refresh_token\)/),
     );
   });
