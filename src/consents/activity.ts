@@ -1,6 +1,5 @@
-import { appendLedger } from '../db/consent-ledger.ts';
 import type { Database } from '../db/database.ts';
-import { recordGrantUse } from '../db/grants.ts';
+import { type GrantStore, PgGrantStore } from '../db/grants.ts';
 import { ACCOUNT_CLIENT_ID } from '../oidc/clients/account-client.ts';
 
 /**
@@ -8,19 +7,19 @@ import { ACCOUNT_CLIENT_ID } from '../oidc/clients/account-client.ts';
  * under it live), and grants a client gave up itself (RFC 7009 revocation of its refresh token).
  */
 export class GrantActivity {
-  readonly #db: Database;
+  readonly #grants: GrantStore;
 
   constructor(db: Database) {
-    this.#db = db;
+    this.#grants = new PgGrantStore(db);
   }
 
   tokenIssued(grantId: string, jwtAccessUntil: Date | null): Promise<void> {
-    return recordGrantUse(this.#db, grantId, jwtAccessUntil);
+    return this.#grants.recordUse(grantId, jwtAccessUntil);
   }
 
   async revokedByClient(revoked: { accountId: string; clientId: string; clientName: string | null; grantId: string; scope: string }): Promise<void> {
     if (revoked.clientId === ACCOUNT_CLIENT_ID) return;
-    await appendLedger(this.#db, {
+    await this.#grants.appendLedger({
       accountId: revoked.accountId,
       clientId: revoked.clientId,
       clientName: revoked.clientName,

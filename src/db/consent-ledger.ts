@@ -19,7 +19,7 @@ export interface LedgerRow extends LedgerEntry {
   occurredAt: Date;
 }
 
-/** Appends one entry; {@link GrantStore} uses it, as do callers inside their own transaction. */
+/** Appends one entry, on the pool or inside a transaction (a withdrawal's, see db/grants.ts). */
 export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<void> {
   await db.query(
     `insert into consent_ledger

@@ -55,8 +55,16 @@ export class PgGrantStore implements GrantStore {
     this.#db = db;
   }
 
-  reusableGrantId(accountId: string, clientId: string): Promise<string | undefined> {
-    return findGrantId(this.#db, accountId, clientId);
+  /** From any session: the consent screen is not shown again for what the person already granted. */
+  async reusableGrantId(accountId: string, clientId: string): Promise<string | undefined> {
+    const { rows } = await this.#db.query<{ id: string }>(
+      `select id from oidc_models
+       where model = 'Grant' and ${row.accountId} = $1 and ${row.clientId} = $2
+         and (expires_at is null or expires_at > now()) and not (${row.hasAuthorizationDetails})
+       order by ${row.issuedAt} desc limit 1`,
+      [accountId, clientId],
+    );
+    return rows[0]?.id;
   }
 
   async grantsOf(accountId: string): Promise<StoredGrant[]> {
@@ -75,8 +83,13 @@ export class PgGrantStore implements GrantStore {
     return rows[0] ? toGrant(rows[0]) : undefined;
   }
 
-  recordUse(grantId: string, jwtAccessUntil: Date | null): Promise<void> {
-    return recordGrantUse(this.#db, grantId, jwtAccessUntil);
+  async recordUse(grantId: string, jwtAccessUntil: Date | null): Promise<void> {
+    await this.#db.query(
+      `insert into grant_usage (grant_id, last_used_at, jwt_access_until) values ($1, now(), $2)
+       on conflict (grant_id) do update set last_used_at = now(),
+         jwt_access_until = greatest(grant_usage.jwt_access_until, excluded.jwt_access_until)`,
+      [grantId, jwtAccessUntil],
+    );
   }
 
   withdraw(grantId: string, entry: LedgerEntry): Promise<number> {
@@ -108,21 +121,6 @@ export class PgGrantStore implements GrantStore {
   ledger(accountId: string): Promise<LedgerRow[]> {
     return ledgerFor(this.#db, accountId);
   }
-}
-
-/**
- * The newest live Grant (consent) of `accountId` to `clientId`, from any session. Open banking grants (with
- * authorization details) are never reused, so they are left out.
- */
-export async function findGrantId(db: Queryable, accountId: string, clientId: string): Promise<string | undefined> {
-  const { rows } = await db.query<{ id: string }>(
-    `select id from oidc_models
-     where model = 'Grant' and ${row.accountId} = $1 and ${row.clientId} = $2
-       and (expires_at is null or expires_at > now()) and not (${row.hasAuthorizationDetails})
-     order by ${row.issuedAt} desc limit 1`,
-    [accountId, clientId],
-  );
-  return rows[0]?.id;
 }
 
 type GrantRow = {
@@ -184,14 +182,4 @@ export async function deleteAccountArtefacts(tx: Queryable, accountId: string): 
   );
   const { rowCount } = await tx.query(`delete from oidc_models where ${row.belongsTo('$1')}`, [accountId]);
   return rowCount ?? 0;
-}
-
-/** A token was issued under the grant; a JWT access token extends how long access can outlive a revocation. */
-export async function recordGrantUse(db: Queryable, grantId: string, jwtAccessUntil: Date | null): Promise<void> {
-  await db.query(
-    `insert into grant_usage (grant_id, last_used_at, jwt_access_until) values ($1, now(), $2)
-     on conflict (grant_id) do update set last_used_at = now(),
-       jwt_access_until = greatest(grant_usage.jwt_access_until, excluded.jwt_access_until)`,
-    [grantId, jwtAccessUntil],
-  );
 }

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type Provider from 'oidc-provider';
-import { previousSecrets } from '../../db/client-controls.ts';
+import { PgClientControlStore } from '../../db/client-controls.ts';
 import type { Database } from '../../db/database.ts';
 import { CLIENT_SECRET_PURPOSE } from '../../db/oidc-adapter.ts';
 import type { SecretBox } from '../../secrets/secret-box.ts';
@@ -22,9 +22,10 @@ const sameSecret = (a: string, b: string) => timingSafeEqual(createHash('sha256'
 export function acceptRotatedSecrets(provider: Provider, db: Database, box: SecretBox): void {
   const prototype = (provider.Client as unknown as { prototype: ClientPrototype }).prototype;
   const current = prototype.compareClientSecret;
+  const controls = new PgClientControlStore(db);
   prototype.compareClientSecret = async function compareClientSecret(this: ClientPrototype, actual: string) {
     if (await current.call(this, actual)) return true;
-    const previous = await unlessUnavailable(previousSecrets(db, this.clientId));
+    const previous = await unlessUnavailable(controls.previousSecrets(this.clientId));
     return previous.some((sealed) => sameSecret(box.decrypt(sealed, CLIENT_SECRET_PURPOSE), actual));
   };
 }

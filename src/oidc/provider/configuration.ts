@@ -4,7 +4,7 @@ import { CLOCK_TOLERANCE, ID_TOKEN_TTL, SIGNING_ALGS } from '../../config/protoc
 import type { Database } from '../../db/database.ts';
 import type { ClientCache } from '../../db/client-cache.ts';
 import { postgresAdapter } from '../../db/oidc-adapter.ts';
-import { findGrantId } from '../../db/grants.ts';
+import { PgGrantStore } from '../../db/grants.ts';
 import { findResourceServer } from '../../db/resource-servers.ts';
 import type { ServerSecrets } from '../../secrets/server-secrets.ts';
 import { accountFinder, CLAIMS } from '../subjects/claims.ts';
@@ -56,6 +56,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
   };
 
   const findAccount = accountFinder(db);
+  const grants = new PgGrantStore(db);
 
   const newClients = new NewClients();
   return {
@@ -244,7 +245,7 @@ export function providerConfiguration({ config, db, secrets, keys, resourceScope
       const remembered = oidc.session.grantIdFor(oidc.client.clientId);
       const sessionGrant = remembered ? await oidc.provider.Grant.find(remembered) : undefined;
       if (sessionGrant && !sessionGrant.rar?.length) return sessionGrant;
-      const stored = await unlessUnavailable(findGrantId(db, accountId, oidc.client.clientId));
+      const stored = await unlessUnavailable(grants.reusableGrantId(accountId, oidc.client.clientId));
       return stored ? oidc.provider.Grant.find(stored) : undefined;
     },
 
