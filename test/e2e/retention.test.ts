@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { ACCOUNTLESS_SESSION_TTL } from '../../src/oidc/provider/configuration.ts';
+import { ACCOUNTLESS_SESSION_TTL } from '../../src/oidc/provider/configuration/lifetimes.ts';
 import { sweepRetained } from '../../src/db/sweeper.ts';
 import { Browser } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';

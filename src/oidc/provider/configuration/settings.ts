@@ -1,0 +1,18 @@
+import type { Config } from '../../../config/env.ts';
+import type { ClientCache } from '../../../db/client-cache.ts';
+import type { Database } from '../../../db/database.ts';
+import type { ServerSecrets } from '../../../secrets/server-secrets.ts';
+import type { KeyRing } from '../keys.ts';
+import type { ProviderPages } from '../pages.ts';
+
+export interface ProviderSettings {
+  config: Config;
+  db: Database;
+  secrets: ServerSecrets;
+  keys: KeyRing;
+  /** Scopes of the registered resource servers; oidc-provider only lets clients register known scopes. */
+  resourceScopes: string[];
+  /** The server's client cache; the CLI runs without one. */
+  clientCache?: ClientCache | undefined;
+  pages: ProviderPages;
+}
