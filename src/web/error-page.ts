@@ -39,7 +39,7 @@ export function answerError(ctx: Context, answer: ErrorAnswer): void {
   if (endpointAt(ctx.path)?.kind === 'page' && ctx.accepts('html', 'json') !== 'json') {
     const { heading, description, error } = answer;
     ctx.type = 'html';
-    ctx.body = render('error', { heading, description, error, requestId: ctx.state.requestId });
+    ctx.body = render('shared/error', { heading, description, error, requestId: ctx.state.requestId });
   } else {
     ctx.body = answer.json ?? { error: answer.error, error_description: answer.description };
   }

@@ -3,7 +3,7 @@ import type { ProtocolError, ProviderPages } from '../oidc/provider/pages.ts';
 import { render } from './render.ts';
 
 function errorPage(out: ProtocolError): string {
-  return render('error', {
+  return render('shared/error', {
     heading: out.error === 'temporarily_unavailable' ? 'Temporarily unavailable' : 'Something went wrong',
     description: out.error_description ?? 'The request could not be completed.',
     error: out.error,
@@ -13,8 +13,8 @@ function errorPage(out: ProtocolError): string {
 
 /** Kluis's own pages for oidc-provider (its defaults load web fonts from a third party). */
 export const providerPages: ProviderPages = {
-  logoutConfirmation: (form, client) => render('logout', { form, client }),
-  signedOut: (client) => render('signed-out', { client }),
+  logoutConfirmation: (form, client) => render('provider/logout', { form, client }),
+  signedOut: (client) => render('provider/signed-out', { client }),
   error: errorPage,
   requestUriRefused: errorPage,
 };

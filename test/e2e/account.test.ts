@@ -150,6 +150,21 @@ describe('the account area', () => {
     assert.match(await landed.text(), /Your consent history/, 'back where the person wanted to go');
   });
 
+  test('every spelling of an account page (/ACCOUNT/CONSENTS, /Account) needs a session too', async () => {
+    for (const path of ['/ACCOUNT/CONSENTS', '/Account', '/account/Security/', '/ACCOUNT/EXPORT']) {
+      const res = await browser().request(path);
+      assert.equal(res.status, 303, path);
+      assert.match(res.headers.get('location') ?? '', /^\/account\/login\?return=/, path);
+    }
+    const post = await browser().request('/ACCOUNT/DELETE', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'csrf=x&confirm=anna',
+    });
+    assert.equal(post.status, 303);
+    assert.match(post.headers.get('location') ?? '', /^\/account\/login\?return=/);
+  });
+
   test('an SSO session older than SCA_MAX_AGE must sign in again before the account area opens', async () => {
     await t.db.query(
       `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((extract(epoch from now()) - 400)::bigint))

@@ -85,6 +85,11 @@ describe('database outage', () => {
     assert.equal(signIn.status, 503, 'the sign-in page says temporarily unavailable, not 500');
     assert.equal(signIn.headers.get('retry-after'), '5');
     assert.match(await signIn.text(), /temporarily unavailable/);
+    const account = await signedIn.request('/account/consents');
+    assert.equal(account.status, 503, 'the account area says temporarily unavailable too, as a page');
+    assert.equal(account.headers.get('retry-after'), '5');
+    assert.match(account.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await account.text(), /temporarily unavailable/);
     const { res: authorize } = await new Browser(kluis.issuer).follow((await webRp.request()).url);
     assert.equal(authorize.status, 503, 'a new authorization request too');
 

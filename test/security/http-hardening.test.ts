@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import Koa from 'koa';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
@@ -8,6 +11,8 @@ import { M2M_METADATA, relyingParty } from '../support/clients.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { errorBoundary } from '../../src/http/errors.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
 // Headers, input limits, spoofed hosts and metrics, as seen from outside.
@@ -182,5 +187,43 @@ describe('metrics', () => {
     assert.match(text, /kluis_http_requests_total\{method="GET",route="\/session\/end\/success",status="\d+"\} 1/);
     assert.match(text, /route="\/interaction\/:uid\/login"/, 'every spelling of a route shares its label');
     assert.doesNotMatch(text, /SomeUid/i);
+  });
+});
+
+describe('the error page', () => {
+  test('a 500 on a browser page is the HTML error page; an API, or a page asked for JSON only, gets JSON', async () => {
+    // Kluis's error boundary in front of a route with a bug: no real route of Kluis fails this way on purpose.
+    const app = new Koa();
+    app.use(async (ctx, next) => {
+      ctx.state.requestId = 'req-500';
+      await next();
+    });
+    app.use(errorBoundary(createLogger('silent')));
+    app.use(() => {
+      throw new Error('a bug');
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const page = await fetch(`${base}/account/security`, { headers: { accept: 'text/html,*/*;q=0.8' } });
+      assert.equal(page.status, 500);
+      assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+      const html = await page.text();
+      assert.match(html, /<h1>Something went wrong<\/h1>/);
+      assert.match(html, /req-500/);
+      assert.doesNotMatch(html, /a bug/, 'the message of an unexpected error is never shown');
+      const interaction = await fetch(`${base}/interaction/some-uid/login`, { method: 'POST' });
+      assert.match(interaction.headers.get('content-type') ?? '', /^text\/html/, 'fetch sends */*: HTML');
+      const asJson = await fetch(`${base}/account/security`, { headers: { accept: 'application/json' } });
+      assert.equal(asJson.status, 500);
+      const body = { error: 'server_error', error_description: 'internal error', request_id: 'req-500' };
+      assert.deepEqual(await asJson.json(), body);
+      const api = await fetch(`${base}/token`, { method: 'POST', headers: { accept: 'text/html' } });
+      assert.equal(api.status, 500);
+      assert.equal(((await api.json()) as { error: string }).error, 'server_error');
+    } finally {
+      server.close();
+    }
   });
 });

@@ -3,7 +3,6 @@ import type { Context, Middleware } from 'koa';
 import type { Config } from '../../config/env.ts';
 import { findAccountById, type AccountRecord } from '../../db/accounts.ts';
 import type { Database } from '../../db/database.ts';
-import { tokensMatch } from '../interaction/state.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUri } from '../../oidc/clients/account-client.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import type { ProviderHost } from '../../oidc/provider/host.ts';
@@ -75,10 +74,6 @@ export class AccountSession {
     const account = await findAccountById(this.#db, session.accountId);
     if (!account || account.status !== 'active') return undefined;
     return { account, authenticatedAt: loginTs, csrf: this.#csrfFor(session.jti) };
-  }
-
-  csrfMatches(person: Person, presented: unknown): boolean {
-    return tokensMatch(person.csrf, presented);
   }
 
   /** Starts sign-in for the account area: an authorization request of Kluis's own client, with PKCE and state. */

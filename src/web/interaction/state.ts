@@ -1,4 +1,3 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { PasswordStep } from '../../auth/sign-in.ts';
 
 /**
@@ -20,6 +19,29 @@ export interface InteractionState {
   error?: 'failed' | 'locked' | 'throttled';
 }
 
+/**
+ * Where an interaction stands, from oidc-provider's prompt and the state above, and how it moves on:
+ *
+ *   signing-in     (prompt login)            POST login → second-factor; throttled → signing-in with an error
+ *   second-factor  (prompt login, step)      POST mfa → the provider (login done) → consenting or the client;
+ *                                            wrong code or locked → signing-in with an error; an account without
+ *                                            an authenticator and a right activation code → enrolling
+ *   enrolling      (prompt login, enrolment) POST enrol → recovery codes page → the provider (login done);
+ *                                            a wrong code → enrolling with an error
+ *   consenting     (prompt consent)          POST consent → the provider (consent saved) → the client
+ *
+ * POST cancel, from any stage, ends the interaction with access_denied. A GET of a step's page in another stage
+ * leads back to the interaction's own page, which shows the stage it is in.
+ */
+export type InteractionStage = 'signing-in' | 'second-factor' | 'enrolling' | 'consenting';
+
+export function stageOf(prompt: string, state: InteractionState): InteractionStage | undefined {
+  if (prompt === 'consent') return 'consenting';
+  if (prompt !== 'login') return undefined;
+  if (state.enrolment) return 'enrolling';
+  return state.step ? 'second-factor' : 'signing-in';
+}
+
 interface InteractionLike {
   result?: Record<string, unknown> | undefined;
   persist(): Promise<unknown>;
@@ -32,20 +54,4 @@ export function readState(interaction: InteractionLike): InteractionState | unde
 export async function writeState(interaction: InteractionLike, state: InteractionState): Promise<void> {
   interaction.result = { ...(interaction.result ?? {}), kluis: state };
   await interaction.persist();
-}
-
-export function newCsrfToken(): string {
-  return randomBytes(32).toString('base64url');
-}
-
-export function csrfMatches(state: InteractionState | undefined, submitted: unknown): boolean {
-  return !!state && tokensMatch(state.csrf, submitted);
-}
-
-/** A submitted anti-forgery token against the expected one, in constant time. */
-export function tokensMatch(expected: string, submitted: unknown): boolean {
-  if (typeof submitted !== 'string') return false;
-  const a = Buffer.from(expected);
-  const b = Buffer.from(submitted);
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -1,0 +1,89 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import QRCode from 'qrcode';
+import { totpUri } from '../../auth/totp.ts';
+import { unusedRecoveryCodes } from '../../db/second-factors.ts';
+import { securityEventsFor } from '../../db/security-events.ts';
+import { formField } from '../forms.ts';
+import { sendPage } from '../page.ts';
+import { origin } from '../request-origin.ts';
+import { person, type AccountArea } from './area.ts';
+import type { Person } from './session.ts';
+
+const REENROL_PURPOSE = 'account area totp re-enrolment';
+const REENROL_TTL_MS = 10 * 60 * 1000;
+const WRONG_CODE = 'That code was not correct, so nothing changed.';
+const EXPIRED = 'That set-up has expired; please start again.';
+
+const LABELS: Record<string, string> = {
+  'login.succeeded': 'Signed in',
+  'login.failed': 'Failed sign-in attempt',
+  'account.locked': 'Account locked after failed attempts',
+  'account.unlocked': 'Account unlocked by the operator',
+  'mfa.enrolled': 'Authenticator app set up',
+  'mfa.reset': 'Authenticator app reset by the operator',
+  'recovery_codes.regenerated': 'New recovery codes created',
+  'recovery_code.used': 'Recovery code used',
+  'activation_code.used': 'Activation code used to set up an authenticator app',
+};
+
+/** Security activity and the second factor: new recovery codes, a new authenticator app. */
+export function securityRoutes(router: Router, area: AccountArea): void {
+  const { db, signIn, secrets, config } = area.deps;
+
+  async function reenrolPage(ctx: Context, me: Person, secret: string, ticket: string, error?: string) {
+    const uri = totpUri(secret, new URL(config.issuer).host, me.account.username);
+    const qr = await QRCode.toDataURL(uri, { margin: 1, width: 220 });
+    area.page(ctx, 'account/totp', { qr, secret, ticket, error }, error ? 400 : 200);
+  }
+
+  router.get('/security', area.signedIn, async (ctx) => {
+    const me = person(ctx);
+    const events = await securityEventsFor(db, me.account.id);
+    area.page(ctx, 'account/security', {
+      events: events.map((event) => ({ ...event, label: LABELS[event.type] ?? event.type })),
+      recoveryCodesLeft: await unusedRecoveryCodes(db, me.account.id),
+    });
+  });
+
+  // New recovery codes, after a fresh second factor; shown once, in the answer to the POST, and never stored in clear.
+  router.post('/security/recovery-codes', ...area.form, async (ctx) => {
+    const me = person(ctx);
+    if (!(await signIn.confirmSecondFactor(me.account.id, formField(ctx, 'code', 32), origin(ctx)))) {
+      return area.see(ctx, '/account/security', WRONG_CODE);
+    }
+    const codes = await signIn.regenerateRecoveryCodes(me.account.id, origin(ctx));
+    sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: '/account/security' });
+  });
+
+  // Re-enrolment: a fresh second factor first, then a new secret proven with a code from the new authenticator.
+  router.post('/security/totp', ...area.form, async (ctx) => {
+    const me = person(ctx);
+    if (!(await signIn.confirmSecondFactor(me.account.id, formField(ctx, 'code', 32), origin(ctx)))) {
+      return area.see(ctx, '/account/security', WRONG_CODE);
+    }
+    const { secret, sealed } = signIn.newEnrolment();
+    const ticket = { accountId: me.account.id, sealed, expires: Date.now() + REENROL_TTL_MS };
+    await reenrolPage(ctx, me, secret, secrets.box.encrypt(JSON.stringify(ticket), REENROL_PURPOSE));
+  });
+
+  router.post('/security/totp/confirm', ...area.form, async (ctx) => {
+    const me = person(ctx);
+    const sealedTicket = formField(ctx, 'ticket', 4096);
+    let ticket: { accountId: string; sealed: string; expires: number };
+    try {
+      ticket = JSON.parse(secrets.box.decrypt(sealedTicket, REENROL_PURPOSE)) as typeof ticket;
+    } catch {
+      return area.see(ctx, '/account/security', EXPIRED);
+    }
+    if (ticket.accountId !== me.account.id || ticket.expires < Date.now()) {
+      return area.see(ctx, '/account/security', EXPIRED);
+    }
+    const codes = await signIn.reenrol(me.account.id, ticket.sealed, formField(ctx, 'code', 32), origin(ctx));
+    if (!codes) {
+      const error = 'That code did not match. Check the time on your device and try the newest code.';
+      return reenrolPage(ctx, me, signIn.openEnrolment(ticket.sealed), sealedTicket, error);
+    }
+    sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: '/account/security' });
+  });
+}

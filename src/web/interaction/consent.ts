@@ -1,0 +1,61 @@
+import type { Context } from 'koa';
+import { describe } from '../../consents/details-wording.ts';
+import { isPayment, requestedDetails } from '../../oidc/fapi/authorization-details.ts';
+import { formValues } from '../forms.ts';
+import { seeOther, sendPage } from '../page.ts';
+import { loaded, type InteractionDependencies } from './flow.ts';
+import { saveGrant, scopeChoices } from './scopes.ts';
+
+/** The consent page: what the client asks for, each optional scope with its own box. */
+export async function consentPage(ctx: Context, { host }: InteractionDependencies): Promise<void> {
+  const { interaction, state } = loaded(ctx);
+  const client = await host.provider.Client.find(String(interaction.params.client_id));
+  const requested = String(interaction.params.scope ?? 'openid').split(' ').filter(Boolean);
+  const details = requestedDetails(interaction.params);
+  sendPage(ctx, 'interaction/consent', {
+    uid: interaction.uid,
+    csrf: state.csrf,
+    details: details.map(describe),
+    payment: isPayment(details),
+    scopes: scopeChoices(requested),
+    client: {
+      name: client?.clientName ?? client?.clientId,
+      uri: client?.clientUri,
+      policyUri: client?.policyUri,
+      tosUri: client?.tosUri,
+    },
+  });
+}
+
+/** POST consent: the scopes the person left ticked are granted, the others rejected; recorded in ledger and audit. */
+export async function submitConsent(ctx: Context, { host, consents, audit }: InteractionDependencies): Promise<void> {
+  const { interaction } = loaded(ctx);
+  const chosen = formValues(ctx, 'scope', 1024);
+  const authorizationDetails = requestedDetails(interaction.params);
+  const consent = await saveGrant(host.provider, interaction, new Set(chosen), authorizationDetails);
+  const accountId = interaction.session!.accountId;
+  await consents.recordDecision(accountId, consent.grantId!, interaction.grantId ? 'changed' : 'granted');
+  // The record of what was authorised with which authentication (RTS Art 5(1): the payer saw amount and payee).
+  const authorised: Record<string, string | string[]> = authorizationDetails.length
+    ? {
+        authorised: authorizationDetails.map((detail) => describe(detail).summary),
+        authorization_details: JSON.stringify(authorizationDetails),
+        sca_amr: interaction.lastSubmission?.login?.amr ?? [],
+      }
+    : {};
+  await audit.record({
+    type: 'consent.granted',
+    actor: `account:${accountId}`,
+    accountId,
+    clientId: String(interaction.params.client_id),
+    grantId: consent.grantId,
+    details: { requested: String(interaction.params.scope ?? ''), allowed: chosen, ...authorised },
+  });
+  const returnTo = await host.provider.interactionResult(
+    ctx.req,
+    ctx.res,
+    { consent },
+    { mergeWithLastSubmission: true },
+  );
+  seeOther(ctx, returnTo);
+}

@@ -1,0 +1,49 @@
+import type { Context } from 'koa';
+import QRCode from 'qrcode';
+import { totpUri } from '../../auth/totp.ts';
+import { findAccountById } from '../../db/accounts.ts';
+import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
+import { formField } from '../forms.ts';
+import { seeOther, sendPage } from '../page.ts';
+import { origin } from '../request-origin.ts';
+import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
+import { stageOf, writeState, type InteractionState } from './state.ts';
+
+type Enrolment = NonNullable<InteractionState['enrolment']>;
+
+async function enrolmentPage(ctx: Context, deps: InteractionDependencies, enrolment: Enrolment, error?: string) {
+  const { interaction, state } = loaded(ctx);
+  const account = await findAccountById(deps.db, enrolment.accountId);
+  const secret = deps.signIn.openEnrolment(enrolment.sealed);
+  const uri = totpUri(secret, deps.issuerName, account?.username ?? 'account');
+  const qr = await QRCode.toDataURL(uri, { margin: 1, width: 220 });
+  sendPage(ctx, 'interaction/enrol', { uid: interaction.uid, csrf: state.csrf, qr, secret, error }, error ? 400 : 200);
+}
+
+/** The enrolment page: only after password and activation code were accepted together (POST mfa) is a secret shown. */
+export async function showEnrolment(ctx: Context, deps: InteractionDependencies): Promise<void> {
+  const { interaction, state } = loaded(ctx);
+  if (stageOf(interaction.prompt.name, state) !== 'enrolling') return seeOther(ctx, interactionPath(interaction));
+  await enrolmentPage(ctx, deps, state.enrolment!);
+}
+
+/** POST enrol: a code from the new authenticator proves it; the recovery codes are shown once, then the app. */
+export async function submitEnrolment(ctx: Context, deps: InteractionDependencies): Promise<void> {
+  const { interaction, state } = loaded(ctx);
+  const enrolment = state.enrolment;
+  if (!enrolment) return seeOther(ctx, interactionPath(interaction));
+  const code = formField(ctx, 'code', 32);
+  const codes = await deps.signIn.confirmEnrolment(enrolment.accountId, enrolment.sealed, code, origin(ctx));
+  if (!codes) {
+    const error = 'That code did not match. Check the time on your device and try the newest code.';
+    return enrolmentPage(ctx, deps, enrolment, error);
+  }
+  await writeState(interaction, { csrf: state.csrf });
+  const returnTo = await deps.host.provider.interactionResult(
+    ctx.req,
+    ctx.res,
+    { login: { accountId: enrolment.accountId, acr: SCA_ACR, amr: ['pwd', 'otp'], remember: true } },
+    { mergeWithLastSubmission: false },
+  );
+  sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: returnTo });
+}

@@ -1,0 +1,100 @@
+import type { Context, Middleware } from 'koa';
+import { errors } from 'oidc-provider';
+import type { AuditLog } from '../../audit/writer.ts';
+import type { SignIn } from '../../auth/sign-in.ts';
+import type { Consents } from '../../consents/consents.ts';
+import type { Database } from '../../db/database.ts';
+import { DatabaseUnavailable, UnstorableInput } from '../../db/errors.ts';
+import type { ProviderHost } from '../../oidc/provider/host.ts';
+import { StorageUnavailable } from '../../oidc/provider/errors.ts';
+import { newCsrfToken, requireCsrf } from '../csrf.ts';
+import { PageError } from '../error-page.ts';
+import { readState, writeState, type InteractionState } from './state.ts';
+
+export interface InteractionDependencies {
+  host: ProviderHost;
+  db: Database;
+  signIn: SignIn;
+  audit: AuditLog;
+  consents: Consents;
+  issuerName: string;
+}
+
+export type Interaction = Awaited<ReturnType<ProviderHost['provider']['interactionDetails']>>;
+
+export interface LoadedInteraction {
+  interaction: Interaction;
+  state: InteractionState;
+}
+
+/** A refusal on an interaction page: the sign-in cannot continue, for the reason given. */
+export function signInRefused(code: string, status: number, description: string, retryAfter?: number): PageError {
+  const error = status === 403 ? 'forbidden' : status === 503 ? 'temporarily_unavailable' : 'invalid_request';
+  const heading = 'Sign-in could not continue';
+  return new PageError(code, { status, heading, description, error, ...(retryAfter ? { retryAfter } : {}) });
+}
+
+/** Errors of a step as the person reads them; an unknown, expired or other-browser interaction is a 400. */
+function refusalFor(err: unknown): unknown {
+  if (err instanceof DatabaseUnavailable || err instanceof StorageUnavailable) {
+    // Nothing was half-done (each step is one statement or transaction): the person can simply retry.
+    const description = 'Sign-in is temporarily unavailable. Please try again in a moment.';
+    return signInRefused('ERR_SIGN_IN_UNAVAILABLE', 503, description, 5);
+  }
+  if (err instanceof UnstorableInput) {
+    const description = 'The form contains characters that are not allowed. Please try again.';
+    return signInRefused('ERR_SIGN_IN_UNSTORABLE', 400, description);
+  }
+  if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
+    const description = 'This sign-in request is unknown or has expired. Please return to the app and start again.';
+    return signInRefused('ERR_INTERACTION_UNKNOWN', 400, description);
+  }
+  return err;
+}
+
+/**
+ * The one middleware in front of every interaction step: loads the interaction this browser is in (and its state,
+ * made with a fresh CSRF token on the first visit) and turns what a step throws into the page the person reads.
+ */
+export function loadInteraction(host: ProviderHost): Middleware {
+  return async (ctx, next) => {
+    try {
+      const interaction = await host.provider.interactionDetails(ctx.req, ctx.res);
+      if (interaction.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
+      let state = readState(interaction);
+      if (!state) {
+        state = { csrf: newCsrfToken() };
+        await writeState(interaction, state);
+      }
+      ctx.state.interaction = { interaction, state } satisfies LoadedInteraction;
+      await next();
+    } catch (err) {
+      throw refusalFor(err);
+    }
+  };
+}
+
+export function loaded(ctx: Context): LoadedInteraction {
+  return ctx.state.interaction as LoadedInteraction;
+}
+
+/** Every form of an interaction carries its CSRF token. */
+export const interactionForm: Middleware = requireCsrf((ctx) => loaded(ctx).state.csrf, {
+  heading: 'Sign-in could not continue',
+  description: 'This form has expired. Please go back and try again.',
+});
+
+/** A step's form is part of one prompt only. */
+export function expectPrompt(prompt: 'login' | 'consent'): Middleware {
+  return async (ctx, next) => {
+    if (loaded(ctx).interaction.prompt.name !== prompt) {
+      throw signInRefused('ERR_INTERACTION_STEP', 400, 'This step is not part of this sign-in.');
+    }
+    await next();
+  };
+}
+
+/** The path of the interaction's own page, or of one of its steps. */
+export function interactionPath(interaction: Interaction, step?: 'mfa' | 'enrol'): string {
+  return step ? `/interaction/${interaction.uid}/${step}` : `/interaction/${interaction.uid}`;
+}

@@ -1,0 +1,50 @@
+import type { Context } from 'koa';
+import { describe } from '../../consents/details-wording.ts';
+import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
+import { formField } from '../forms.ts';
+import { seeOther, sendPage } from '../page.ts';
+import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
+import { writeState, type InteractionState } from './state.ts';
+
+// One message for an unknown user, a wrong password, a wrong code and a locked account (PSD2 RTS Art 4(3)(a)):
+// nothing tells which factor failed or whether the account exists.
+const FAILED =
+  'The username, password or verification code is not correct, or the account is temporarily locked after too many ' +
+  'attempts. Please try again.';
+const FAILURE_MESSAGES: Record<NonNullable<InteractionState['error']>, string> = {
+  failed: FAILED,
+  locked: FAILED,
+  throttled: 'Too many failed sign-ins from your network. Please try again later.',
+};
+
+/** The login page: username and password (stages signing-in and second-factor). */
+export async function loginPage(ctx: Context, { host }: InteractionDependencies): Promise<void> {
+  const { interaction, state } = loaded(ctx);
+  const client = await host.provider.Client.find(String(interaction.params.client_id));
+  const error = state.error && FAILURE_MESSAGES[state.error];
+  // Shown once. A pending step needs no clearing: the second step consumes it in the database.
+  if (state.error) await writeState(interaction, { csrf: state.csrf });
+  sendPage(ctx, 'interaction/login', {
+    uid: interaction.uid,
+    csrf: state.csrf,
+    error,
+    clientName: client?.clientName,
+    details: requestedDetails(interaction.params).map(describe),
+    loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '',
+  });
+}
+
+/** POST login: the password step; the code page comes next whatever it found. */
+export async function submitLogin(ctx: Context, { signIn }: InteractionDependencies): Promise<void> {
+  const { interaction, state } = loaded(ctx);
+  if (await signIn.ipThrottled(ctx.ip)) {
+    await writeState(interaction, { csrf: state.csrf, error: 'throttled' });
+    return seeOther(ctx, interactionPath(interaction));
+  }
+  if (state.enrolment) return seeOther(ctx, interactionPath(interaction, 'enrol'));
+  const step = await signIn.passwordStep(formField(ctx, 'username', 256), formField(ctx, 'password', 1024));
+  // The same code page comes next whatever the first step found: an unknown account, a wrong password and an
+  // account still without an authenticator (which takes its activation code there) look alike.
+  await writeState(interaction, { csrf: state.csrf, step });
+  seeOther(ctx, interactionPath(interaction, 'mfa'));
+}
