@@ -1,12 +1,13 @@
 import type { Configuration } from 'oidc-provider';
 import type { Database } from '../../../db/database.ts';
-import { findGrantId } from '../../../db/grants.ts';
+import { PgGrantStore } from '../../../db/grants.ts';
 import { ACCOUNT_CLIENT_ID } from '../../clients/account-client.ts';
 import { requestedDetails } from '../../fapi/authorization-details.ts';
 import { unlessUnavailable } from '../errors.ts';
 
 /** Which earlier consent (oidc-provider Grant) an authorization request may reuse without asking again. */
 export function grants(db: Database): Configuration {
+  const store = new PgGrantStore(db);
   return {
     // A consent given once holds for later sign-ins from any browser, until it expires or is withdrawn.
     async loadExistingGrant(ctx) {
@@ -33,7 +34,7 @@ export function grants(db: Database): Configuration {
       const remembered = oidc.session.grantIdFor(oidc.client.clientId);
       const sessionGrant = remembered ? await oidc.provider.Grant.find(remembered) : undefined;
       if (sessionGrant && !sessionGrant.rar?.length) return sessionGrant;
-      const stored = await unlessUnavailable(findGrantId(db, accountId, oidc.client.clientId));
+      const stored = await unlessUnavailable(store.reusableGrantId(accountId, oidc.client.clientId));
       return stored ? oidc.provider.Grant.find(stored) : undefined;
     },
   };
