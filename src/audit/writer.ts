@@ -56,7 +56,10 @@ export class AuditLog {
     while (this.#queue.length) {
       const batch = this.#queue.splice(0, MAX_BATCH);
       await this.#insert(batch).catch((err: unknown) => {
-        this.#log.error({ err: (err as Error).message, audit: batch.map((queued) => queued.event) }, 'audit events could not be written');
+        this.#log.error(
+          { err: (err as Error).message, audit: batch.map((queued) => queued.event) },
+          'audit events could not be written',
+        );
       });
     }
   }

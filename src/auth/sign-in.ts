@@ -7,15 +7,13 @@ import type { Queryable } from '../db/database.ts';
 import type { Reservation } from '../db/lockout.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { hashActivationCode, newActivationCode } from './activation-codes.ts';
-import { parametersOf, PasswordHasher } from './password.ts';
-import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
-import { checkTotp, newTotpSecret } from './totp.ts';
+import { PasswordCheck } from './knowledge.ts';
+import { PossessionCheck } from './possession.ts';
+import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
+import { checkTotp, newTotpSecret, TOTP_PURPOSE } from './totp.ts';
 
-export const TOTP_PURPOSE = 'totp secret';
-/** A password hash made with the current ARGON2_* settings, sealed in the step until the second factor is in. */
-const REHASH_PURPOSE = 'password rehash';
-/** What unknown usernames and wrong passwords are hashed as; never stored. */
-const DUMMY_PASSWORD = 'kluis dummy password';
+/** Re-exported for the callers that seal TOTP secrets (`users add`, the bench) alongside SignIn. */
+export { TOTP_PURPOSE };
 
 /** What the first step learnt, kept server-side in the interaction until the second factor is in. */
 export interface PasswordStep {
@@ -44,8 +42,6 @@ export type ScaOutcome =
   /** `stale`: this password step was judged already (a parallel or repeated post); nothing was done. */
   | { ok: false; reason: 'failed' | 'locked' | 'throttled' | 'stale' };
 
-type Possession = 'otp' | 'recovery' | 'activation';
-
 /**
  * Strong customer authentication (PSD2 RTS Art 4): knowledge (password) and possession (TOTP or a recovery code;
  * for an account without an authenticator yet, the activation code the operator handed over out of band).
@@ -56,22 +52,22 @@ export class SignIn {
   readonly #box: SecretBox;
   readonly #audit: AuditLog;
   readonly #policy: Config['sca'];
-  /** Judged in place of a real secret for unknown, un-enrolled or refused attempts, so every path costs the same. */
-  readonly #dummySealedSecret: string;
-  readonly #hasher: PasswordHasher;
-  /** The hash unknown usernames are checked against; see {@link SignIn.#dummyHash}. */
-  #dummyHash: Promise<string> | undefined;
+  readonly #password: PasswordCheck;
+  readonly #possession: PossessionCheck;
 
   constructor(store: AccountStore, box: SecretBox, audit: AuditLog, policy: Config['sca']) {
     this.#store = store;
     this.#box = box;
     this.#audit = audit;
     this.#policy = policy;
-    this.#dummySealedSecret = box.encrypt(newTotpSecret(), TOTP_PURPOSE);
-    this.#hasher = new PasswordHasher(policy.argon2);
+    this.#password = new PasswordCheck(store, box, policy.argon2);
+    this.#possession = new PossessionCheck(store, box);
   }
 
-  /** True (and audited) when `ip` has used up its failed sign-ins for the window: one address cannot lock out many accounts. */
+  /**
+   * True (and audited) when `ip` has used up its failed sign-ins for the window: one address cannot lock out many
+   * accounts.
+   */
   async ipThrottled(ip: string): Promise<boolean> {
     const { failures, windowSeconds } = this.#policy.ipLimit;
     const throttled = (await this.#store.ipFailures(ip, windowSeconds)) >= failures;
@@ -89,29 +85,8 @@ export class SignIn {
    */
   async passwordStep(username: string, password: string): Promise<PasswordStep> {
     const account = username ? await this.#store.findByUsername(username) : undefined;
-    const stored = account?.passwordHash ?? (await this.#unknownUserHash());
-    const passwordOk = (await this.#hasher.verify(stored, password)) && account !== undefined;
-    const rehash = this.#hasher.needsRehash(stored)
-      ? this.#box.encrypt(await this.#hasher.hash(passwordOk ? password : DUMMY_PASSWORD), REHASH_PURPOSE)
-      : null;
+    const { passwordOk, rehash } = await this.#password.check(account, password);
     return { id: await this.#store.openSignInStep(), accountId: account?.id ?? null, passwordOk, rehash };
-  }
-
-  /**
-   * A dummy made with the parameters most stored hashes have, so an unknown username costs what a typical account
-   * costs: after an ARGON2_* change, most accounts still have the old parameters and take a verification plus a
-   * rehash, and so do unknown usernames; once most have been rehashed (or on a fresh database), a verification
-   * with the current ones. Settled once per process (on its first password step; a restart follows the majority).
-   */
-  #unknownUserHash(): Promise<string> {
-    this.#dummyHash ??= this.#store.commonPasswordParameters().then(
-      (common) => this.#hasher.hash(DUMMY_PASSWORD, (common && parametersOf(common)) || undefined),
-      (err: unknown) => {
-        this.#dummyHash = undefined;
-        throw err;
-      },
-    );
-    return this.#dummyHash;
   }
 
   /**
@@ -129,22 +104,33 @@ export class SignIn {
     }
     const { account } = attempt;
     // A wrong password still runs every check (against nothing that can match), so it cannot burn a valid code.
-    const possession = await this.#possession(attempt.reserved && step.passwordOk ? account : undefined, account, code.trim());
+    const judged = attempt.reserved && step.passwordOk ? account : undefined;
+    const possession = await this.#possession.judge(judged, account, code.trim());
 
     if (account && possession) {
       const succeeded = possession === 'activation' ? 'activation_code.used' : 'login.succeeded';
       await this.#store.attemptSucceeded(account.id, origin.ip, attempt.eventId, succeeded);
       // Only a right password reaches this point, so the sealed hash is of the password.
       if (step.rehash) {
-        await this.#store.updatePasswordHash(account.id, this.#box.decrypt(step.rehash, REHASH_PURPOSE));
+        await this.#store.updatePasswordHash(account.id, this.#password.openRehash(step.rehash));
       }
       if (possession === 'activation') return { ok: true, accountId: account.id, enrol: true };
       if (possession === 'recovery') {
         const left = await this.#store.unusedRecoveryCodes(account.id);
-        await this.#audit.record({ type: 'recovery_code.used', actor: `account:${account.id}`, accountId: account.id, details: { remaining: left } });
+        await this.#audit.record({
+          type: 'recovery_code.used',
+          actor: `account:${account.id}`,
+          accountId: account.id,
+          details: { remaining: left },
+        });
         await this.#store.recordSecurityEvent(account.id, 'recovery_code.used', origin);
       }
-      await this.#audit.record({ type: 'login.succeeded', actor: `account:${account.id}`, accountId: account.id, details: { amr: ['pwd', 'otp'], attempt: attempt.attempt } });
+      await this.#audit.record({
+        type: 'login.succeeded',
+        actor: `account:${account.id}`,
+        accountId: account.id,
+        details: { amr: ['pwd', 'otp'], attempt: attempt.attempt },
+      });
       return { ok: true, accountId: account.id, amr: ['pwd', 'otp'] };
     }
 
@@ -155,30 +141,12 @@ export class SignIn {
       actor: account ? `account:${account.id}` : 'anonymous',
       accountId: account?.id,
       // `judged: false`: refused unjudged (locked, disabled); `attempt`: its place since the last success or lockout.
-      details: account ? { known_account: true, judged: attempt.reserved, attempt: attempt.attempt } : { ip: origin.ip, known_account: false },
+      details: account
+        ? { known_account: true, judged: attempt.reserved, attempt: attempt.attempt }
+        : { ip: origin.ip, known_account: false },
     });
     if (account) await this.#lockedNow(account, attempt, origin);
     return { ok: false, reason: (account && !attempt.reserved) || attempt.lockedUntil ? 'locked' : 'failed' };
-  }
-
-  /**
-   * Which possession factor `code` proves for `judged` (undefined: judge nothing real, as for an unknown account, a
-   * wrong password or a refused attempt). Every branch does the same work whether or not there is a real account.
-   */
-  async #possession(judged: AccountRecord | undefined, found: AccountRecord | undefined, code: string): Promise<Possession | null> {
-    const enrolled = found?.totpSecretEncrypted != null;
-    if (/^\d{6}$/.test(code)) {
-      const real = judged?.totpSecretEncrypted ?? null;
-      const matched = await checkTotp(this.#box.decrypt(real ?? this.#dummySealedSecret, TOTP_PURPOSE), code, real ? judged!.totpLastStep : null);
-      return real && matched !== null && (await this.#store.acceptTotpStep(judged!.id, matched)) ? 'otp' : null;
-    }
-    // Recovery codes belong to enrolled accounts, activation codes to accounts still without an authenticator.
-    const recovery = hashRecoveryCode(this.#box, code);
-    const activation = hashActivationCode(this.#box, code);
-    if (enrolled) {
-      return (await this.#store.useRecoveryCode(found!.id, recovery, judged !== undefined)) ? 'recovery' : null;
-    }
-    return (await this.#store.consumeActivationCode(found?.id ?? '', activation, judged !== undefined)) ? 'activation' : null;
   }
 
   /** When this failed attempt was the one that reached the threshold: the account is locked, audited once. */
@@ -214,9 +182,19 @@ export class SignIn {
     const codes = newRecoveryCodes();
     const stored = await this.#store.enrolFirstTotp(accountId, sealed, step, this.#recoveryHashes(codes));
     if (!stored) return null;
-    await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', activation_code: true } });
+    await this.#audit.record({
+      type: 'mfa.enrolled',
+      actor: `account:${accountId}`,
+      accountId,
+      details: { method: 'totp', activation_code: true },
+    });
     await this.#store.recordSecurityEvent(accountId, 'mfa.enrolled', origin);
-    await this.#audit.record({ type: 'login.succeeded', actor: `account:${accountId}`, accountId, details: { amr: ['pwd', 'otp'], enrolment: true } });
+    await this.#audit.record({
+      type: 'login.succeeded',
+      actor: `account:${accountId}`,
+      accountId,
+      details: { amr: ['pwd', 'otp'], enrolment: true },
+    });
     await this.#store.recordSecurityEvent(accountId, 'login.succeeded', origin);
     return codes;
   }
@@ -230,14 +208,7 @@ export class SignIn {
     const attempt = await this.#store.reserveAttempt(accountId, origin, this.#policy);
     const account = attempt.account;
     if (!account || !attempt.ipAllowed) return false;
-    const trimmed = code.trim();
-    let possession: Possession | null = null;
-    if (attempt.reserved && account.totpSecretEncrypted && /^\d{6}$/.test(trimmed)) {
-      const matched = await checkTotp(this.#box.decrypt(account.totpSecretEncrypted, TOTP_PURPOSE), trimmed, account.totpLastStep);
-      if (matched !== null && (await this.#store.acceptTotpStep(account.id, matched))) possession = 'otp';
-    } else if (attempt.reserved && account.totpSecretEncrypted && looksLikeRecoveryCode(trimmed)) {
-      if (await this.#store.useRecoveryCode(account.id, hashRecoveryCode(this.#box, trimmed), true)) possession = 'recovery';
-    }
+    const possession = attempt.reserved ? await this.#possession.stepUp(account, code.trim()) : null;
     if (possession) {
       const succeeded = possession === 'recovery' ? 'recovery_code.used' : 'login.succeeded';
       await this.#store.attemptSucceeded(account.id, origin.ip, attempt.eventId, succeeded);
@@ -259,7 +230,12 @@ export class SignIn {
     if (step === null) return null;
     const codes = newRecoveryCodes();
     await this.#store.replaceTotp(accountId, sealed, step, this.#recoveryHashes(codes));
-    await this.#audit.record({ type: 'mfa.enrolled', actor: `account:${accountId}`, accountId, details: { method: 'totp', reenrolment: true } });
+    await this.#audit.record({
+      type: 'mfa.enrolled',
+      actor: `account:${accountId}`,
+      accountId,
+      details: { method: 'totp', reenrolment: true },
+    });
     await this.#store.recordSecurityEvent(accountId, 'mfa.enrolled', origin);
     return codes;
   }
@@ -282,7 +258,12 @@ export class SignIn {
  * A new activation code for an account without an authenticator (`users add`, `users reset-mfa`, the demo): stored
  * only as a keyed hash, replacing any earlier one; the code itself is returned to be shown once.
  */
-export async function issueActivationCode(db: Queryable, box: SecretBox, accountId: string, ttlSeconds: number): Promise<{ code: string; expiresAt: Date }> {
+export async function issueActivationCode(
+  db: Queryable,
+  box: SecretBox,
+  accountId: string,
+  ttlSeconds: number,
+): Promise<{ code: string; expiresAt: Date }> {
   const code = newActivationCode();
   return { code, expiresAt: await setActivationCode(db, accountId, hashActivationCode(box, code), ttlSeconds) };
 }

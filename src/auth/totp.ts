@@ -1,5 +1,8 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 
+/** The purpose TOTP secrets are sealed under (SecretBox), in `accounts` and in an enrolment's interaction state. */
+export const TOTP_PURPOSE = 'totp secret';
+
 /** RFC 6238 with the usual authenticator-app settings: SHA-1, 6 digits, 30-second steps. */
 const PERIOD = 30;
 
@@ -15,7 +18,12 @@ export function totpUri(secret: string, issuer: string, label: string): string {
  * Checks a code, allowing one step of clock drift either way (RFC 6238 5.2) and never a step at or before
  * `lastStep`, so an accepted code cannot be replayed within its window. Returns the matched step, or null.
  */
-export async function checkTotp(secret: string, code: string, lastStep: number | null, now = Date.now()): Promise<number | null> {
+export async function checkTotp(
+  secret: string,
+  code: string,
+  lastStep: number | null,
+  now = Date.now(),
+): Promise<number | null> {
   if (!/^\d{6}$/.test(code)) return null;
   const result = await verify({
     secret,

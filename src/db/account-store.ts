@@ -86,7 +86,12 @@ export interface SecurityActivity {
 
 /** Everything sign-in and the account area keep about a person. */
 export interface AccountStore
-  extends AccountRecords, SignInSteps, SignInAttempts, SecondFactors, ActivationCodes, SecurityActivity {}
+  extends AccountRecords,
+    SignInSteps,
+    SignInAttempts,
+    SecondFactors,
+    ActivationCodes,
+    SecurityActivity {}
 
 /** The {@link AccountStore} on Postgres; built on a pool or on a transaction's `tx`. */
 export class PgAccountStore implements AccountStore {

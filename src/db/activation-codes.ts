@@ -1,10 +1,17 @@
 import type { Queryable } from './database.ts';
 
 /** The `activation_codes` table: at most one live code per account, stored as a keyed hash. */
-export async function setActivationCode(db: Queryable, accountId: string, codeHash: string, ttlSeconds: number): Promise<Date> {
+export async function setActivationCode(
+  db: Queryable,
+  accountId: string,
+  codeHash: string,
+  ttlSeconds: number,
+): Promise<Date> {
   const { rows } = await db.query<{ expires_at: Date }>(
-    `insert into activation_codes (account_id, code_hash, expires_at) values ($1, $2, now() + make_interval(secs => $3::float8))
-     on conflict (account_id) do update set code_hash = excluded.code_hash, expires_at = excluded.expires_at, created_at = now()
+    `insert into activation_codes (account_id, code_hash, expires_at)
+     values ($1, $2, now() + make_interval(secs => $3::float8))
+     on conflict (account_id) do update
+       set code_hash = excluded.code_hash, expires_at = excluded.expires_at, created_at = now()
      returning expires_at`,
     [accountId, codeHash, ttlSeconds],
   );
@@ -16,7 +23,12 @@ export async function setActivationCode(db: Queryable, accountId: string, codeHa
  * matches and has not expired: one conditional DELETE, so of parallel attempts with the code at most one wins.
  * The statement runs whatever `allowed` says, so a wrong password costs the same time as a right one.
  */
-export async function consumeActivationCode(db: Queryable, accountId: string, codeHash: string, allowed: boolean): Promise<boolean> {
+export async function consumeActivationCode(
+  db: Queryable,
+  accountId: string,
+  codeHash: string,
+  allowed: boolean,
+): Promise<boolean> {
   const { rowCount } = await db.query(
     'delete from activation_codes where $3::boolean and account_id = $1 and code_hash = $2 and expires_at > now()',
     [accountId, codeHash, allowed],

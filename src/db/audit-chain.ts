@@ -47,7 +47,8 @@ export async function verifyAuditChain(db: Queryable, batchSize = 5000): Promise
   let events = 0;
   for (;;) {
     const { rows } = await db.query<{ seq: string; id: string; hash: string; prev_hash: string; expected: string }>(
-      `select seq, id, hash, prev_hash, audit_event_digest(a) as expected from audit_events a where seq > $1 order by seq limit $2`,
+      `select seq, id, hash, prev_hash, audit_event_digest(a) as expected from audit_events a
+       where seq > $1 order by seq limit $2`,
       [previous.seq, batchSize],
     );
     for (const row of rows) {
@@ -78,13 +79,24 @@ export type AuditRow = {
 };
 
 /** Audit events in chain order, from `afterSeq`, for tail and export. */
-export async function auditEvents(db: Queryable, options: { afterSeq?: number; since?: Date; limit: number }): Promise<AuditRow[]> {
-  const { rows } = await db.query<Omit<AuditRow, 'seq' | 'id' | 'occurred_at'> & { seq: string; id: string; occurred_at: Date }>(
-    `select seq, id, occurred_at, type, actor, client_id, account_id, grant_id, request_id, details, hash from audit_events
+export async function auditEvents(
+  db: Queryable,
+  options: { afterSeq?: number; since?: Date; limit: number },
+): Promise<AuditRow[]> {
+  const { rows } = await db.query<
+    Omit<AuditRow, 'seq' | 'id' | 'occurred_at'> & { seq: string; id: string; occurred_at: Date }
+  >(
+    `select seq, id, occurred_at, type, actor, client_id, account_id, grant_id, request_id, details, hash
+     from audit_events
      where seq > $1 and ($2::timestamptz is null or occurred_at >= $2) order by seq limit $3`,
     [options.afterSeq ?? 0, options.since ?? null, options.limit],
   );
-  return rows.map((row) => ({ ...row, seq: Number(row.seq), id: Number(row.id), occurred_at: new Date(row.occurred_at).toISOString() }));
+  return rows.map((row) => ({
+    ...row,
+    seq: Number(row.seq),
+    id: Number(row.id),
+    occurred_at: new Date(row.occurred_at).toISOString(),
+  }));
 }
 
 export async function lastSeq(db: Queryable): Promise<number> {

@@ -56,7 +56,8 @@ export async function reserveAttempt(
        insert into login_failures_by_ip as f (ip, window_start, failures) values ($2, now(), 1)
        on conflict (ip) do update set
          failures = case when f.window_start < now() - make_interval(secs => $4::float8) then 1 else f.failures + 1 end,
-         window_start = case when f.window_start < now() - make_interval(secs => $4::float8) then now() else f.window_start end
+         window_start = case when f.window_start < now() - make_interval(secs => $4::float8)
+           then now() else f.window_start end
        where f.window_start < now() - make_interval(secs => $4::float8) or f.failures < $5
        returning 1
      ), reserved as (
@@ -67,7 +68,8 @@ export async function reserveAttempt(
            then now() + make_interval(secs => least($8::float8, $7::float8 * power(2, least(${RECENT_LOCKOUTS}, 30))))
            else locked_until end,
          updated_at = now()
-       where id = $1 and status = 'active' and (locked_until is null or locked_until <= now()) and exists (select 1 from ip)
+       where id = $1 and status = 'active' and (locked_until is null or locked_until <= now())
+         and exists (select 1 from ip)
        returning id, case when locked_until > now() then locked_until end as locks_until,
          case when locked_until > now() then $6 else failed_attempts end as attempt, lockouts as lockouts_now
      ), event as (
@@ -81,7 +83,16 @@ export async function reserveAttempt(
      left join accounts a on a.id = $1
      left join reserved r on true
      left join event e on true`,
-    [accountId ?? '', origin.ip, origin.device, policy.ipLimit.windowSeconds, policy.ipLimit.failures, threshold, baseSeconds, maxSeconds],
+    [
+      accountId ?? '',
+      origin.ip,
+      origin.device,
+      policy.ipLimit.windowSeconds,
+      policy.ipLimit.failures,
+      threshold,
+      baseSeconds,
+      maxSeconds,
+    ],
   );
   const row = rows[0]!;
   return {
@@ -99,7 +110,13 @@ export async function reserveAttempt(
  * A reserved attempt that was judged right: the account's failures (and a lock this very burst of attempts set) are
  * cleared, the address gets its reserved failure back, and the security-activity row becomes `eventType`.
  */
-export async function attemptSucceeded(db: Queryable, accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType): Promise<void> {
+export async function attemptSucceeded(
+  db: Queryable,
+  accountId: string,
+  ip: string,
+  eventId: string | null,
+  eventType: SecurityEventType,
+): Promise<void> {
   await db.query(
     `with account as (
        update accounts set failed_attempts = 0, lockouts = 0, locked_until = null, updated_at = now() where id = $1
@@ -113,12 +130,16 @@ export async function attemptSucceeded(db: Queryable, accountId: string, ip: str
 
 /** The operator's unlock: the next lock starts again at `LOCKOUT_DURATION`. */
 export async function unlock(db: Queryable, id: string): Promise<void> {
-  await db.query(`update accounts set failed_attempts = 0, lockouts = 0, locked_until = null, updated_at = now() where id = $1`, [id]);
+  await db.query(
+    `update accounts set failed_attempts = 0, lockouts = 0, locked_until = null, updated_at = now() where id = $1`,
+    [id],
+  );
 }
 
 export async function ipFailures(db: Queryable, ip: string, windowSeconds: number): Promise<number> {
   const { rows } = await db.query<{ failures: number }>(
-    `select failures from login_failures_by_ip where ip = $1 and window_start >= now() - make_interval(secs => $2::float8)`,
+    `select failures from login_failures_by_ip
+     where ip = $1 and window_start >= now() - make_interval(secs => $2::float8)`,
     [ip, windowSeconds],
   );
   return rows[0]?.failures ?? 0;

@@ -87,7 +87,11 @@ export async function resetMfa(db: Queryable, id: string): Promise<void> {
 }
 
 /** Replaces every recovery code stored as a plain SHA-256 by `wrap` of it (scheme 'hmac-sha256'), a batch at a time. */
-export async function rewrapSha256RecoveryCodes(tx: Queryable, wrap: (sha256: string) => string, batch: number): Promise<number> {
+export async function rewrapSha256RecoveryCodes(
+  tx: Queryable,
+  wrap: (sha256: string) => string,
+  batch: number,
+): Promise<number> {
   let rewrapped = 0;
   for (;;) {
     const { rows } = await tx.query<{ account_id: string; code_hash: string }>(
@@ -127,7 +131,9 @@ export async function useRecoveryCode(
 }
 
 export async function unusedRecoveryCodes(db: Queryable, accountId: string): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('select count(*)::int as n from recovery_codes where account_id = $1 and used_at is null', [accountId]);
+  const { rows } = await db.query<{ n: number }>(
+    'select count(*)::int as n from recovery_codes where account_id = $1 and used_at is null',
+    [accountId],
+  );
   return rows[0]?.n ?? 0;
 }
-

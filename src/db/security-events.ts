@@ -33,9 +33,14 @@ export async function recordSecurityEvent(
 }
 
 export async function securityEventsFor(db: Queryable, accountId: string, limit = 50): Promise<SecurityEvent[]> {
-  const { rows } = await db.query<{ occurred_at: Date; type: SecurityEventType; ip: string | null; device: string | null }>(
-    'select occurred_at, type, ip, device from security_events where account_id = $1 order by id desc limit $2',
-    [accountId, limit],
-  );
+  const { rows } = await db.query<{
+    occurred_at: Date;
+    type: SecurityEventType;
+    ip: string | null;
+    device: string | null;
+  }>('select occurred_at, type, ip, device from security_events where account_id = $1 order by id desc limit $2', [
+    accountId,
+    limit,
+  ]);
   return rows.map((row) => ({ occurredAt: row.occurred_at, type: row.type, ip: row.ip, device: row.device }));
 }

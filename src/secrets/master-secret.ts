@@ -18,7 +18,8 @@ export function encodedRandomBits(secret: string): number {
   const distinct = new Set(body).size;
   const hex = (/^[0-9a-f]+$/.test(body) || /^[0-9A-F]+$/.test(body)) && /[0-9]/.test(body) && /[a-fA-F]/.test(body);
   if (hex && distinct >= Math.min(16, body.length) / 3) return madeByHand(body, 4) ? 0 : body.length * 4;
-  const base64 = (/^[A-Za-z0-9+/]+$/.test(body) || /^[A-Za-z0-9_-]+$/.test(body)) && /[a-z]/.test(body) && /[A-Z]/.test(body);
+  const base64 =
+    (/^[A-Za-z0-9+/]+$/.test(body) || /^[A-Za-z0-9_-]+$/.test(body)) && /[a-z]/.test(body) && /[A-Z]/.test(body);
   if (base64 && distinct >= Math.min(64, body.length) / 3) return madeByHand(body, 6) ? 0 : body.length * 6;
   return 0;
 }

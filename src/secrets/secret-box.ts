@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { KluisError } from '../errors.ts';
 
 const VERSION = 'v1';
@@ -23,7 +31,8 @@ export class SecretBox {
   constructor(key: Buffer) {
     if (key.length !== 32) throw new TypeError('SecretBox needs a 32-byte key');
     this.#key = key;
-    // A KeyObject, made once: HMAC under a raw Buffer key costs ~10 µs a call against ~2 µs (every token lookup hashes).
+    // A KeyObject, made once: HMAC under a raw Buffer key costs ~10 µs a call against ~2 µs (every token lookup
+    // hashes).
     this.#hashKey = createSecretKey(Buffer.from(hkdfSync('sha256', key, 'kluis', 'kluis keyed hash v1', 32)));
   }
 
@@ -55,19 +64,24 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.#key, iv);
     cipher.setAAD(Buffer.from(purpose));
     const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [VERSION, iv, ciphertext, cipher.getAuthTag()].map((part) => (typeof part === 'string' ? part : part.toString('base64url'))).join('.');
+    return [VERSION, iv, ciphertext, cipher.getAuthTag()]
+      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+      .join('.');
   }
 
   decrypt(sealed: string, purpose: string): string {
     const [version, iv, ciphertext, tag] = sealed.split('.');
-    if (version !== VERSION || !iv || ciphertext === undefined || !tag) throw new DecryptionFailed(`not a sealed value for ${purpose}`);
+    if (version !== VERSION || !iv || ciphertext === undefined || !tag)
+      throw new DecryptionFailed(`not a sealed value for ${purpose}`);
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.#key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(purpose));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
     } catch (err) {
-      throw new DecryptionFailed(`cannot decrypt ${purpose}: wrong key-encryption key or altered value`, { cause: err });
+      throw new DecryptionFailed(`cannot decrypt ${purpose}: wrong key-encryption key or altered value`, {
+        cause: err,
+      });
     }
   }
 }

@@ -48,7 +48,10 @@ interface StoredKdf {
  * in development (http issuer) without it, a random master secret is generated once and kept in the database.
  * Concurrent first starts are safe: every value is inserted with ON CONFLICT DO NOTHING and read back.
  */
-export async function loadServerSecrets(db: Queryable, config: Pick<Config, 'secret' | 'production'>): Promise<ServerSecrets> {
+export async function loadServerSecrets(
+  db: Queryable,
+  config: Pick<Config, 'secret' | 'production'>,
+): Promise<ServerSecrets> {
   let master = config.secret;
   if (!master) {
     if (config.production) throw new ConfigError('KLUIS_SECRET is required when ISSUER is https (production)');
@@ -70,9 +73,14 @@ export async function loadServerSecrets(db: Queryable, config: Pick<Config, 'sec
 
   return {
     box,
-    cookieKeys: JSON.parse(await sealedValue(db, box, COOKIE_KEYS, () => JSON.stringify([randomBytes(32).toString('base64url')]))) as string[],
+    cookieKeys: JSON.parse(
+      await sealedValue(db, box, COOKIE_KEYS, () => JSON.stringify([randomBytes(32).toString('base64url')])),
+    ) as string[],
     pairwiseSalt: await sealedValue(db, box, PAIRWISE_SALT, () => randomBytes(32).toString('base64url')),
-    dpopNonceSecret: Buffer.from(await sealedValue(db, box, DPOP_NONCE_SECRET, () => randomBytes(32).toString('base64url')), 'base64url'),
+    dpopNonceSecret: Buffer.from(
+      await sealedValue(db, box, DPOP_NONCE_SECRET, () => randomBytes(32).toString('base64url')),
+      'base64url',
+    ),
   };
 }
 

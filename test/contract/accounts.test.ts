@@ -47,7 +47,10 @@ describe('accounts', () => {
       assert.equal((await store.findByUsername('zoË'))?.id, id);
       assert.equal((await store.findById(id))?.username, 'Zoë');
       assert.equal(await store.findByUsername('nobody'), undefined);
-      assert.deepEqual((await store.list()).map((a) => a.username), ['adam', 'Zoë']);
+      assert.deepEqual(
+        (await store.list()).map((a) => a.username),
+        ['adam', 'Zoë'],
+      );
     }));
 
   test('the common password parameters are those most stored hashes share, and undefined without accounts', () =>
@@ -96,7 +99,11 @@ describe('sign-in attempts', () => {
       assert.equal(await store.ipFailures(ORIGIN.ip, 900), 1);
       assert.equal((await store.findById(id))?.failedAttempts, 0);
       const events = await store.securityEventsFor(id);
-      assert.deepEqual(events.map((e) => e.type), ['login.succeeded', 'login.failed'], 'newest first');
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['login.succeeded', 'login.failed'],
+        'newest first',
+      );
       assert.equal((await store.reserveAttempt(id, ORIGIN, POLICY)).attempt, 1, 'counting starts again');
     }));
 

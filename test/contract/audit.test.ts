@@ -47,7 +47,14 @@ test('events appended in one batch keep their order and fields, and the chain ve
       event(3),
     ]);
     const rows = await store.events({ limit: 10 });
-    assert.deepEqual(rows.map((row) => [row.seq, row.details['n']]), [[1, 1], [2, 2], [3, 3]]);
+    assert.deepEqual(
+      rows.map((row) => [row.seq, row.details['n']]),
+      [
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ],
+    );
     assert.deepEqual(
       [rows[0]!.actor, rows[0]!.client_id, rows[0]!.grant_id, rows[1]!.account_id, rows[2]!.request_id],
       ['client:c1', 'c1', 'g1', 'a1', 'request 3'],
@@ -89,11 +96,17 @@ test('a deleted event is reported as missing', () =>
 test('events are read in chain order after a seq, from a time and up to a limit', () =>
   withStore(async (store, t) => {
     await store.append(Array.from({ length: 6 }, (_, i) => event(i)));
-    assert.deepEqual((await store.events({ afterSeq: 2, limit: 3 })).map((row) => row.seq), [3, 4, 5]);
+    assert.deepEqual(
+      (await store.events({ afterSeq: 2, limit: 3 })).map((row) => row.seq),
+      [3, 4, 5],
+    );
     await t.db.query('alter table audit_events disable trigger audit_events_no_update_delete');
     await t.db.query(`update audit_events set occurred_at = now() - interval '1 day' where seq <= 4`);
     await t.db.query('alter table audit_events enable trigger audit_events_no_update_delete');
     const since = new Date(Date.now() - 3_600_000);
-    assert.deepEqual((await store.events({ since, limit: 10 })).map((row) => row.seq), [5, 6]);
+    assert.deepEqual(
+      (await store.events({ since, limit: 10 })).map((row) => row.seq),
+      [5, 6],
+    );
     assert.equal(await store.lastSeq(), 6);
   }));

@@ -153,7 +153,10 @@ class MemoryAccountStore implements AccountStore {
   }
 
   async replaceRecoveryCodes(id: string, codeHashes: string[]) {
-    this.recovery.set(id, codeHashes.map((hash) => ({ hash, used: false })));
+    this.recovery.set(
+      id,
+      codeHashes.map((hash) => ({ hash, used: false })),
+    );
   }
 
   async useRecoveryCode(accountId: string, hashes: { keyed: string; legacy: string | null }, allowed: boolean) {
@@ -198,7 +201,10 @@ class MemoryAccountStore implements AccountStore {
   }
 
   async securityEventsFor(accountId: string, limit = 50) {
-    return this.events.filter((e) => e.accountId === accountId).reverse().slice(0, limit);
+    return this.events
+      .filter((e) => e.accountId === accountId)
+      .reverse()
+      .slice(0, limit);
   }
 }
 
@@ -279,7 +285,10 @@ describe('judgement', () => {
   test('the attempt is reserved before any factor is judged', async () => {
     const { secret } = await person('dov');
     await person('eli', 'ACTIVATIONCODE123456');
-    for (const [username, code] of [['dov', await generate({ secret })], ['eli', 'ACTIVATIONCODE123456']] as const) {
+    for (const [username, code] of [
+      ['dov', await generate({ secret })],
+      ['eli', 'ACTIVATIONCODE123456'],
+    ] as const) {
       store.calls.length = 0;
       assert.equal((await attempt(username, PASSWORD, code)).ok, true);
       const reserved = store.calls.indexOf('reserveAttempt');
