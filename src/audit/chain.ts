@@ -1,4 +1,4 @@
-import { type AuditRow, auditEvents, lastSeq, verifyAuditChain } from '../db/audit-chain.ts';
+import { type AuditRow, PgAuditStore } from '../db/audit-chain.ts';
 import type { Queryable } from '../db/database.ts';
 import { KluisError } from '../errors.ts';
 
@@ -11,7 +11,7 @@ export class AuditChainBroken extends KluisError {
 
 /** The whole chain verified, or AuditChainBroken naming the first broken event. */
 export async function verifyAudit({ db }: { db: Queryable }) {
-  const verdict = await verifyAuditChain(db);
+  const verdict = await new PgAuditStore(db).verify();
   if (!verdict.ok) {
     const where = `event ${verdict.seq} (id ${verdict.id})`;
     throw new AuditChainBroken(
@@ -23,17 +23,19 @@ export async function verifyAudit({ db }: { db: Queryable }) {
 
 /** The newest `limit` events, oldest first. */
 export async function tailAudit({ db }: { db: Queryable }, limit: number): Promise<AuditRow[]> {
-  const from = Math.max(0, (await lastSeq(db)) - limit);
-  return auditEvents(db, { afterSeq: from, limit });
+  const store = new PgAuditStore(db);
+  const from = Math.max(0, (await store.lastSeq()) - limit);
+  return store.events({ afterSeq: from, limit });
 }
 
 const BATCH = 5000;
 
 /** Every event (since a time) in chain order, for a SIEM; read a batch at a time, so any length streams. */
 export async function* exportAudit({ db }: { db: Queryable }, since?: Date): AsyncGenerator<AuditRow> {
+  const store = new PgAuditStore(db);
   let after = 0;
   for (;;) {
-    const batch = await auditEvents(db, { afterSeq: after, ...(since ? { since } : {}), limit: BATCH });
+    const batch = await store.events({ afterSeq: after, ...(since ? { since } : {}), limit: BATCH });
     yield* batch;
     if (batch.length < BATCH) return;
     after = batch.at(-1)!.seq;

@@ -17,7 +17,7 @@ export interface NewAuditEvent {
  * Appends `events` to the append-only `audit_events` table in one multi-row INSERT, in order: the chain trigger
  * takes its lock once per batch instead of once per event.
  */
-export async function appendAuditEvents(db: Queryable, events: NewAuditEvent[]): Promise<void> {
+async function appendAuditEvents(db: Queryable, events: NewAuditEvent[]): Promise<void> {
   if (events.length === 0) return;
   const values: unknown[] = [];
   const tuples = events.map((event, i) => {
@@ -42,7 +42,7 @@ export type ChainVerdict =
  * uses) and checking each row points at the one before it. The first broken row is reported: an edited row no
  * longer matches its hash; a deleted row leaves a gap in `seq` and a dangling `prev_hash`.
  */
-export async function verifyAuditChain(db: Queryable, batchSize = 5000): Promise<ChainVerdict> {
+async function verifyAuditChain(db: Queryable, batchSize = 5000): Promise<ChainVerdict> {
   let previous = { seq: 0, hash: GENESIS };
   let events = 0;
   for (;;) {
@@ -79,7 +79,7 @@ export type AuditRow = {
 };
 
 /** Audit events in chain order, from `afterSeq`, for tail and export. */
-export async function auditEvents(
+async function auditEvents(
   db: Queryable,
   options: { afterSeq?: number; since?: Date; limit: number },
 ): Promise<AuditRow[]> {
@@ -99,7 +99,7 @@ export async function auditEvents(
   }));
 }
 
-export async function lastSeq(db: Queryable): Promise<number> {
+async function lastSeq(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ seq: string | null }>('select max(seq) as seq from audit_events');
   return Number(rows[0]?.seq ?? 0);
 }
