@@ -48,7 +48,16 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
   app.use(health.allowedMethods());
   app.use(requireTls(config.production));
   const store = new PostgresRateLimits(db);
-  app.use(rateLimits({ store, audit, metrics, limits: config.rateLimits, log, certificateHeader: config.mtlsCertificateHeader }));
+  app.use(
+    rateLimits({
+      store,
+      audit,
+      metrics,
+      limits: config.rateLimits,
+      log,
+      certificateHeader: config.mtlsCertificateHeader,
+    }),
+  );
   app.use(dpopFreshness(CLOCK_TOLERANCE));
   for (const router of routers) app.use(router.routes());
   app.use(async (ctx) => {

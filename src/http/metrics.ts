@@ -21,7 +21,12 @@ export class Metrics {
   constructor(db: Database) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'kluis_' });
-    this.#requests = new Counter({ name: 'kluis_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.#requests = new Counter({
+      name: 'kluis_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.#latency = new Histogram({
       name: 'kluis_http_request_duration_seconds',
       help: 'HTTP request latency by route and status',
@@ -29,10 +34,29 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.#tokens = new Counter({ name: 'kluis_tokens_issued_total', help: 'Tokens and codes issued, by grant type and kind', labelNames: ['grant_type', 'kind'], registers });
-    this.#logins = new Counter({ name: 'kluis_logins_total', help: 'Sign-ins by outcome', labelNames: ['outcome'], registers });
-    this.#lockouts = new Counter({ name: 'kluis_account_lockouts_total', help: 'Accounts locked after failed sign-ins', registers });
-    this.#rateLimited = new Counter({ name: 'kluis_rate_limited_total', help: 'Requests refused by a rate limit', labelNames: ['limit'], registers });
+    this.#tokens = new Counter({
+      name: 'kluis_tokens_issued_total',
+      help: 'Tokens and codes issued, by grant type and kind',
+      labelNames: ['grant_type', 'kind'],
+      registers,
+    });
+    this.#logins = new Counter({
+      name: 'kluis_logins_total',
+      help: 'Sign-ins by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#lockouts = new Counter({
+      name: 'kluis_account_lockouts_total',
+      help: 'Accounts locked after failed sign-ins',
+      registers,
+    });
+    this.#rateLimited = new Counter({
+      name: 'kluis_rate_limited_total',
+      help: 'Requests refused by a rate limit',
+      labelNames: ['limit'],
+      registers,
+    });
     new Gauge({
       name: 'kluis_db_pool_connections',
       help: 'Database pool connections by state',
@@ -60,7 +84,8 @@ export class Metrics {
   /** Audit events are the one source for what happened: tokens, sign-ins, lockouts. */
   observe(event: AuditEvent): void {
     const details = event.details ?? {};
-    if (event.type === 'token.issued') this.#tokens.inc({ grant_type: String(details.grant_type ?? 'none'), kind: String(details.kind ?? 'unknown') });
+    if (event.type === 'token.issued')
+      this.#tokens.inc({ grant_type: String(details.grant_type ?? 'none'), kind: String(details.kind ?? 'unknown') });
     else if (event.type === 'login.succeeded') this.#logins.inc({ outcome: 'succeeded' });
     else if (event.type === 'login.failed') this.#logins.inc({ outcome: 'failed' });
     else if (event.type === 'login.throttled') this.#logins.inc({ outcome: 'throttled' });
@@ -73,7 +98,11 @@ export class Metrics {
 }
 
 /** /metrics on its own listener (METRICS_HOST:METRICS_PORT), never on the public port. */
-export async function startMetricsServer(metrics: Metrics, host: string, port: number): Promise<{ server: Server; url: string }> {
+export async function startMetricsServer(
+  metrics: Metrics,
+  host: string,
+  port: number,
+): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || req.url !== '/metrics') {
       res.writeHead(404).end();
@@ -88,7 +117,9 @@ export async function startMetricsServer(metrics: Metrics, host: string, port: n
   try {
     await once(server, 'listening');
   } catch (err) {
-    throw new ConfigError(`METRICS_PORT: cannot listen on ${host}:${port} (${(err as Error).message}); choose a free port`);
+    throw new ConfigError(
+      `METRICS_PORT: cannot listen on ${host}:${port} (${(err as Error).message}); choose a free port`,
+    );
   }
   const address = server.address() as AddressInfo;
   return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/metrics` };

@@ -2,7 +2,15 @@ import { BlockList, isIPv6 } from 'node:net';
 import type { Middleware } from 'koa';
 
 /** Headers only a proxy may write: where the request came from, how, and under which id. */
-const FORWARDED_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'x-request-id'];
+const FORWARDED_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-real-ip',
+  'x-request-id',
+];
 
 /**
  * Forwarded headers are believed only from the proxies the operator named (TRUSTED_PROXIES), judged by the
@@ -41,7 +49,10 @@ export function requireTls(production: boolean): Middleware {
     if (!production || ctx.secure) return next();
     ctx.status = 403;
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: 'invalid_request', error_description: 'this server is reached over https, through its TLS proxy' };
+    ctx.body = {
+      error: 'invalid_request',
+      error_description: 'this server is reached over https, through its TLS proxy',
+    };
     return undefined;
   };
 }

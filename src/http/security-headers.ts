@@ -8,12 +8,22 @@ import { endpointAt } from './endpoints.ts';
  * OAuth 2.0 Form Post Response Mode answer and on the logout of a visitor without a session, allowed on exactly
  * those responses by its hash (see {@link scriptHashesOnly}).
  */
+const CSP = [
+  "default-src 'self'",
+  "script-src 'none'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "frame-ancestors 'none'",
+  "form-action 'self' https: http:",
+  "base-uri 'none'",
+].join('; ');
+
 export function securityHeaders(production: boolean): Middleware {
   return async (ctx, next) => {
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('Content-Security-Policy', "default-src 'self'; script-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https: http:; base-uri 'none'");
+    ctx.set('Content-Security-Policy', CSP);
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     // HSTS only makes sense over https; behind a TLS-terminating proxy the proxy may set it too.
     if (production) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
@@ -29,10 +39,12 @@ export function securityHeaders(production: boolean): Middleware {
 /**
  * oidc-provider adds the hash of an inline script it renders (the form_post and anonymous-logout pages) to an existing
  * `script-src` directive, which leaves `'none'` next to a hash; CSP's grammar allows `'none'` only alone, so it is
- * dropped there and the page runs exactly its own script. Runs inside oidc-provider's app (provider.use), after its answer is set.
+ * dropped there and the page runs exactly its own script. Runs inside oidc-provider's app (provider.use), after its
+ * answer is set.
  */
 export const scriptHashesOnly: Middleware = async (ctx, next) => {
   await next();
   const csp = ctx.response.get('Content-Security-Policy');
-  if (/script-src 'none' 'sha256-/.test(csp)) ctx.set('Content-Security-Policy', csp.replace("script-src 'none' ", 'script-src '));
+  if (/script-src 'none' 'sha256-/.test(csp))
+    ctx.set('Content-Security-Policy', csp.replace("script-src 'none' ", 'script-src '));
 };

@@ -47,7 +47,12 @@ export class AccountSession {
   readonly #secrets: ServerSecrets;
   readonly #config: Pick<Config, 'issuer' | 'production' | 'sca'>;
 
-  constructor(host: ProviderHost, db: Database, secrets: ServerSecrets, config: Pick<Config, 'issuer' | 'production' | 'sca'>) {
+  constructor(
+    host: ProviderHost,
+    db: Database,
+    secrets: ServerSecrets,
+    config: Pick<Config, 'issuer' | 'production' | 'sca'>,
+  ) {
     this.#host = host;
     this.#db = db;
     this.#secrets = secrets;
@@ -84,7 +89,11 @@ export class AccountSession {
       returnTo: safeReturn(options.returnTo),
       expires: Date.now() + LOGIN_TTL_SECONDS * 1000,
     };
-    ctx.cookies.set(LOGIN_COOKIE, this.#secrets.box.encrypt(JSON.stringify(pending), LOGIN_PURPOSE), this.#cookieOptions(LOGIN_TTL_SECONDS * 1000));
+    ctx.cookies.set(
+      LOGIN_COOKIE,
+      this.#secrets.box.encrypt(JSON.stringify(pending), LOGIN_PURPOSE),
+      this.#cookieOptions(LOGIN_TTL_SECONDS * 1000),
+    );
     const url = new URL(`${this.#config.issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: ACCOUNT_CLIENT_ID,
@@ -116,11 +125,23 @@ export class AccountSession {
     }
     const state = ctx.query.state;
     const value = ctx.query.code;
-    if (pending.expires < Date.now() || typeof state !== 'string' || state !== pending.state || typeof value !== 'string') return undefined;
+    if (
+      pending.expires < Date.now() ||
+      typeof state !== 'string' ||
+      state !== pending.state ||
+      typeof value !== 'string'
+    )
+      return undefined;
 
     const code = await this.#host.provider.AuthorizationCode.find(value);
     const challenge = createHash('sha256').update(pending.verifier).digest('base64url');
-    if (!code || (code as unknown as { consumed?: number }).consumed || code.clientId !== ACCOUNT_CLIENT_ID || code.redirectUri !== accountCallbackUri(this.#config.issuer) || code.codeChallenge !== challenge) {
+    if (
+      !code ||
+      (code as unknown as { consumed?: number }).consumed ||
+      code.clientId !== ACCOUNT_CLIENT_ID ||
+      code.redirectUri !== accountCallbackUri(this.#config.issuer) ||
+      code.codeChallenge !== challenge
+    ) {
       return undefined;
     }
     try {
@@ -138,6 +159,13 @@ export class AccountSession {
   }
 
   #cookieOptions(maxAge: number) {
-    return { httpOnly: true, sameSite: 'lax' as const, secure: this.#config.production, path: '/account', maxAge, overwrite: true };
+    return {
+      httpOnly: true,
+      sameSite: 'lax' as const,
+      secure: this.#config.production,
+      path: '/account',
+      maxAge,
+      overwrite: true,
+    };
   }
 }

@@ -7,7 +7,10 @@ const SCOPES: Record<string, { title: string; description: string }> = {
   profile: { title: 'Your name and profile', description: 'Your name, preferred username, language and time zone.' },
   email: { title: 'Your email address', description: 'Your email address and whether it is verified.' },
   phone: { title: 'Your phone number', description: 'Your phone number and whether it is verified.' },
-  offline_access: { title: 'Stay connected', description: 'Keep access while you are not using the app, until you withdraw it.' },
+  offline_access: {
+    title: 'Stay connected',
+    description: 'Keep access while you are not using the app, until you withdraw it.',
+  },
 };
 
 export interface ScopeChoice {
@@ -39,7 +42,12 @@ interface ConsentDetails {
  */
 export async function saveGrant(
   provider: Provider,
-  interaction: { grantId?: string | undefined; session?: { accountId: string } | undefined; params: Record<string, unknown>; prompt: { details: unknown } },
+  interaction: {
+    grantId?: string | undefined;
+    session?: { accountId: string } | undefined;
+    params: Record<string, unknown>;
+    prompt: { details: unknown };
+  },
   allowed: Set<string>,
   authorizationDetails: readonly object[] = [],
 ): Promise<NonNullable<InteractionResults['consent']>> {
