@@ -3,75 +3,107 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { relyingParty } from '../support/clients.ts';
 import { freePort, runCli, spawnKluis, type KluisProcess } from '../support/kluis.ts';
 import { tempDir } from '../support/tempdir.ts';
 
-// The newcomer's path: no DATABASE_URL, so `npm start` runs its own PostgreSQL under KLUIS_DATA_DIR.
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let env: Record<string, string>;
-let server: KluisProcess | undefined;
+// The newcomer's path: no DATABASE_URL, so `npm start` runs its own PostgreSQL under KLUIS_DATA_DIR. Each test has
+// a data dir of its own, so it runs alone.
+interface DataDir {
+  path: string;
+  env: Record<string, string>;
+  /** The `npm start` running on it, if any: stopped (SIGTERM, so its Postgres stops too) when the test ends. */
+  server?: KluisProcess;
+}
 
-before(async () => {
-  dir = await tempDir('kluis-embedded');
-  env = { KLUIS_DATA_DIR: dir.path, EMBEDDED_PG_PORT: String(await freePort()) };
-});
-after(async () => {
-  if (server && server.child.exitCode === null) {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  }
-  await dir.remove();
-});
+async function dataDir(t: TestContext): Promise<DataDir> {
+  const dir = await tempDir('kluis-embedded');
+  const env = { KLUIS_DATA_DIR: dir.path, EMBEDDED_PG_PORT: String(await freePort()) };
+  const data: DataDir = { path: dir.path, env };
+  t.after(async () => {
+    if (data.server && data.server.child.exitCode === null) {
+      data.server.child.kill('SIGTERM');
+      await data.server.exited;
+    }
+    await dir.remove();
+  });
+  return data;
+}
 
-const postmasterPid = () => path.join(dir.path, 'postgres', 'postmaster.pid');
+/** `npm start` on the data dir; the first start runs initdb. */
+async function start(data: DataDir): Promise<KluisProcess> {
+  data.server = await spawnKluis(data.env);
+  return data.server;
+}
+
+async function stop(server: KluisProcess): Promise<number | null> {
+  server.child.kill('SIGTERM');
+  return server.exited;
+}
+
+/** A machine client added with the CLI. */
+async function addClient(data: DataDir): Promise<AdapterPayload> {
+  const metadata = JSON.stringify({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+  const added = await runCli(['clients', 'add'], data.env, metadata);
+  assert.equal(added.code, 0, added.stderr);
+  return JSON.parse(added.stdout) as AdapterPayload;
+}
+
+const jwksKids = async (server: KluisProcess) =>
+  ((await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+const postmasterPid = (data: DataDir) => path.join(data.path, 'postgres', 'postmaster.pid');
+const demoPassword = (server: KluisProcess) => /password\s+(\S+)/.exec(server.output())?.[1];
 
 describe('embedded PostgreSQL', () => {
-  let client: AdapterPayload;
-  let kids: string[];
-  let demoPassword: string;
-
-  test('npm start with no DATABASE_URL initialises Postgres under the data dir and serves discovery', async () => {
+  test('npm start with no DATABASE_URL initialises Postgres under the data dir and serves discovery', async (t) => {
+    const data = await dataDir(t);
     const started = Date.now();
-    server = await spawnKluis(env);
+    const server = await start(data);
     const res = await fetch(new URL('/.well-known/openid-configuration', server.issuer));
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { issuer: string }).issuer, server.issuer);
-    assert.ok(existsSync(path.join(dir.path, 'postgres', 'PG_VERSION')));
+    assert.ok(existsSync(path.join(data.path, 'postgres', 'PG_VERSION')));
     assert.match(server.output(), /"database":"embedded"/);
     // The plain `npm start` seeds the demo and says how to log in (DEMO=auto: embedded database, http issuer).
     assert.match(server.output(), new RegExp(`open\\s+${server.issuer}/demo\\n\\s+username\\s+demo\\n\\s+password\\s+\\S{16}`));
-    demoPassword = /password\s+(\S+)/.exec(server.output())![1]!;
     // Measured, not asserted (speed is the benchmark's business): printed for the record.
     console.log(`# first start with initdb served discovery after ${Date.now() - started} ms`);
   });
 
-  test('the CLI joins the embedded Postgres of the running server; its client gets a token that introspects, then is revoked', async () => {
-    const added = await runCli(['clients', 'add'], env, JSON.stringify({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [] }));
-    assert.equal(added.code, 0, added.stderr);
-    client = JSON.parse(added.stdout) as AdapterPayload;
-    const rp = await relyingParty(server!.issuer, client);
+  const joins =
+    'the CLI joins the embedded Postgres of the running server; ' +
+    'its client gets a token that introspects, then is revoked';
+  test(joins, async (t) => {
+    const data = await dataDir(t);
+    const server = await start(data);
+    const client = await addClient(data);
+    const rp = await relyingParty(server.issuer, client);
     const { access_token } = await oidc.clientCredentialsGrant(rp, {});
     assert.equal((await oidc.tokenIntrospection(rp, access_token)).active, true);
     await oidc.tokenRevocation(rp, access_token);
     assert.equal((await oidc.tokenIntrospection(rp, access_token)).active, false);
-    kids = ((await (await fetch(new URL('/jwks', server!.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
   });
 
-  test('SIGTERM stops the server and the Postgres it started', async () => {
-    server!.child.kill('SIGTERM');
-    assert.equal(await server!.exited, 0);
-    assert.ok(!existsSync(postmasterPid()), 'postmaster.pid is gone: Postgres shut down');
+  test('SIGTERM stops the server and the Postgres it started', async (t) => {
+    const data = await dataDir(t);
+    const server = await start(data);
+    assert.ok(existsSync(postmasterPid(data)), 'Postgres runs while the server does');
+    assert.equal(await stop(server), 0);
+    assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
   });
 
-  test('with no server running the CLI starts the embedded Postgres itself and stops it again', async () => {
-    const list = await runCli(['clients', 'list'], env);
+  test('with no server running the CLI starts the embedded Postgres itself and stops it again', async (t) => {
+    const data = await dataDir(t);
+    const server = await start(data);
+    const client = await addClient(data);
+    assert.equal(await stop(server), 0);
+    const list = await runCli(['clients', 'list'], data.env);
     assert.equal(list.code, 0, list.stderr);
     assert.ok((JSON.parse(list.stdout) as AdapterPayload[]).some((c) => c.client_id === client.client_id));
-    assert.ok(!existsSync(postmasterPid()), 'the CLI left no Postgres running');
+    assert.ok(!existsSync(postmasterPid(data)), 'the CLI left no Postgres running');
   });
 
   test('a taken port is reported in one line naming EMBEDDED_PG_PORT', async () => {
@@ -89,13 +121,18 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
-  test('a second start reuses the same data: same keys, same clients', async () => {
+  test('a second start reuses the same data: same keys, same clients', async (t) => {
+    const data = await dataDir(t);
+    const first = await start(data);
+    const client = await addClient(data);
+    const kids = await jwksKids(first);
+    const password = demoPassword(first);
+    assert.equal(await stop(first), 0);
     const started = Date.now();
-    server = await spawnKluis(env);
+    const server = await start(data);
     console.log(`# second start served after ${Date.now() - started} ms`);
-    assert.equal(/password\s+(\S+)/.exec(server.output())?.[1], demoPassword, 'the same demo password at every start');
-    const jwks = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] };
-    assert.deepEqual(jwks.keys.map((k) => k.kid), kids);
+    assert.equal(demoPassword(server), password, 'the same demo password at every start');
+    assert.deepEqual(await jwksKids(server), kids);
     const { access_token } = await oidc.clientCredentialsGrant(await relyingParty(server.issuer, client), {});
     assert.ok(access_token);
   });
