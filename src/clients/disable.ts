@@ -1,4 +1,4 @@
-import { disableClient as disableInStore, enableClient as enableInStore } from '../db/client-controls.ts';
+import { PgClientControlStore } from '../db/client-controls.ts';
 import type { ClientDeps } from './deps.ts';
 import { findClient } from './store.ts';
 
@@ -10,12 +10,16 @@ type Deps = Pick<ClientDeps, 'db' | 'box' | 'audit'>;
  */
 export async function disableClient({ db, box, audit }: Deps, clientId: string) {
   await findClient(db, box, clientId);
-  if (await disableInStore(db, clientId)) await audit.record({ type: 'client.disabled', actor: 'operator', clientId });
+  if (await new PgClientControlStore(db).disable(clientId)) {
+    await audit.record({ type: 'client.disabled', actor: 'operator', clientId });
+  }
   return { client_id: clientId, status: 'disabled' };
 }
 
 export async function enableClient({ db, box, audit }: Deps, clientId: string) {
   await findClient(db, box, clientId);
-  if (await enableInStore(db, clientId)) await audit.record({ type: 'client.enabled', actor: 'operator', clientId });
+  if (await new PgClientControlStore(db).enable(clientId)) {
+    await audit.record({ type: 'client.enabled', actor: 'operator', clientId });
+  }
   return { client_id: clientId, status: 'active' };
 }

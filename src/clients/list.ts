@@ -1,11 +1,11 @@
-import { disabledClientIds } from '../db/client-controls.ts';
+import { PgClientControlStore } from '../db/client-controls.ts';
 import { listClientMetadata } from '../db/client-registry.ts';
 import type { ClientDeps, Metadata } from './deps.ts';
 import { findClient } from './store.ts';
 
 /** Every client with its status and the fields an operator scans for; never a secret. */
 export async function listClients({ db }: Pick<ClientDeps, 'db'>): Promise<Metadata[]> {
-  const [clients, disabled] = await Promise.all([listClientMetadata(db), disabledClientIds(db)]);
+  const [clients, disabled] = await Promise.all([listClientMetadata(db), new PgClientControlStore(db).disabledIds()]);
   return clients.map((client) => ({
     client_id: client.client_id,
     client_name: client.client_name,

@@ -1,4 +1,4 @@
-import { keepPreviousSecret } from '../db/client-controls.ts';
+import { PgClientControlStore } from '../db/client-controls.ts';
 import { CLIENT_SECRET_PURPOSE } from '../db/oidc-payloads.ts';
 import type { ClientDeps } from './deps.ts';
 import { ClientWithoutSecret } from './errors.ts';
@@ -23,7 +23,8 @@ export async function rotateClientSecret(
   const previous = stored.client_secret;
   const secret = newSecret();
   await db.transaction(async (tx) => {
-    await keepPreviousSecret(tx, clientId, box.encrypt(previous, CLIENT_SECRET_PURPOSE), graceSeconds);
+    const sealed = box.encrypt(previous, CLIENT_SECRET_PURPOSE);
+    await new PgClientControlStore(tx).keepPreviousSecret(clientId, sealed, graceSeconds);
     await clientStore(tx, box).upsert(clientId, { ...stored, client_secret: secret });
   });
   const previousValidUntil = new Date(Date.now() + graceSeconds * 1000).toISOString();

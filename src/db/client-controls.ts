@@ -85,13 +85,3 @@ export class PgClientControlStore implements ClientControlStore {
     await this.#db.query('delete from previous_client_secrets where client_id = $1', [clientId]);
   }
 }
-
-// The store's methods as functions over a pool or transaction, for the call sites written before it.
-export const disableClient = (db: Queryable, clientId: string) => new PgClientControlStore(db).disable(clientId);
-export const enableClient = (db: Queryable, clientId: string) => new PgClientControlStore(db).enable(clientId);
-export const disabledClientIds = (db: Queryable) => new PgClientControlStore(db).disabledIds();
-export const keepPreviousSecret = (db: Queryable, clientId: string, secretEncrypted: string, graceSeconds: number) =>
-  new PgClientControlStore(db).keepPreviousSecret(clientId, secretEncrypted, graceSeconds);
-export const previousSecrets = (db: Queryable, clientId: string) =>
-  new PgClientControlStore(db).previousSecrets(clientId);
-export const forgetClientControls = (db: Queryable, clientId: string) => new PgClientControlStore(db).forget(clientId);

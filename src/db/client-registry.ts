@@ -1,5 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
-import { forgetClientControls } from './client-controls.ts';
+import { PgClientControlStore } from './client-controls.ts';
 import type { Database, Queryable } from './database.ts';
 import { payloadSql } from './oidc-payloads.ts';
 
@@ -32,7 +32,7 @@ export async function removeClientWithArtefacts(db: Database, clientId: string):
       `delete from oidc_models where model not in ('Client', 'Session') and ${paths.clientId} = $1`,
       [clientId],
     );
-    await forgetClientControls(tx, clientId);
+    await new PgClientControlStore(tx).forget(clientId);
     return rowCount ?? 0;
   });
 }
