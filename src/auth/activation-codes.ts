@@ -1,3 +1,4 @@
+import type { ActivationCodes } from '../db/account-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { newCode, normaliseCode } from './one-time-codes.ts';
 
@@ -16,4 +17,18 @@ export function newActivationCode(): string {
 
 export function hashActivationCode(box: SecretBox, code: string): string {
   return box.keyedHash(normaliseCode(code), PURPOSE);
+}
+
+/**
+ * A new activation code for an account without an authenticator (`users add`, `users reset-mfa`, the demo): stored
+ * only as a keyed hash, replacing any earlier one; the code itself is returned to be shown once.
+ */
+export async function issueActivationCode(
+  store: Pick<ActivationCodes, 'setActivationCode'>,
+  box: SecretBox,
+  accountId: string,
+  ttlSeconds: number,
+): Promise<{ code: string; expiresAt: Date }> {
+  const code = newActivationCode();
+  return { code, expiresAt: await store.setActivationCode(accountId, hashActivationCode(box, code), ttlSeconds) };
 }

@@ -2,11 +2,8 @@ import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
 import type { AccountStore } from '../db/account-store.ts';
 import type { AccountRecord } from '../db/accounts.ts';
-import { setActivationCode } from '../db/activation-codes.ts';
-import type { Queryable } from '../db/database.ts';
 import type { Reservation } from '../db/lockout.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
-import { hashActivationCode, newActivationCode } from './activation-codes.ts';
 import { PasswordCheck } from './knowledge.ts';
 import { PossessionCheck } from './possession.ts';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes.ts';
@@ -252,20 +249,6 @@ export class SignIn {
   #recoveryHashes(codes: string[]): string[] {
     return codes.map((code) => hashRecoveryCode(this.#box, code).keyed);
   }
-}
-
-/**
- * A new activation code for an account without an authenticator (`users add`, `users reset-mfa`, the demo): stored
- * only as a keyed hash, replacing any earlier one; the code itself is returned to be shown once.
- */
-export async function issueActivationCode(
-  db: Queryable,
-  box: SecretBox,
-  accountId: string,
-  ttlSeconds: number,
-): Promise<{ code: string; expiresAt: Date }> {
-  const code = newActivationCode();
-  return { code, expiresAt: await setActivationCode(db, accountId, hashActivationCode(box, code), ttlSeconds) };
 }
 
 export function isLocked(account: AccountRecord): boolean {

@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
-import { issueActivationCode } from '../auth/sign-in.ts';
+import { issueActivationCode } from '../auth/activation-codes.ts';
 import { DEMO_CLIENT_ID } from '../clients/kluis-clients.ts';
 import type { Config } from '../config/env.ts';
+import { PgAccountStore } from '../db/account-store.ts';
 import * as accounts from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
 import { writeManagedClient } from '../oidc/clients/managed-clients.ts';
@@ -51,7 +52,8 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
   const activationCode = async () => {
     const person = await accounts.findAccountById(db, personId);
     if (!person || person.totpSecretEncrypted) return undefined;
-    return (await issueActivationCode(db, secrets.box, personId, config.sca.activationCodeTtl)).code;
+    return (await issueActivationCode(new PgAccountStore(db), secrets.box, personId, config.sca.activationCodeTtl))
+      .code;
   };
 
   const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () =>

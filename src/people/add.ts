@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { MAX_PASSWORD_LENGTH, PasswordHasher } from '../auth/password.ts';
-import { TOTP_PURPOSE, issueActivationCode } from '../auth/sign-in.ts';
+import { issueActivationCode } from '../auth/activation-codes.ts';
+import { TOTP_PURPOSE } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import type { Config } from '../config/env.ts';
+import { PgAccountStore } from '../db/account-store.ts';
 import * as accounts from '../db/accounts.ts';
 import { UniqueViolation } from '../db/errors.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
@@ -81,7 +83,12 @@ export async function addPerson(
         claims: { ...person.claims, ...(name ? { name } : {}) },
         totpSecretEncrypted: secret ? secrets.box.encrypt(secret, TOTP_PURPOSE) : null,
       });
-      return secret ? undefined : issueActivationCode(tx, secrets.box, id, config.sca.activationCodeTtl);
+      return secret ? undefined : issueActivationCode(
+        new PgAccountStore(tx),
+        secrets.box,
+        id,
+        config.sca.activationCodeTtl,
+      );
     });
   } catch (err) {
     if (err instanceof UniqueViolation)

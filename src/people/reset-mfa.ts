@@ -1,4 +1,5 @@
-import { issueActivationCode } from '../auth/sign-in.ts';
+import { issueActivationCode } from '../auth/activation-codes.ts';
+import { PgAccountStore } from '../db/account-store.ts';
 import { resetMfa as clearMfa } from '../db/second-factors.ts';
 import { recordSecurityEvent } from '../db/security-events.ts';
 import { personNamed, type PeopleDeps } from './deps.ts';
@@ -15,7 +16,7 @@ export async function resetMfa({ db, secrets, audit, consents, config }: PeopleD
   const { id } = await personNamed(db, username);
   const activation = await db.transaction(async (tx) => {
     await clearMfa(tx, id);
-    return issueActivationCode(tx, secrets.box, id, config.sca.activationCodeTtl);
+    return issueActivationCode(new PgAccountStore(tx), secrets.box, id, config.sca.activationCodeTtl);
   });
   const { consentsRevoked, artefactsRemoved } = await endEverything({ db, consents }, id);
   await audit.record({
