@@ -29,6 +29,11 @@ export class PageError extends KluisError {
   }
 }
 
+/** The one error page's HTML, for Kluis's answers below and for the errors oidc-provider renders (provider-pages). */
+export function errorPage(page: { heading: string; description: string; error: string; requestId: unknown }): string {
+  return render('shared/error', page);
+}
+
 /**
  * The one error page. A browser page (see the endpoint catalogue) answers with HTML when the request accepts it
  * (`Accept: text/html` or `*\/*`, RFC 9110 12.5.1) and with JSON when it asks for JSON only; an API always with JSON.
@@ -39,7 +44,7 @@ export function answerError(ctx: Context, answer: ErrorAnswer): void {
   if (endpointAt(ctx.path)?.kind === 'page' && ctx.accepts('html', 'json') !== 'json') {
     const { heading, description, error } = answer;
     ctx.type = 'html';
-    ctx.body = render('shared/error', { heading, description, error, requestId: ctx.state.requestId });
+    ctx.body = errorPage({ heading, description, error, requestId: ctx.state.requestId });
   } else {
     ctx.body = answer.json ?? { error: answer.error, error_description: answer.description };
   }

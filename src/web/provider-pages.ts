@@ -1,9 +1,10 @@
 import { currentRequestId } from '../log/request-context.ts';
 import type { ProtocolError, ProviderPages } from '../oidc/provider/pages.ts';
+import { errorPage } from './error-page.ts';
 import { render } from './render.ts';
 
-function errorPage(out: ProtocolError): string {
-  return render('shared/error', {
+function protocolErrorPage(out: ProtocolError): string {
+  return errorPage({
     heading: out.error === 'temporarily_unavailable' ? 'Temporarily unavailable' : 'Something went wrong',
     description: out.error_description ?? 'The request could not be completed.',
     error: out.error,
@@ -15,6 +16,6 @@ function errorPage(out: ProtocolError): string {
 export const providerPages: ProviderPages = {
   logoutConfirmation: (form, client) => render('provider/logout', { form, client }),
   signedOut: (client) => render('provider/signed-out', { client }),
-  error: errorPage,
-  requestUriRefused: errorPage,
+  error: protocolErrorPage,
+  requestUriRefused: protocolErrorPage,
 };

@@ -12,6 +12,7 @@ import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { errorBoundary } from '../../src/http/errors.ts';
+import { formBody, formField, formValues } from '../../src/web/forms.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
@@ -222,6 +223,35 @@ describe('the error page', () => {
       const api = await fetch(`${base}/token`, { method: 'POST', headers: { accept: 'text/html' } });
       assert.equal(api.status, 500);
       assert.equal(((await api.json()) as { error: string }).error, 'server_error');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('form fields', () => {
+  test('one rule on every page: a value over its limit or with NUL is refused whole, never cut', async () => {
+    const app = new Koa();
+    app.use(formBody);
+    app.use((ctx) => {
+      ctx.body = { code: formField(ctx, 'code', 6), scopes: formValues(ctx, 'scope', 8) };
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const post = async (form: string) => {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const headers = { 'content-type': 'application/x-www-form-urlencoded' };
+      return (await fetch(url, { method: 'POST', headers, body: form })).json();
+    };
+    try {
+      const accepted = { code: '123456', scopes: ['openid', 'profile'] };
+      assert.deepEqual(await post('code=123456&scope=openid&scope=profile'), accepted);
+      assert.deepEqual(await post('code=1234567'), { code: '', scopes: [] }, 'over the limit: refused, not cut');
+      assert.deepEqual(await post('code=123%0045'), { code: '', scopes: [] }, 'NUL: refused');
+      assert.deepEqual(await post('code=1&code=2&scope=openid&scope=a%00b&scope=much-too-long'), {
+        code: '',
+        scopes: ['openid'],
+      });
     } finally {
       server.close();
     }
