@@ -1,6 +1,6 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
-import type { LedgerAction, LedgerChannel, LedgerEntry } from '../db/consent-ledger.ts';
+import type { LedgerAction, LedgerChannel, LedgerEntry, LedgerRow } from '../db/consent-ledger.ts';
 import type { Database } from '../db/database.ts';
 import { type GrantStore, PgGrantStore, type StoredGrant } from '../db/grants.ts';
 import { PostgresAdapter } from '../db/oidc-adapter.ts';
@@ -97,6 +97,11 @@ export class Consents {
     const until = consent.jwtAccessUntil;
     const jwtAccessUntil = until && until.getTime() > Date.now() ? until : null;
     return { consent, jwtAccessUntil };
+  }
+
+  /** The person's consent history (GDPR Art 7(1): consent given can be shown), newest first. */
+  history(accountId: string): Promise<LedgerRow[]> {
+    return this.#grants.ledger(accountId);
   }
 
   async revokeAll(accountId: string, by: Revoker): Promise<number> {

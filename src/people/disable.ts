@@ -2,7 +2,7 @@ import type { AuditLog } from '../audit/writer.ts';
 import type { Consents } from '../consents/consents.ts';
 import { setStatus } from '../db/accounts.ts';
 import type { Database } from '../db/database.ts';
-import { deleteAccountArtefacts } from '../db/grants.ts';
+import { PgGrantStore } from '../db/grants.ts';
 import { personNamed, type PeopleDeps } from './deps.ts';
 
 /**
@@ -36,7 +36,7 @@ export async function endEverything(
   accountId: string,
 ): Promise<{ consentsRevoked: number; artefactsRemoved: number }> {
   const consentsRevoked = await deps.consents.revokeAll(accountId, { channel: 'operator' });
-  const artefactsRemoved = await deps.db.transaction((tx) => deleteAccountArtefacts(tx, accountId));
+  const artefactsRemoved = await new PgGrantStore(deps.db).deleteAccountArtefacts(accountId);
   return { consentsRevoked, artefactsRemoved };
 }
 

@@ -1,5 +1,4 @@
 import { consentRecord, type Consents } from '../consents/consents.ts';
-import { ledgerFor } from '../db/consent-ledger.ts';
 import type { Database } from '../db/database.ts';
 import type { AccountRecord } from '../db/accounts.ts';
 import { unusedRecoveryCodes } from '../db/second-factors.ts';
@@ -12,7 +11,7 @@ import { securityEventsFor } from '../db/security-events.ts';
 export async function exportPersonalData(db: Database, consents: Consents, account: AccountRecord) {
   const [current, history, activity, recoveryCodesLeft] = await Promise.all([
     consents.list(account.id),
-    ledgerFor(db, account.id),
+    consents.history(account.id),
     securityEventsFor(db, account.id, 1000),
     unusedRecoveryCodes(db, account.id),
   ]);

@@ -1,5 +1,4 @@
 import type Router from '@koa/router';
-import { ledgerFor } from '../../db/consent-ledger.ts';
 import { scopeChoices } from '../interaction/scopes.ts';
 import { person, type AccountArea } from './area.ts';
 
@@ -14,7 +13,7 @@ const CHANNELS: Record<string, string> = {
 /** The consent history: every consent given, changed and withdrawn, and through which channel. */
 export function historyRoutes(router: Router, area: AccountArea): void {
   router.get('/history', area.signedIn, async (ctx) => {
-    const entries = await ledgerFor(area.deps.db, person(ctx).account.id);
+    const entries = await area.deps.consents.history(person(ctx).account.id);
     area.page(ctx, 'account/history', {
       entries: entries.map((entry) => ({
         ...entry,
