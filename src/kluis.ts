@@ -72,19 +72,39 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const signIn = new SignIn(new PgAccountStore(db), secrets.box, audit, config.sca);
     const consents = new Consents(db, secrets.box, host, audit, log);
     await ensureAccountClient(host, db, secrets.box, config.issuer);
-    const interactions = interactionRoutes({ host, db, signIn, audit, consents, issuerName: new URL(config.issuer).host });
-    const account = accountRoutes({ config, db, secrets, session: new AccountSession(host, db, secrets, config), consents, signIn, audit });
+    const interactions = interactionRoutes({
+      host,
+      db,
+      signIn,
+      audit,
+      consents,
+      issuerName: new URL(config.issuer).host,
+    });
+    const account = accountRoutes({
+      config,
+      db,
+      secrets,
+      session: new AccountSession(host, db, secrets, config),
+      consents,
+      signIn,
+      audit,
+    });
     const demo = config.demo ? await seedDemo({ config, db, secrets, host, audit }) : undefined;
     const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
     const metrics = new Metrics(db);
     audit.onRecord((event) => metrics.observe(event));
     const app = createApp({ config, db, host, log, audit, metrics, routers });
-    const metricsServer = config.metrics ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port) : undefined;
+    const metricsServer = config.metrics
+      ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port)
+      : undefined;
     server = app.listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     const listening = server;
-    log.info({ issuer: config.issuer, port, database: connection.source, metrics: metricsServer?.url }, 'kluis listening');
+    log.info(
+      { issuer: config.issuer, port, database: connection.source, metrics: metricsServer?.url },
+      'kluis listening',
+    );
 
     return {
       url: `http://127.0.0.1:${port}`,

@@ -29,13 +29,24 @@ function tokenEvent(type: AuditEvent['type'], token: TokenLike): AuditEvent {
       kind: token.kind,
       ...(token.scope ? { scope: token.scope } : {}),
       // Client credentials tokens carry no gty of their own.
-      ...(token.gty ? { grant_type: token.gty } : token.kind === 'ClientCredentials' ? { grant_type: 'client_credentials' } : {}),
+      ...(token.gty
+        ? { grant_type: token.gty }
+        : token.kind === 'ClientCredentials'
+          ? { grant_type: 'client_credentials' }
+          : {}),
       ...(token.aud ? { audience: ([] as string[]).concat(token.aud) } : {}),
     },
   };
 }
 
-const TOKEN_MODELS = ['access_token', 'client_credentials', 'refresh_token', 'authorization_code', 'device_code', 'backchannel_authentication_request'];
+const TOKEN_MODELS = [
+  'access_token',
+  'client_credentials',
+  'refresh_token',
+  'authorization_code',
+  'device_code',
+  'backchannel_authentication_request',
+];
 
 /**
  * The one place provider events reach the audit log. `saved` covers opaque tokens (stored), `issued` covers
@@ -44,7 +55,8 @@ const TOKEN_MODELS = ['access_token', 'client_credentials', 'refresh_token', 'au
 export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Logger, grants: GrantActivity): void {
   // The per-model events are built from names, which the typings cannot check: use the plain emitter view.
   const events = provider as unknown as NodeJS.EventEmitter;
-  const failed = (what: string) => (err: unknown) => log.warn({ err: (err as Error).message }, `${what} could not be recorded`);
+  const failed = (what: string) => (err: unknown) =>
+    log.warn({ err: (err as Error).message }, `${what} could not be recorded`);
   for (const model of TOKEN_MODELS) {
     events.on(`${model}.saved`, (token: TokenLike) => {
       audit.recordLater(tokenEvent('token.issued', token));
@@ -61,13 +73,18 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   }
 
   // RFC 7591/7592: clients registering, updating and deleting themselves.
-  const registration = (type: AuditEvent['type'], via: string) => (_ctx: KoaContextWithOIDC, client: { clientId: string; metadata(): Record<string, unknown> }) =>
-    audit.recordLater({
-      type,
-      actor: `client:${client.clientId}`,
-      clientId: client.clientId,
-      details: { via, ...(client.metadata().software_id ? { software_id: String(client.metadata().software_id) } : {}) },
-    });
+  const registration =
+    (type: AuditEvent['type'], via: string) =>
+    (_ctx: KoaContextWithOIDC, client: { clientId: string; metadata(): Record<string, unknown> }) =>
+      audit.recordLater({
+        type,
+        actor: `client:${client.clientId}`,
+        clientId: client.clientId,
+        details: {
+          via,
+          ...(client.metadata().software_id ? { software_id: String(client.metadata().software_id) } : {}),
+        },
+      });
   events.on('registration_create.success', registration('client.created', 'registration'));
   events.on('registration_update.success', registration('client.updated', 'registration management'));
   events.on('registration_delete.success', registration('client.removed', 'registration management'));
@@ -76,12 +93,26 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const client = ctx.oidc?.client;
     const clientId = client?.clientId;
-    audit.recordLater({ type: 'grant.revoked', actor: clientId ? `client:${clientId}` : 'system', clientId, grantId, details: { channel: 'client' } });
+    audit.recordLater({
+      type: 'grant.revoked',
+      actor: clientId ? `client:${clientId}` : 'system',
+      clientId,
+      grantId,
+      details: { channel: 'client' },
+    });
     const entities = ctx.oidc?.entities;
-    const token = (entities?.RefreshToken ?? entities?.AccessToken ?? entities?.AuthorizationCode) as TokenLike | undefined;
+    const token = (entities?.RefreshToken ?? entities?.AccessToken ?? entities?.AuthorizationCode) as
+      | TokenLike
+      | undefined;
     if (client && token?.accountId) {
       grants
-        .revokedByClient({ accountId: token.accountId, clientId: client.clientId, clientName: client.clientName ?? null, grantId, scope: token.scope ?? '' })
+        .revokedByClient({
+          accountId: token.accountId,
+          clientId: client.clientId,
+          clientName: client.clientName ?? null,
+          grantId,
+          scope: token.scope ?? '',
+        })
         .catch(failed('consent ledger entry'));
     }
   });

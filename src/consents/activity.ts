@@ -17,7 +17,13 @@ export class GrantActivity {
     return this.#grants.recordUse(grantId, jwtAccessUntil);
   }
 
-  async revokedByClient(revoked: { accountId: string; clientId: string; clientName: string | null; grantId: string; scope: string }): Promise<void> {
+  async revokedByClient(revoked: {
+    accountId: string;
+    clientId: string;
+    clientName: string | null;
+    grantId: string;
+    scope: string;
+  }): Promise<void> {
     if (revoked.clientId === ACCOUNT_CLIENT_ID) return;
     await this.#grants.appendLedger({
       accountId: revoked.accountId,

@@ -19,9 +19,14 @@ export async function writeManagedClient(
   metadata: AdapterPayload,
 ): Promise<boolean> {
   const clientId = String(metadata.client_id);
-  const stored = new (host.provider.Client as unknown as new (m: AdapterPayload) => { metadata(): AdapterPayload })(metadata).metadata();
+  const stored = new (host.provider.Client as unknown as new (m: AdapterPayload) => { metadata(): AdapterPayload })(
+    metadata,
+  ).metadata();
   const clients = new PostgresAdapter('Client', db, box, { includeDisabled: true });
   const existing = await clients.find(clientId);
-  await clients.upsert(clientId, { ...stored, client_id_issued_at: existing?.client_id_issued_at ?? Math.floor(Date.now() / 1000) });
+  await clients.upsert(clientId, {
+    ...stored,
+    client_id_issued_at: existing?.client_id_issued_at ?? Math.floor(Date.now() / 1000),
+  });
   return !existing;
 }

@@ -10,10 +10,23 @@ import { KluisError } from '../../errors.ts';
  */
 const SPECIAL_USE_V4 = new BlockList();
 for (const [network, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) SPECIAL_USE_V4.addSubnet(network, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  SPECIAL_USE_V4.addSubnet(network, prefix, 'ipv4');
 
 /**
  * IPv6 is judged the other way round: only global unicast (2000::/3) is public. That leaves out every form that
@@ -26,15 +39,21 @@ const GLOBAL_UNICAST = new BlockList();
 GLOBAL_UNICAST.addSubnet('2000::', 3, 'ipv6');
 const SPECIAL_USE_V6 = new BlockList();
 for (const [network, prefix] of [
-  ['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['3fff::', 20], ['5f00::', 16],
-] as const) SPECIAL_USE_V6.addSubnet(network, prefix, 'ipv6');
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['3fff::', 20],
+  ['5f00::', 16],
+] as const)
+  SPECIAL_USE_V6.addSubnet(network, prefix, 'ipv6');
 
 /** The IPv4 address inside an IPv4-mapped IPv6 address (::ffff:a.b.c.d, however it is written), if it is one. */
 function mappedIpv4(address: string): string | undefined {
   // The URL parser writes every IPv6 form canonically: ::ffff:127.0.0.1 and ::FFFF:7F00:1 both become ::ffff:7f00:1.
   const canonical = /^\[::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})\]$/.exec(new URL(`http://[${address}]`).hostname);
   if (!canonical) return undefined;
-  const [high, low] = [parseInt(canonical[1]!, 16), parseInt(canonical[2]!, 16)];
+  const [, highHex = '', lowHex = ''] = canonical;
+  const [high, low] = [parseInt(highHex, 16), parseInt(lowHex, 16)];
   return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }
 
@@ -58,9 +77,10 @@ export function publicOnlyLookup(resolve: typeof dnsLookup = dnsLookup): LookupF
     resolve(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return callback(err, '', 0);
       const allowed = addresses.filter((entry) => !isSpecialUseAddress(entry.address));
-      if (allowed.length === 0) return callback(new Error(`${hostname} resolves to a special-use IP address`), '', 0);
+      const [first] = allowed;
+      if (!first) return callback(new Error(`${hostname} resolves to a special-use IP address`), '', 0);
       if (options.all) return (callback as unknown as (e: null, a: typeof allowed) => void)(null, allowed);
-      return callback(null, allowed[0]!.address, allowed[0]!.family);
+      return callback(null, first.address, first.family);
     });
   };
 }
@@ -106,7 +126,7 @@ export function fetchRegistrantDocument(url: URL, options: OutboundOptions): Pro
     const finish = (err: Error | undefined, result?: { status: number; body: string }) => {
       clearTimeout(deadline);
       if (err) fail(err instanceof OutboundFailure ? err : new OutboundFailure(err.message, { cause: err }));
-      else done(result!);
+      else if (result) done(result);
     };
     req.once('error', (err) => finish(err));
     req.once('response', (res) => {

@@ -28,7 +28,9 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
       const url = new URL(uri);
       if (url.protocol === 'https:') continue;
       if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname) && (native || !production)) continue;
-      throw new InvalidRedirectUriMetadata(`${field} must use https; http is allowed only on loopback addresses for native apps (${uri})`);
+      throw new InvalidRedirectUriMetadata(
+        `${field} must use https; http is allowed only on loopback addresses for native apps (${uri})`,
+      );
     }
   }
   // Logout tokens carry the pairwise sub: they go to https endpoints only (loopback http while in development).
@@ -40,13 +42,17 @@ export function checkClientMetadata(metadata: Record<string, unknown>, productio
     }
   }
   if (metadata.introspect_any_token === true && metadata.token_endpoint_auth_method === 'none') {
-    throw new errors.InvalidClientMetadata('introspect_any_token requires a client that authenticates (token_endpoint_auth_method other than none)');
+    throw new errors.InvalidClientMetadata(
+      'introspect_any_token requires a client that authenticates (token_endpoint_auth_method other than none)',
+    );
   }
   // Payments and account access (rich authorization requests) only ever reach FAPI clients: pushed, authenticated
   // with a key, sender-constrained. A bearer-token client cannot be given them.
   const detailTypes = metadata.authorization_details_types;
   if (Array.isArray(detailTypes) && detailTypes.length && metadata[FAPI_PROFILE_METADATA] === undefined) {
-    throw new errors.InvalidClientMetadata(`authorization_details_types (payments, account access) are for FAPI 2.0 clients: set ${FAPI_PROFILE_METADATA} to "2.0"`);
+    throw new errors.InvalidClientMetadata(
+      `authorization_details_types (payments, account access) are for FAPI 2.0 clients: set ${FAPI_PROFILE_METADATA} to "2.0"`,
+    );
   }
   checkFapiMetadata(metadata);
 }
@@ -128,7 +134,7 @@ export function checkRegistrableMetadata(metadata: Record<string, unknown>, prod
   const name = metadata.client_name;
   if (typeof name === 'string') {
     if ([...name].length > NAME_MAX) throw fail(`client_name must be at most ${NAME_MAX} characters`);
-    if (imitatesKluis(name)) throw fail('client_name must not name Kluis: it is reserved for Kluis\'s own clients');
+    if (imitatesKluis(name)) throw fail("client_name must not name Kluis: it is reserved for Kluis's own clients");
   }
   for (const field of TEXT_FIELDS) {
     const value = metadata[field];

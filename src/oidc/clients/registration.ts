@@ -45,7 +45,9 @@ export function registrationFeatures(
     }
     // A client registered dynamically never receives a correlatable identifier (OIDC Core 8).
     if (properties.subject_type === 'public') {
-      throw new errors.InvalidClientMetadata('subject_type public is only for first-party clients registered by the operator');
+      throw new errors.InvalidClientMetadata(
+        'subject_type public is only for first-party clients registered by the operator',
+      );
     }
     // The id is oidc-provider's fresh one at registration, the client's own at an update (RFC 7591 3.2.1, 7592 2.2).
     const assigned = (ctx.oidc.entities.RegistrationAccessToken as { clientId?: string } | undefined)?.clientId;
@@ -106,7 +108,10 @@ export function registrationFeatures(
 }
 
 /** `kluis iat create`: an initial access token for one partner to register its clients with. */
-export async function createInitialAccessToken(provider: Provider, { expiresIn, singleUse }: { expiresIn: number; singleUse: boolean }) {
+export async function createInitialAccessToken(
+  provider: Provider,
+  { expiresIn, singleUse }: { expiresIn: number; singleUse: boolean },
+) {
   const policies = singleUse ? [REGISTRATION_POLICY, SINGLE_USE_POLICY] : [REGISTRATION_POLICY];
   const token = new provider.InitialAccessToken({ expiresIn, policies });
   return { value: await token.save(), jti: token.jti };
@@ -174,12 +179,24 @@ class ConditionalClientWrites implements Adapter {
     if (!pending) await this.#clients.upsert(id, payload, expiresIn);
   }
 
-  find(id: string) { return this.#clients.find(id); }
-  findByUid(uid: string) { return this.#clients.findByUid(uid); }
-  findByUserCode(userCode: string) { return this.#clients.findByUserCode(userCode); }
-  consume(id: string) { return this.#clients.consume(id); }
-  destroy(id: string) { return this.#clients.destroy(id); }
-  revokeByGrantId(grantId: string) { return this.#clients.revokeByGrantId(grantId); }
+  find(id: string) {
+    return this.#clients.find(id);
+  }
+  findByUid(uid: string) {
+    return this.#clients.findByUid(uid);
+  }
+  findByUserCode(userCode: string) {
+    return this.#clients.findByUserCode(userCode);
+  }
+  consume(id: string) {
+    return this.#clients.consume(id);
+  }
+  destroy(id: string) {
+    return this.#clients.destroy(id);
+  }
+  revokeByGrantId(grantId: string) {
+    return this.#clients.revokeByGrantId(grantId);
+  }
 }
 
 /**

@@ -12,7 +12,8 @@ interface ClientPrototype {
 }
 
 // Hashing both sides first gives equal-length inputs, so the comparison time says nothing about the secret.
-const sameSecret = (a: string, b: string) => timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+const sameSecret = (a: string, b: string) =>
+  timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
 
 /**
  * After `kluis clients rotate-secret`, a client's previous secret keeps authenticating (client_secret_basic/post)

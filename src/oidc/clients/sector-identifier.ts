@@ -24,7 +24,8 @@ export async function verifySectorIdentifierUri(
   const uri = metadata.sector_identifier_uri;
   if (uri === undefined) return;
   const fail = (reason: string) => new errors.InvalidClientMetadata(`sector_identifier_uri ${reason}`);
-  if (typeof uri !== 'string' || !URL.canParse(uri) || new URL(uri).protocol !== 'https:') throw fail('must be an https URL');
+  if (typeof uri !== 'string' || !URL.canParse(uri) || new URL(uri).protocol !== 'https:')
+    throw fail('must be an https URL');
 
   let body: string;
   const deadline = Date.now() + timeoutMs;
@@ -44,7 +45,10 @@ export async function verifySectorIdentifierUri(
   } catch {
     throw fail('did not return JSON');
   }
-  if (!Array.isArray(listed) || !listed.every((entry) => typeof entry === 'string')) throw fail('must return a JSON array of URLs');
-  const missing = ((metadata.redirect_uris as string[] | undefined) ?? []).filter((redirect) => !listed.includes(redirect));
+  if (!Array.isArray(listed) || !listed.every((entry) => typeof entry === 'string'))
+    throw fail('must return a JSON array of URLs');
+  const missing = ((metadata.redirect_uris as string[] | undefined) ?? []).filter(
+    (redirect) => !listed.includes(redirect),
+  );
   if (missing.length) throw fail(`does not list every redirect URI (missing ${missing.join(', ')})`);
 }

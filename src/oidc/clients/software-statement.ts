@@ -1,4 +1,11 @@
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  decodeJwt,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTPayload,
+} from 'jose';
 import { errors } from 'oidc-provider';
 import type { SoftwareStatementTrust } from '../../config/env.ts';
 import { OPERATOR_ONLY_METADATA } from './policy.ts';
@@ -11,14 +18,41 @@ import { CLOCK_TOLERANCE, SIGNING_ALGS } from '../../config/protocol-constants.t
  * `org_name`) is kept inside the stored statement and not applied.
  */
 const REGISTRABLE = new Set([
-  'application_type', 'client_name', 'client_uri', 'logo_uri', 'policy_uri', 'tos_uri', 'contacts',
-  'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types', 'scope', 'subject_type',
-  'sector_identifier_uri', 'token_endpoint_auth_method', 'token_endpoint_auth_signing_alg', 'jwks', 'jwks_uri',
-  'id_token_signed_response_alg', 'authorization_signed_response_alg', 'request_object_signing_alg',
-  'require_signed_request_object', 'require_pushed_authorization_requests', 'dpop_bound_access_tokens',
-  'tls_client_certificate_bound_access_tokens', 'authorization_details_types', 'backchannel_logout_uri',
-  'backchannel_logout_session_required', 'default_max_age', 'require_auth_time', 'default_acr_values',
-  'initiate_login_uri', 'software_id', 'software_version', FAPI_PROFILE_METADATA,
+  'application_type',
+  'client_name',
+  'client_uri',
+  'logo_uri',
+  'policy_uri',
+  'tos_uri',
+  'contacts',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'response_types',
+  'scope',
+  'subject_type',
+  'sector_identifier_uri',
+  'token_endpoint_auth_method',
+  'token_endpoint_auth_signing_alg',
+  'jwks',
+  'jwks_uri',
+  'id_token_signed_response_alg',
+  'authorization_signed_response_alg',
+  'request_object_signing_alg',
+  'require_signed_request_object',
+  'require_pushed_authorization_requests',
+  'dpop_bound_access_tokens',
+  'tls_client_certificate_bound_access_tokens',
+  'authorization_details_types',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'default_max_age',
+  'require_auth_time',
+  'default_acr_values',
+  'initiate_login_uri',
+  'software_id',
+  'software_version',
+  FAPI_PROFILE_METADATA,
 ]);
 
 /**
@@ -27,8 +61,11 @@ const REGISTRABLE = new Set([
  * statement claiming any of it is refused: the directory is either broken or trying to take over a client.
  */
 function reservedClaim(name: string): boolean {
-  return ['client_id', 'client_secret', 'software_statement', ...OPERATOR_ONLY_METADATA].includes(name)
-    || name.startsWith('registration_') || /_(issued|expires)_at$/.test(name);
+  return (
+    ['client_id', 'client_secret', 'software_statement', ...OPERATOR_ONLY_METADATA].includes(name) ||
+    name.startsWith('registration_') ||
+    /_(issued|expires)_at$/.test(name)
+  );
 }
 
 type Properties = Record<string, unknown>;
@@ -68,13 +105,18 @@ export class SoftwareStatements {
    */
   async apply(properties: Properties, registered: string | undefined): Promise<void> {
     const presented = properties.software_statement;
-    if (presented !== undefined && typeof presented !== 'string') throw new errors.InvalidSoftwareStatement('software_statement must be a JWT string');
+    if (presented !== undefined && typeof presented !== 'string')
+      throw new errors.InvalidSoftwareStatement('software_statement must be a JWT string');
     const statement = presented ?? registered;
     if (statement === undefined) {
-      if (this.#trust.required) throw new errors.InvalidSoftwareStatement('a software_statement from a trusted directory is required to register');
+      if (this.#trust.required)
+        throw new errors.InvalidSoftwareStatement(
+          'a software_statement from a trusted directory is required to register',
+        );
       return;
     }
-    // The statement the client was registered with was verified then; it is not re-verified (it may have expired since).
+    // The statement the client was registered with was verified then; it is not re-verified (it may have expired
+    // since).
     const claims = statement === registered ? decodeJwt(statement) : await this.#verify(statement);
     if (registered !== undefined && statement !== registered) sameSoftware(decodeJwt(registered), claims);
     const reserved = Object.keys(claims).filter(reservedClaim);
@@ -96,14 +138,21 @@ export class SoftwareStatements {
         ...(this.#trust.issuer ? { issuer: this.#trust.issuer } : {}),
         clockTolerance: CLOCK_TOLERANCE,
       });
-      if (payload.iat! > Date.now() / 1000 + CLOCK_TOLERANCE) throw new errors.InvalidSoftwareStatement('software_statement is issued in the future');
+      // `iat` is a required claim (above).
+      if ((payload.iat ?? 0) > Date.now() / 1000 + CLOCK_TOLERANCE) {
+        throw new errors.InvalidSoftwareStatement('software_statement is issued in the future');
+      }
       return payload;
     } catch (err) {
       if (err instanceof errors.OIDCProviderError) throw err;
-      if (err instanceof joseErrors.JWKSNoMatchingKey) throw new errors.UnapprovedSoftwareStatement('software_statement is not signed by a trusted directory key');
-      if (err instanceof joseErrors.JWTExpired) throw new errors.InvalidSoftwareStatement('software_statement has expired');
-      if (err instanceof joseErrors.JOSEAlgNotAllowed) throw new errors.InvalidSoftwareStatement('software_statement must be signed with PS256, ES256 or EdDSA');
-      if (err instanceof joseErrors.JOSEError) throw new errors.InvalidSoftwareStatement(`software_statement is invalid (${err.message})`);
+      if (err instanceof joseErrors.JWKSNoMatchingKey)
+        throw new errors.UnapprovedSoftwareStatement('software_statement is not signed by a trusted directory key');
+      if (err instanceof joseErrors.JWTExpired)
+        throw new errors.InvalidSoftwareStatement('software_statement has expired');
+      if (err instanceof joseErrors.JOSEAlgNotAllowed)
+        throw new errors.InvalidSoftwareStatement('software_statement must be signed with PS256, ES256 or EdDSA');
+      if (err instanceof joseErrors.JOSEError)
+        throw new errors.InvalidSoftwareStatement(`software_statement is invalid (${err.message})`);
       throw err;
     }
   }

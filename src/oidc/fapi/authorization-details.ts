@@ -24,7 +24,9 @@ const text = (max: number) =>
     .refine((value) => !/[\p{Cc}\p{Cf}]/u.test(value), 'must not contain control or formatting characters');
 const decimals = (amount: string) => amount.split('.')[1]?.length ?? 0;
 const minorUnits = (currency: string) =>
-  CURRENCIES.has(currency) ? (new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2) : 2;
+  CURRENCIES.has(currency)
+    ? (new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2)
+    : 2;
 /** Account access agreed "until" a date lasts to the end of that day, UTC. */
 const accessEnds = (expiresAt: string) => Date.parse(`${expiresAt}T23:59:59Z`);
 const iban = z.string().refine((value) => isValidIBAN(value), 'is not a valid IBAN (written without spaces)');
@@ -43,7 +45,10 @@ const PaymentInitiation = z
       .strict()
       // More decimals than the currency has (JPY has none) would be rounded on the consent screen: the person
       // would authorise another amount than the one shown.
-      .refine(({ currency, amount }) => decimals(amount) <= minorUnits(currency), { message: 'has more decimals than the currency allows', path: ['amount'] }),
+      .refine(({ currency, amount }) => decimals(amount) <= minorUnits(currency), {
+        message: 'has more decimals than the currency allows',
+        path: ['amount'],
+      }),
     creditorName: text(70),
     creditorAccount: z.object({ iban }).strict(),
     remittanceInformationUnstructured: text(140).optional(),
@@ -84,9 +89,9 @@ function validator(type: keyof typeof SCHEMAS) {
     validate(ctx: KoaContextWithOIDC, detail: unknown) {
       const result = SCHEMAS[type].safeParse(detail);
       if (!result.success) {
-        const issue = result.error.issues[0]!;
-        const where = issue.path.length ? issue.path.join('.') : 'the detail';
-        throw new errors.InvalidAuthorizationDetails(`${type}: ${where} ${issue.message}`);
+        const [issue] = result.error.issues;
+        const where = issue?.path.length ? issue.path.join('.') : 'the detail';
+        throw new errors.InvalidAuthorizationDetails(`${type}: ${where} ${issue?.message ?? 'is invalid'}`);
       }
       // One payment per authorization: each payment is shown, authenticated and authorised on its own (RTS Art 5).
       if (type === PAYMENT_INITIATION && requested(ctx).filter((d) => d.type === PAYMENT_INITIATION).length > 1) {
@@ -112,7 +117,9 @@ export function requestedDetails(params: Record<string, unknown>): Authorization
  */
 export function grantLifetime(details: readonly AuthorizationDetail[], accessTokenTtl: number): number | undefined {
   if (isPayment(details)) return accessTokenTtl;
-  const expiries = details.filter((d): d is AccountDetail => d.type === ACCOUNT_INFORMATION).map((d) => accessEnds(d.expiresAt));
+  const expiries = details
+    .filter((d): d is AccountDetail => d.type === ACCOUNT_INFORMATION)
+    .map((d) => accessEnds(d.expiresAt));
   return expiries.length ? Math.max(60, Math.floor((Math.min(...expiries) - Date.now()) / 1000)) : undefined;
 }
 
@@ -126,22 +133,31 @@ export function grantLifetime(details: readonly AuthorizationDetail[], accessTok
  * - client credentials never carry them (there is no person to authorise a payment);
  * - introspection shows the token's details to the resource server.
  */
-export function richAuthorizationRequests(): RichAuthorizationRequestsActiveConfiguration & Required<Pick<RichAuthorizationRequestsActiveConfiguration, 'authorizationDetailsForIntrospection'>> {
+export function richAuthorizationRequests(): RichAuthorizationRequestsActiveConfiguration &
+  Required<Pick<RichAuthorizationRequestsActiveConfiguration, 'authorizationDetailsForIntrospection'>> {
   return {
     enabled: true,
-    types: { [PAYMENT_INITIATION]: validator(PAYMENT_INITIATION), [ACCOUNT_INFORMATION]: validator(ACCOUNT_INFORMATION) },
+    types: {
+      [PAYMENT_INITIATION]: validator(PAYMENT_INITIATION),
+      [ACCOUNT_INFORMATION]: validator(ACCOUNT_INFORMATION),
+    },
     authorizationDetailsForGrantSource(ctx) {
       const granted = (ctx.oidc.grant?.rar ?? []) as unknown[];
       return requested(ctx).filter((detail) => granted.some((g) => isDeepStrictEqual(g, detail))) as never;
     },
     authorizationDetailsForAccessToken(ctx, _token, source, grantType) {
-      if (!source) throw new errors.InvalidAuthorizationDetails('authorization_details need a person’s authorization (authorization code flow)');
+      if (!source)
+        throw new errors.InvalidAuthorizationDetails(
+          'authorization_details need a person’s authorization (authorization code flow)',
+        );
       const authorised = ((source as { rar?: unknown[] }).rar ?? []) as unknown[];
       if (ctx.oidc.params?.authorization_details === undefined) return authorised as never;
       const asked = requested(ctx);
       for (const detail of asked) {
         if (!authorised.some((a) => isDeepStrictEqual(a, detail))) {
-          throw new errors.InvalidAuthorizationDetails(`authorization_details differ from what was authorised (${grantType}); a changed payment needs a new authorization`);
+          throw new errors.InvalidAuthorizationDetails(
+            `authorization_details differ from what was authorised (${grantType}); a changed payment needs a new authorization`,
+          );
         }
       }
       return asked as never;

@@ -20,7 +20,8 @@ export function dpopFreshness(clockTolerance: number): Middleware {
     } catch {
       return next();
     }
-    if (typeof iat === 'number' && Math.abs(Math.floor(Date.now() / 1000) - iat) <= DPOP_MAX_AGE + clockTolerance) return next();
+    if (typeof iat === 'number' && Math.abs(Math.floor(Date.now() / 1000) - iat) <= DPOP_MAX_AGE + clockTolerance)
+      return next();
     const description = 'DPoP proof iat is not recent enough';
     ctx.set('Cache-Control', 'no-store');
     if (ctx.get('authorization').toLowerCase().startsWith('dpop ')) {

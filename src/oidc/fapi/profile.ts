@@ -28,10 +28,15 @@ function isFapiClient(client: ClientLike): boolean {
 export function checkFapiMetadata(metadata: Record<string, unknown>): void {
   const profile = metadata[FAPI_PROFILE_METADATA];
   if (profile === undefined) return;
-  if (profile !== FAPI_2) throw new errors.InvalidClientMetadata(`${FAPI_PROFILE_METADATA} must be "${FAPI_2}" (the FAPI 2.0 Security Profile)`);
+  if (profile !== FAPI_2)
+    throw new errors.InvalidClientMetadata(
+      `${FAPI_PROFILE_METADATA} must be "${FAPI_2}" (the FAPI 2.0 Security Profile)`,
+    );
   const method = metadata.token_endpoint_auth_method;
   if (typeof method !== 'string' || !FAPI_AUTH_METHODS.includes(method)) {
-    throw new errors.InvalidClientMetadata(`FAPI 2.0 clients authenticate with ${FAPI_AUTH_METHODS.join(' or ')} (token_endpoint_auth_method)`);
+    throw new errors.InvalidClientMetadata(
+      `FAPI 2.0 clients authenticate with ${FAPI_AUTH_METHODS.join(' or ')} (token_endpoint_auth_method)`,
+    );
   }
   if (metadata.dpop_bound_access_tokens !== true && metadata.tls_client_certificate_bound_access_tokens !== true) {
     throw new errors.InvalidClientMetadata(
@@ -51,10 +56,23 @@ export function checkFapiMetadata(metadata: Record<string, unknown>): void {
  * - `requestObjects` (JAR, RFC 9101) and `jwtResponseModes` (JARM) for clients that use them; a client with
  *   `require_signed_request_object` must send a signed request object.
  */
-export function fapiFeatures(dpopNonceSecret: Buffer): Pick<NonNullable<Configuration['features']>, 'fapi' | 'pushedAuthorizationRequests' | 'dPoP' | 'requestObjects' | 'jwtResponseModes'> {
+export function fapiFeatures(
+  dpopNonceSecret: Buffer,
+): Pick<
+  NonNullable<Configuration['features']>,
+  'fapi' | 'pushedAuthorizationRequests' | 'dPoP' | 'requestObjects' | 'jwtResponseModes'
+> {
   return {
-    fapi: { enabled: true, profile: (_ctx: KoaContextWithOIDC, client: unknown) => (isFapiClient(client as ClientLike) ? FAPI_2 : undefined) as typeof FAPI_2 },
-    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    fapi: {
+      enabled: true,
+      profile: (_ctx: KoaContextWithOIDC, client: unknown) =>
+        (isFapiClient(client as ClientLike) ? FAPI_2 : undefined) as typeof FAPI_2,
+    },
+    pushedAuthorizationRequests: {
+      enabled: true,
+      requirePushedAuthorizationRequests: false,
+      allowUnregisteredRedirectUris: false,
+    },
     dPoP: { enabled: true, nonceSecret: dpopNonceSecret, requireNonce: () => true, allowReplay: false },
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     jwtResponseModes: { enabled: true },

@@ -45,7 +45,8 @@ async function loadState({ db, secrets }: ProviderHostOptions): Promise<State> {
 /**
  * Holds the live oidc-provider instance. oidc-provider reads its keys and scopes once, at construction; when
  * they change (a key rotation, a pending key becoming active, a retired key expiring, a resource server added)
- * a new Provider is built and swapped in. Nothing is lost: all of its state is in Postgres. In-flight requests finish on the old instance.
+ * a new Provider is built and swapped in. Nothing is lost: all of its state is in Postgres. In-flight requests
+ * finish on the old instance.
  */
 export class ProviderHost {
   #current: Current;
@@ -82,7 +83,9 @@ export class ProviderHost {
   /** Polls for changes every `seconds`; a failed poll (database down) keeps the current keys. */
   startRefreshing(seconds: number): void {
     this.#timer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.#options.log.warn({ err: (err as Error).message }, 'signing key refresh failed'));
+      this.refresh().catch((err: unknown) =>
+        this.#options.log.warn({ err: (err as Error).message }, 'signing key refresh failed'),
+      );
     }, seconds * 1000);
     this.#timer.unref();
   }

@@ -63,7 +63,11 @@ export async function rotateSigningKeys(
     const rotations: Rotation[] = [];
     for (const key of keys) {
       await insertKey(tx, key, overlap);
-      rotations.push({ alg: key.alg, kid: key.kid, retired: await retireKeys(tx, key.alg, key.kid, overlap, retention) });
+      rotations.push({
+        alg: key.alg,
+        kid: key.kid,
+        retired: await retireKeys(tx, key.alg, key.kid, overlap, retention),
+      });
     }
     return rotations;
   });

@@ -9,7 +9,7 @@ export interface ProtocolError {
  * pages and the composition root passes them in.
  */
 export interface ProviderPages {
-  /** RP-initiated logout asks first; `form` is oidc-provider's hidden form (action and xsrf token) the buttons submit. */
+  /** RP-initiated logout asks first; `form` is oidc-provider's hidden form (action, xsrf token) the buttons submit. */
   logoutConfirmation(form: string, client: string | undefined): string;
   /** After RP-initiated logout, for the client that asked for it. */
   signedOut(client: string | undefined): string;

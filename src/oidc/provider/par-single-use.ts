@@ -21,7 +21,8 @@ export function parUsedOnce(provider: Provider, pages: ProviderPages): Middlewar
   return async (ctx, next) => {
     if (routePath(ctx.path) !== '/auth' || !readsRoute(ctx.method)) return next();
     const { request_uri: requestUri, client_id: clientId } = ctx.query;
-    if (typeof requestUri !== 'string' || !requestUri.startsWith(PAR_URN) || typeof clientId !== 'string') return next();
+    if (typeof requestUri !== 'string' || !requestUri.startsWith(PAR_URN) || typeof clientId !== 'string')
+      return next();
     // oidc-provider loads the pushed request by `request_uri.split(URN)[1]` (load_pushed_authorization_request in
     // actions/authorization/pushed_authorization_requests.js), so text after a second URN is ignored there. The id
     // checked here must be the one it loads: a request_uri that is not exactly the URN and one id is refused.
@@ -31,7 +32,8 @@ export function parUsedOnce(provider: Provider, pages: ProviderPages): Middlewar
     // An unknown, expired or another client's request_uri is left to oidc-provider, which refuses it.
     if (!pushed?.isValid || pushedFor(pushed.request) !== clientId) return next();
     const now = Math.floor(Date.now() / 1000);
-    if (await provider.ReplayDetection.unique('kluis:request_uri', pushed.jti, Math.max(pushed.exp ?? now, now) + 60)) return next();
+    if (await provider.ReplayDetection.unique('kluis:request_uri', pushed.jti, Math.max(pushed.exp ?? now, now) + 60))
+      return next();
     refuse(ctx, pages);
   };
 }

@@ -15,27 +15,43 @@ const { base, Check } = interactionPolicy;
  */
 export function scaPolicy(maxAge: number) {
   const policy = base();
-  const login = policy.get('login')!;
+  const login = policy.get('login');
+  if (!login) throw new Error("oidc-provider's base policy has no login prompt");
   login.checks.add(
-    new Check('sca_expired', 'strong customer authentication has expired', 'login_required', (ctx: KoaContextWithOIDC) => {
-      const { oidc } = ctx;
-      if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return oidc.session.past(maxAge) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-    }),
+    new Check(
+      'sca_expired',
+      'strong customer authentication has expired',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        const { oidc } = ctx;
+        if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+        return oidc.session.past(maxAge) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
   login.checks.add(
-    new Check('acr_values', 'a fresh strong customer authentication is requested', 'login_required', (ctx: KoaContextWithOIDC) => {
-      const { oidc } = ctx;
-      if (oidc.params?.acr_values === undefined || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return Check.REQUEST_PROMPT;
-    }),
+    new Check(
+      'acr_values',
+      'a fresh strong customer authentication is requested',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        const { oidc } = ctx;
+        if (oidc.params?.acr_values === undefined || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+        return Check.REQUEST_PROMPT;
+      },
+    ),
   );
   login.checks.add(
-    new Check('authorization_details', 'authorization details need a fresh strong customer authentication', 'login_required', (ctx: KoaContextWithOIDC) => {
-      const { oidc } = ctx;
-      if (oidc.params?.authorization_details === undefined || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
-      return Check.REQUEST_PROMPT;
-    }),
+    new Check(
+      'authorization_details',
+      'authorization details need a fresh strong customer authentication',
+      'login_required',
+      (ctx: KoaContextWithOIDC) => {
+        const { oidc } = ctx;
+        if (oidc.params?.authorization_details === undefined || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+        return Check.REQUEST_PROMPT;
+      },
+    ),
   );
   return policy;
 }

@@ -18,7 +18,7 @@ export const CLAIMS = {
 export function accountFinder(db: Database): FindAccount {
   return async (_ctx, id) => {
     const account = await unlessUnavailable(findAccountById(db, id));
-    if (!account || account.status !== 'active') return undefined;
+    if (account?.status !== 'active') return undefined;
     const found: Account = {
       accountId: account.id,
       claims: async () => ({

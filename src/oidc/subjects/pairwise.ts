@@ -54,5 +54,7 @@ export function pairwiseSubject(salt: string) {
   // The same key bytes as the salt string (UTF-8), made into a KeyObject once: far cheaper per HMAC than a string key.
   const key = createSecretKey(Buffer.from(salt, 'utf8'));
   return async (_ctx: KoaContextWithOIDC, accountId: string, client: Client): Promise<string> =>
-    createHmac('sha256', key).update(`${sectorOf(client)}\n${accountId}`).digest('base64url');
+    createHmac('sha256', key)
+      .update(`${sectorOf(client)}\n${accountId}`)
+      .digest('base64url');
 }

@@ -21,7 +21,10 @@ export function resources(config: Pick<Config, 'accessTokenTtl' | 'jwtAccessToke
           const allowed = new Set((client.scope ?? '').split(' '));
           const ttl = ceiling(server.accessTokenFormat);
           return {
-            scope: server.scope.split(' ').filter((scope) => allowed.has(scope)).join(' '),
+            scope: server.scope
+              .split(' ')
+              .filter((scope) => allowed.has(scope))
+              .join(' '),
             audience: server.identifier,
             accessTokenTTL: Math.min(server.accessTokenTtl ?? ttl, ttl),
             accessTokenFormat: server.accessTokenFormat,
