@@ -16,7 +16,9 @@ export interface Connection {
 
 /** DATABASE_URL when given; otherwise the embedded PostgreSQL under KLUIS_DATA_DIR. Migrations are applied. */
 export async function connect(config: Config, log: Logger, options: { migrate?: boolean } = {}): Promise<Connection> {
-  const embedded = config.databaseUrl ? undefined : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
+  const embedded = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, log);
   const db = new Database(config.databaseUrl ?? embedded!.url, { max: config.databasePoolMax, log });
   try {
     if (options.migrate !== false) {

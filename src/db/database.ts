@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../log/logger.ts';
-import { DatabaseUnavailable, isConnectionFailure, isUniqueViolation, isUnstorableText, UniqueViolation, UnstorableInput } from './errors.ts';
+import {
+  DatabaseUnavailable,
+  isConnectionFailure,
+  isUniqueViolation,
+  isUnstorableText,
+  UniqueViolation,
+  UnstorableInput,
+} from './errors.ts';
 
 export type Row = Record<string, unknown>;
 export type Queryable = Pick<Database, 'query'>;
@@ -99,8 +106,10 @@ function statementName(text: string): string {
 
 function translate(err: unknown): unknown {
   if (err instanceof DatabaseUnavailable) return err;
-  if (isConnectionFailure(err)) return new DatabaseUnavailable(`the database is unavailable (${(err as Error).message})`, { cause: err });
-  if (isUnstorableText(err)) return new UnstorableInput('the request contains characters that are not allowed (such as NUL)', { cause: err });
+  if (isConnectionFailure(err))
+    return new DatabaseUnavailable(`the database is unavailable (${(err as Error).message})`, { cause: err });
+  if (isUnstorableText(err))
+    return new UnstorableInput('the request contains characters that are not allowed (such as NUL)', { cause: err });
   if (isUniqueViolation(err)) return new UniqueViolation((err as { constraint?: string }).constraint, { cause: err });
   return err;
 }

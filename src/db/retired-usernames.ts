@@ -12,6 +12,9 @@ export async function retireUsername(db: Queryable, usernameHash: string, second
 
 /** When the username becomes available again, or undefined if it is available now. */
 export async function retiredUntil(db: Queryable, usernameHash: string): Promise<Date | undefined> {
-  const { rows } = await db.query<{ until: Date }>('select until from retired_usernames where username_hash = $1 and until > now()', [usernameHash]);
+  const { rows } = await db.query<{ until: Date }>(
+    'select until from retired_usernames where username_hash = $1 and until > now()',
+    [usernameHash],
+  );
   return rows[0]?.until;
 }

@@ -6,13 +6,16 @@ import type { Database, Queryable } from './database.ts';
  * skip it after one select. `work` returns how many rows it changed.
  */
 export async function runOnce(db: Database, marker: string, work: (tx: Queryable) => Promise<number>): Promise<number> {
-  const seen = async (q: Queryable) => ((await q.query('select 1 from server_secrets where name = $1', [marker])).rowCount ?? 0) > 0;
+  const seen = async (q: Queryable) =>
+    ((await q.query('select 1 from server_secrets where name = $1', [marker])).rowCount ?? 0) > 0;
   if (await seen(db)) return 0;
   return db.transaction(async (tx) => {
     await tx.query('select pg_advisory_xact_lock(hashtext($1))', [marker]);
     if (await seen(tx)) return 0;
     const changed = await work(tx);
-    await tx.query(`insert into server_secrets (name, value) values ($1, 'done') on conflict (name) do nothing`, [marker]);
+    await tx.query(`insert into server_secrets (name, value) values ($1, 'done') on conflict (name) do nothing`, [
+      marker,
+    ]);
     return changed;
   });
 }

@@ -93,7 +93,13 @@ export async function insertKey(tx: Queryable, key: NewKey, activateIn: number):
  * Retires every current key of `alg` except `keepKid` at now + `retireIn`, and unpublishes it `retention`
  * seconds later. Returns the kids retired.
  */
-export async function retireKeys(tx: Queryable, alg: string, keepKid: string, retireIn: number, retention: number): Promise<string[]> {
+export async function retireKeys(
+  tx: Queryable,
+  alg: string,
+  keepKid: string,
+  retireIn: number,
+  retention: number,
+): Promise<string[]> {
   const { rows } = await tx.query<{ kid: string }>(
     `update signing_keys
      set retired_at = now() + make_interval(secs => $3::integer),

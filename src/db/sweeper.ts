@@ -30,22 +30,35 @@ export async function sweepRetained(db: Database, settings: SweepSettings, maxBa
   const { batchSize } = settings;
   const sweeps: [string, string, unknown[]][] = [
     ['login_failures_by_ip', 'window_start < now() - make_interval(secs => $2::float8)', [settings.loginIpWindow]],
-    ['grant_usage', `not exists (select 1 from oidc_models g where g.model = 'Grant' and g.id = grant_usage.grant_id)`, []],
+    [
+      'grant_usage',
+      `not exists (select 1 from oidc_models g where g.model = 'Grant' and g.id = grant_usage.grant_id)`,
+      [],
+    ],
     ['retired_usernames', 'until <= now()', []],
     ['previous_client_secrets', 'expires_at <= now()', []],
     ['security_events', 'occurred_at < now() - make_interval(secs => $2::float8)', [settings.securityEventRetention]],
   ];
   let total = 0;
-  for (const [table, condition, params] of sweeps) total += await deleteInBatches(db, table, condition, params, batchSize, maxBatches);
+  for (const [table, condition, params] of sweeps)
+    total += await deleteInBatches(db, table, condition, params, batchSize, maxBatches);
   return total;
 }
 
 /** `condition` uses $2, $3, … for `params` ($1 is the batch size). Table and condition are constants of this file. */
-async function deleteInBatches(db: Database, table: string, condition: string, params: unknown[], batchSize: number, maxBatches: number): Promise<number> {
+async function deleteInBatches(
+  db: Database,
+  table: string,
+  condition: string,
+  params: unknown[],
+  batchSize: number,
+  maxBatches: number,
+): Promise<number> {
   let total = 0;
   for (let batch = 0; batch < maxBatches; batch += 1) {
     const { rowCount } = await db.query(
-      `delete from ${table} where ctid in (select ctid from ${table} where ${condition} limit $1 for update skip locked)`,
+      `delete from ${table}
+       where ctid in (select ctid from ${table} where ${condition} limit $1 for update skip locked)`,
       [batchSize, ...params],
     );
     total += rowCount ?? 0;
