@@ -20,7 +20,7 @@ export function providerConfiguration(settings: ProviderSettings): Configuration
   const findAccount = accountFinder(db);
   // Shared by storage and registration: registrations under way are written with an insert, never an upsert.
   const newClients = new NewClients();
-  return assemble([
+  return assembleSlices([
     engine(settings, newClients),
     authorization(config, settings.resourceScopes),
     subjects(secrets, findAccount),
@@ -36,7 +36,7 @@ export function providerConfiguration(settings: ProviderSettings): Configuration
 }
 
 /** The slices as one configuration. A setting or feature configured by two slices is a bug: one would be lost. */
-function assemble(slices: Configuration[]): Configuration {
+export function assembleSlices(slices: Configuration[]): Configuration {
   const seen = new Set<string>();
   const claim = (key: string) => {
     if (seen.has(key)) throw new Error(`${key} is configured by two slices`);
