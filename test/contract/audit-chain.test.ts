@@ -51,9 +51,15 @@ describe('tamper-evident audit log', () => {
   });
 
   test('tail and export print JSON lines in chain order, each with its hash', async () => {
-    const tail = (await runCli(['audit', 'tail', '--limit', '5'], env)).stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; hash: string; type: string });
+    const tail = (await runCli(['audit', 'tail', '--limit', '5'], env)).stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { seq: number; hash: string; type: string });
     assert.equal(tail.length, 5);
-    assert.deepEqual(tail.map((e) => e.seq), [...tail.map((e) => e.seq)].sort((a, b) => a - b));
+    assert.deepEqual(
+      tail.map((e) => e.seq),
+      [...tail.map((e) => e.seq)].sort((a, b) => a - b),
+    );
     assert.match(tail[0]!.hash, /^[0-9a-f]{64}$/);
     const exported = (await runCli(['audit', 'export'], env)).stdout.trim().split('\n');
     assert.ok(exported.length >= 31);
@@ -66,12 +72,17 @@ describe('tamper-evident audit log', () => {
   });
 
   test('an edited row is caught by audit verify, which names it', async () => {
-    const { rows } = await t.db.query<{ seq: string; id: string }>(`select seq, id from audit_events where type = 'token.issued' order by seq limit 1 offset 3`);
+    const { rows } = await t.db.query<{ seq: string; id: string }>(
+      `select seq, id from audit_events where type = 'token.issued' order by seq limit 1 offset 3`,
+    );
     const { seq, id } = rows[0]!;
     await tamper(`update audit_events set details = jsonb_set(details, '{scope}', '"everything"') where id = $1`, [id]);
     const result = await runCli(['audit', 'verify'], env);
     assert.equal(result.code, 1);
-    assert.equal(result.stderr, `kluis: audit chain broken at event ${seq} (id ${id}): its content does not match its hash; ${Number(seq) - 1} events before it verified\n`);
+    assert.equal(
+      result.stderr,
+      `kluis: audit chain broken at event ${seq} (id ${id}): its content does not match its hash; ${Number(seq) - 1} events before it verified\n`,
+    );
   });
 
   test('a deleted row leaves a gap that audit verify reports', async () => {
@@ -100,10 +111,16 @@ describe('tamper-evident audit log', () => {
     const restricted = new pg.Client({ connectionString: url.toString() });
     await restricted.connect();
     try {
-      await assert.rejects(restricted.query(`update audit_events set actor = 'x'`), /permission denied for table audit_events/);
+      await assert.rejects(
+        restricted.query(`update audit_events set actor = 'x'`),
+        /permission denied for table audit_events/,
+      );
       await assert.rejects(restricted.query('delete from audit_events'), /permission denied for table audit_events/);
       await assert.rejects(restricted.query('truncate audit_events'), /permission denied for table audit_events/);
-      await assert.rejects(restricted.query('delete from consent_ledger'), /permission denied for table consent_ledger/);
+      await assert.rejects(
+        restricted.query('delete from consent_ledger'),
+        /permission denied for table consent_ledger/,
+      );
 
       // The server itself, connected as that role (migrations were applied by the owner): it issues tokens and audits.
       const server = await startTestKluis(url.toString());

@@ -19,7 +19,10 @@ describe('migrations', () => {
   test('files are numbered and read in order', async () => {
     const migrations = await readMigrations();
     assert.ok(migrations.length >= 1);
-    assert.deepEqual(migrations.map((m) => m.version), [...migrations.map((m) => m.version)].sort((a, b) => a - b));
+    assert.deepEqual(
+      migrations.map((m) => m.version),
+      [...migrations.map((m) => m.version)].sort((a, b) => a - b),
+    );
   });
 
   test('two processes migrating at once apply each migration exactly once', async () => {
@@ -29,7 +32,10 @@ describe('migrations', () => {
       const all = await readMigrations();
       assert.equal(a.length + b.length, all.length, 'every migration applied by exactly one of them');
       const { rows } = await t.db.query<{ version: number }>('select version from schema_migrations order by version');
-      assert.deepEqual(rows.map((r) => r.version), all.map((m) => m.version));
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        all.map((m) => m.version),
+      );
     } finally {
       await other.close();
     }
@@ -43,10 +49,19 @@ describe('migrations', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'kluis-migrations-'));
     await cp(MIGRATIONS_DIR, dir, { recursive: true });
     await writeFile(path.join(dir, '9000_add_table.sql'), 'create table extra_table (id int);');
-    assert.deepEqual((await migrate(t.db, dir)).map((m) => m.version), [9000]);
+    assert.deepEqual(
+      (await migrate(t.db, dir)).map((m) => m.version),
+      [9000],
+    );
 
-    await writeFile(path.join(dir, '9001_broken.sql'), 'create table half_done (id int); select nonsense from nowhere;');
-    await assert.rejects(migrate(t.db, dir), (err: unknown) => err instanceof MigrationError && /9001_broken failed/.test(err.message));
+    await writeFile(
+      path.join(dir, '9001_broken.sql'),
+      'create table half_done (id int); select nonsense from nowhere;',
+    );
+    await assert.rejects(
+      migrate(t.db, dir),
+      (err: unknown) => err instanceof MigrationError && /9001_broken failed/.test(err.message),
+    );
     const { rows } = await t.db.query(`select to_regclass('half_done') as t`);
     assert.equal(rows[0]?.t, null, 'the failed migration left nothing behind');
   });

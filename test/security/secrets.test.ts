@@ -44,7 +44,9 @@ describe('server secrets in the database', () => {
   });
 
   test('in development they are generated once, identical for every process starting at once, and stable', async () => {
-    const loads = await Promise.all(Array.from({ length: 5 }, () => loadServerSecrets(dev.db, { secret: undefined, production: false })));
+    const loads = await Promise.all(
+      Array.from({ length: 5 }, () => loadServerSecrets(dev.db, { secret: undefined, production: false })),
+    );
     for (const loaded of loads) {
       assert.deepEqual(loaded.cookieKeys, loads[0]!.cookieKeys);
       assert.equal(loaded.pairwiseSalt, loads[0]!.pairwiseSalt);
@@ -56,7 +58,9 @@ describe('server secrets in the database', () => {
 
   test('cookie keys and the pairwise salt are stored encrypted', async () => {
     const secrets = await loadServerSecrets(dev.db, { secret: undefined, production: false });
-    const { rows } = await dev.db.query<{ value: string }>(`select value from server_secrets where name in ('cookie_keys', 'pairwise_salt')`);
+    const { rows } = await dev.db.query<{ value: string }>(
+      `select value from server_secrets where name in ('cookie_keys', 'pairwise_salt')`,
+    );
     assert.equal(rows.length, 2);
     const stored = JSON.stringify(rows);
     assert.ok(!stored.includes(secrets.cookieKeys[0]!));
@@ -79,23 +83,36 @@ describe('server secrets in the database', () => {
     try {
       const first = await loadServerSecrets(prod.db, { secret: SECRET, production: true });
       // Processes starting at once on a new database agree on one salt.
-      const [second, ...others] = await Promise.all(Array.from({ length: 3 }, () => loadServerSecrets(other.db, { secret: SECRET, production: true })));
+      const [second, ...others] = await Promise.all(
+        Array.from({ length: 3 }, () => loadServerSecrets(other.db, { secret: SECRET, production: true })),
+      );
       for (const loaded of others) assert.equal(loaded.box.keyedHash('x', 'p'), second!.box.keyedHash('x', 'p'));
       const kdf = async (db: TestDatabase['db']) =>
-        JSON.parse((await db.query<{ value: string }>(`select value from server_secrets where name = 'kek_kdf'`)).rows[0]!.value) as Record<string, unknown>;
+        JSON.parse(
+          (await db.query<{ value: string }>(`select value from server_secrets where name = 'kek_kdf'`)).rows[0]!.value,
+        ) as Record<string, unknown>;
       const [one, two] = [await kdf(prod.db), await kdf(other.db)];
-      assert.deepEqual({ ...one, salt: undefined }, { alg: 'argon2id', salt: undefined, m: KEK_ARGON2.memoryKiB, t: KEK_ARGON2.passes, p: KEK_ARGON2.lanes });
+      assert.deepEqual(
+        { ...one, salt: undefined },
+        { alg: 'argon2id', salt: undefined, m: KEK_ARGON2.memoryKiB, t: KEK_ARGON2.passes, p: KEK_ARGON2.lanes },
+      );
       assert.equal(Buffer.from(String(one.salt), 'base64url').length, 16);
       assert.notEqual(one.salt, two.salt);
-      // The same secret gives each database its own key, and neither is the HKDF-only key a dump could be tested against.
+      // The same secret gives each database its own key, and neither is the HKDF-only key a dump could be tested
+      // against.
       const hkdfOnly = SecretBox.fromMasterSecret(SECRET);
       assert.notEqual(first.box.keyedHash('x', 'p'), second!.box.keyedHash('x', 'p'));
       assert.notEqual(first.box.keyedHash('x', 'p'), hkdfOnly.keyedHash('x', 'p'));
-      const { rows } = await prod.db.query<{ value: string }>(`select value from server_secrets where name = 'kek_check'`);
+      const { rows } = await prod.db.query<{ value: string }>(
+        `select value from server_secrets where name = 'kek_check'`,
+      );
       assert.throws(() => hkdfOnly.decrypt(rows[0]!.value, 'kek_check'), DecryptionFailed);
       assert.equal(first.box.decrypt(rows[0]!.value, 'kek_check'), 'kluis key-encryption key check');
       // Loaded again (a restart, another process), the stored parameters give the same key.
-      assert.equal((await loadServerSecrets(prod.db, { secret: SECRET, production: true })).box.keyedHash('x', 'p'), first.box.keyedHash('x', 'p'));
+      assert.equal(
+        (await loadServerSecrets(prod.db, { secret: SECRET, production: true })).box.keyedHash('x', 'p'),
+        first.box.keyedHash('x', 'p'),
+      );
     } finally {
       await other.drop();
     }
@@ -106,7 +123,9 @@ describe('server secrets in the database', () => {
     try {
       // What an earlier Kluis stored on first start: the check value under the HKDF key, and no kek_kdf row.
       const hkdfOnly = SecretBox.fromMasterSecret(SECRET);
-      await old.db.query(`insert into server_secrets (name, value) values ('kek_check', $1)`, [hkdfOnly.encrypt('kluis key-encryption key check', 'kek_check')]);
+      await old.db.query(`insert into server_secrets (name, value) values ('kek_check', $1)`, [
+        hkdfOnly.encrypt('kluis key-encryption key check', 'kek_check'),
+      ]);
       const { box } = await loadServerSecrets(old.db, { secret: SECRET, production: true });
       assert.equal(box.keyedHash('token id', 'AccessToken'), hkdfOnly.keyedHash('token id', 'AccessToken'));
       const { rows } = await old.db.query(`select 1 from server_secrets where name = 'kek_kdf'`);
@@ -119,10 +138,13 @@ describe('server secrets in the database', () => {
   test('a kek_kdf row Kluis cannot use stops it with one line', async () => {
     const bad = await createTestDatabase();
     try {
-      await bad.db.query(`insert into server_secrets (name, value) values ('kek_kdf', $1)`, [JSON.stringify({ alg: 'argon2id', salt: 'x', m: 1, t: 0, p: 1 })]);
+      await bad.db.query(`insert into server_secrets (name, value) values ('kek_kdf', $1)`, [
+        JSON.stringify({ alg: 'argon2id', salt: 'x', m: 1, t: 0, p: 1 }),
+      ]);
       await assert.rejects(
         loadServerSecrets(bad.db, { secret: SECRET, production: true }),
-        (err: unknown) => err instanceof ConfigError && /^server_secrets row kek_kdf is not an argon2id derivation/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConfigError && /^server_secrets row kek_kdf is not an argon2id derivation/.test(err.message),
       );
     } finally {
       await bad.drop();
@@ -139,7 +161,8 @@ describe('server secrets in the database', () => {
     const ring = await loadKeyRing(prod.db, box);
     const { rows } = await prod.db.query(`select * from signing_keys`);
     const stored = JSON.stringify(rows);
-    for (const key of ring.jwks.keys) assert.ok(!stored.includes(String(key.d)), `private part of ${key.kid} is in clear`);
+    for (const key of ring.jwks.keys)
+      assert.ok(!stored.includes(String(key.d)), `private part of ${key.kid} is in clear`);
     assert.ok(rows.every((row) => !('d' in (row.public_jwk as object))));
   });
 });

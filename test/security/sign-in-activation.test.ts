@@ -109,20 +109,33 @@ describe('an account without an authenticator', () => {
     const { res: reused } = await signIn(again, (await loginPage(again)).page, 'wanda', PASSWORD, code!);
     assert.match(await reused.text(), /not correct/, 'the activation code is used up');
     const fresh = new Browser(kluis.issuer);
-    const { external: signedIn } = await signIn(fresh, (await loginPage(fresh)).page, 'wanda', PASSWORD, await totpCode(activated.secret, 1));
+    const { external: signedIn } = await signIn(
+      fresh,
+      (await loginPage(fresh)).page,
+      'wanda',
+      PASSWORD,
+      await totpCode(activated.secret, 1),
+    );
     assert.ok(signedIn?.searchParams.get('code'), 'the enrolled authenticator signs in');
   });
 
   test('failed attempts count towards the lockout and the address throttle; a locked account cannot be activated', async () => {
     const { activation_code: code, id } = await addPerson(t.url, 'xavier', PASSWORD);
-    const ipBefore = await t.db.query<{ failures: number }>('select coalesce(sum(failures), 0)::int as failures from login_failures_by_ip');
+    const ipBefore = await t.db.query<{ failures: number }>(
+      'select coalesce(sum(failures), 0)::int as failures from login_failures_by_ip',
+    );
     for (let i = 0; i < 5; i += 1) {
       const browser = new Browser(kluis.issuer);
       await signIn(browser, (await loginPage(browser)).page, 'xavier', PASSWORD, 'zzzz-zzzz-zzzz-zzzz-zzzz');
     }
-    const { rows } = await t.db.query<{ locked_until: Date | null }>('select locked_until from accounts where id = $1', [id]);
+    const { rows } = await t.db.query<{ locked_until: Date | null }>(
+      'select locked_until from accounts where id = $1',
+      [id],
+    );
     assert.ok(rows[0]!.locked_until! > new Date(), 'locked after five failures');
-    const ipAfter = await t.db.query<{ failures: number }>('select coalesce(sum(failures), 0)::int as failures from login_failures_by_ip');
+    const ipAfter = await t.db.query<{ failures: number }>(
+      'select coalesce(sum(failures), 0)::int as failures from login_failures_by_ip',
+    );
     assert.equal(ipAfter.rows[0]!.failures - ipBefore.rows[0]!.failures, 5, 'each failure counted for the address');
 
     const browser = new Browser(kluis.issuer);
@@ -134,7 +147,9 @@ describe('an account without an authenticator', () => {
 
   test('an expired activation code is refused', async () => {
     const { activation_code: code, id } = await addPerson(t.url, 'yusuf', PASSWORD);
-    await t.db.query(`update activation_codes set expires_at = now() - interval '1 second' where account_id = $1`, [id]);
+    await t.db.query(`update activation_codes set expires_at = now() - interval '1 second' where account_id = $1`, [
+      id,
+    ]);
     const browser = new Browser(kluis.issuer);
     const { res } = await signIn(browser, (await loginPage(browser)).page, 'yusuf', PASSWORD, code!);
     const page = await res.text();
@@ -153,7 +168,10 @@ describe('an account without an authenticator', () => {
       }),
     );
     const pages = await Promise.all(
-      pending.map(async ({ browser, page }) => (await (await browser.submit(formAction(page, 'mfa'), page, { code: code! })).res.text())),
+      pending.map(
+        async ({ browser, page }) =>
+          await (await browser.submit(formAction(page, 'mfa'), page, { code: code! })).res.text(),
+      ),
     );
     assert.equal(pages.filter((page) => page.includes('id="totp-secret"')).length, 1);
   });
@@ -168,11 +186,19 @@ describe('an account without an authenticator', () => {
     assert.ok(secret, 'the enrolment page after password and activation code');
     const reset = await runCli(['users', 'reset-mfa', 'rhea'], { DATABASE_URL: t.url, LOG_LEVEL: 'silent' });
     assert.equal(reset.code, 0, reset.stderr);
-    const { res: after } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
+    const { res: after } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, {
+      code: await totpCode(secret),
+    });
     assert.doesNotMatch(await after.text(), /<li>[a-z0-9]{4}-/, 'no recovery codes');
-    const { rows } = await t.db.query('select totp_secret_encrypted is null as unenrolled from accounts where id = $1', [id]);
+    const { rows } = await t.db.query(
+      'select totp_secret_encrypted is null as unenrolled from accounts where id = $1',
+      [id],
+    );
     assert.equal(rows[0]?.unenrolled, true, 'the authenticator of the abandoned enrolment is not stored');
-    const { rows: left } = await t.db.query(`select 1 from oidc_models where payload->'result'->'kluis'->'enrolment'->>'accountId' = $1`, [id]);
+    const { rows: left } = await t.db.query(
+      `select 1 from oidc_models where payload->'result'->'kluis'->'enrolment'->>'accountId' = $1`,
+      [id],
+    );
     assert.equal(left.length, 0, 'the interaction holding the enrolment is gone');
     // The new code enrols as usual.
     const fresh = new Browser(kluis.issuer);
@@ -183,7 +209,10 @@ describe('an account without an authenticator', () => {
 
   test('the activation code is stored only as a keyed hash', async () => {
     const { activation_code: code, id } = await addPerson(t.url, 'abel', PASSWORD);
-    const { rows } = await t.db.query<{ code_hash: string }>('select code_hash from activation_codes where account_id = $1', [id]);
+    const { rows } = await t.db.query<{ code_hash: string }>(
+      'select code_hash from activation_codes where account_id = $1',
+      [id],
+    );
     const normalised = code!.replaceAll('-', '');
     assert.notEqual(rows[0]!.code_hash, createHash('sha256').update(normalised).digest('hex'));
     assert.notEqual(rows[0]!.code_hash, createHash('sha256').update(normalised).digest('base64url'));

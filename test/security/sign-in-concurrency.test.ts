@@ -37,12 +37,16 @@ after(() => house?.stop());
 async function judged(accountId: string, stepUp = false, db = t.db) {
   const { rows } = await db.query<{ type: string; attempt: number | null }>(
     `select type, (details->>'attempt')::int as attempt from audit_events
-     where account_id = $1 and type in ('login.failed', 'login.succeeded') and coalesce(details->>'judged', 'true') = 'true'
+     where account_id = $1 and type in ('login.failed', 'login.succeeded')
+       and coalesce(details->>'judged', 'true') = 'true'
        and coalesce(details->>'step_up', 'false') = $2
      order by id`,
     [accountId, String(stepUp)],
   );
-  return { failures: rows.filter((row) => row.type === 'login.failed'), successes: rows.filter((row) => row.type === 'login.succeeded') };
+  return {
+    failures: rows.filter((row) => row.type === 'login.failed'),
+    successes: rows.filter((row) => row.type === 'login.succeeded'),
+  };
 }
 
 /**
@@ -53,15 +57,25 @@ async function judged(accountId: string, stepUp = false, db = t.db) {
  */
 function assertLockoutHeld(seen: Awaited<ReturnType<typeof judged>>, successes: number) {
   const all = [...seen.failures, ...seen.successes];
-  const summary = `${seen.failures.length} failures and ${successes} successes judged at places ${all.map((row) => row.attempt).join(',')}`;
-  assert.ok(all.every((row) => row.attempt !== null && row.attempt >= 1 && row.attempt <= THRESHOLD), summary);
+  const places = all.map((row) => row.attempt).join(',');
+  const summary = `${seen.failures.length} failures and ${successes} successes judged at places ${places}`;
+  assert.ok(
+    all.every((row) => row.attempt !== null && row.attempt >= 1 && row.attempt <= THRESHOLD),
+    summary,
+  );
   for (let place = 1; place <= THRESHOLD; place += 1) {
-    assert.ok(all.filter((row) => row.attempt === place).length <= successes + 1, `place ${place} judged twice in one count: ${summary}`);
+    assert.ok(
+      all.filter((row) => row.attempt === place).length <= successes + 1,
+      `place ${place} judged twice in one count: ${summary}`,
+    );
   }
   if (successes === 0) assert.ok(seen.failures.length <= THRESHOLD, summary);
 }
 
-/** `count` browsers that each passed the password step for `username` on `bases[i % bases.length]`, at the code page. */
+/**
+ * `count` browsers that each passed the password step for `username` on `bases[i % bases.length]`, at the code
+ * page.
+ */
 async function atCodePage(issuer: string, bases: string[], username: string, count: number, client = web) {
   const rp = await RelyingParty.create(issuer, client);
   return Promise.all(
@@ -80,7 +94,9 @@ async function burst(pending: { browser: Browser; page: string }[], rightCode: s
   const middle = Math.floor(pending.length / 2);
   return Promise.all(
     pending.map(async ({ browser, page }, i) => {
-      const { res } = await browser.submit(formAction(page, 'mfa'), page, { code: i === middle ? rightCode : String(100000 + i) });
+      const { res } = await browser.submit(formAction(page, 'mfa'), page, {
+        code: i === middle ? rightCode : String(100000 + i),
+      });
       return /action="\/interaction\/[^"]+\/consent"/.test(await res.text()); // signed in: the consent screen
     }),
   );
@@ -94,7 +110,10 @@ describe('parallel second steps against one account', () => {
     const seen = await judged(ned.id);
     assert.equal(seen.failures.length, THRESHOLD);
     assert.deepEqual(seen.failures.map((row) => row.attempt).sort(), [1, 2, 3, 4, 5]);
-    const { rows } = await t.db.query<{ locked_until: Date | null }>('select locked_until from accounts where id = $1', [ned.id]);
+    const { rows } = await t.db.query<{ locked_until: Date | null }>(
+      'select locked_until from accounts where id = $1',
+      [ned.id],
+    );
     assert.ok(rows[0]!.locked_until! > new Date());
     const late = await atCodePage(kluis.issuer, [kluis.issuer], 'ned', 1);
     assert.deepEqual(await burst(late, await totpCode(ned.secret!)), [false], 'the right code after the burst: locked');
@@ -112,10 +131,15 @@ describe('parallel second steps against one account', () => {
   test('20 parallel posts of one password step are judged once', async () => {
     const rob = await addPerson(t.url, 'rob', PASSWORD, { totp: true });
     const { browser, page } = (await atCodePage(kluis.issuer, [kluis.issuer], 'rob', 1))[0]!;
-    await Promise.all(Array.from({ length: 20 }, (_, i) => browser.submit(formAction(page, 'mfa'), page, { code: String(200000 + i) })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => browser.submit(formAction(page, 'mfa'), page, { code: String(200000 + i) })),
+    );
     const seen = await judged(rob.id);
     assert.deepEqual([seen.failures.length, seen.successes.length], [1, 0]);
-    const { rows } = await t.db.query<{ failed_attempts: number }>('select failed_attempts from accounts where id = $1', [rob.id]);
+    const { rows } = await t.db.query<{ failed_attempts: number }>(
+      'select failed_attempts from accounts where id = $1',
+      [rob.id],
+    );
     assert.equal(rows[0]!.failed_attempts, 1);
   });
 
@@ -129,7 +153,8 @@ describe('parallel second steps against one account', () => {
     const issuer = `http://localhost:${ports[0]}`;
     const processes: KluisProcess[] = [];
     try {
-      for (const port of ports) processes.push(await spawnKluis({ DATABASE_URL: shared.url, ISSUER: issuer, PORT: String(port) }));
+      for (const port of ports)
+        processes.push(await spawnKluis({ DATABASE_URL: shared.url, ISSUER: issuer, PORT: String(port) }));
       const bases = ports.map((port) => `http://localhost:${port}`);
       const pending = await atCodePage(issuer, bases, 'sue', PARALLEL, client);
       const outcomes = await burst(pending, await totpCode(sue.secret!));
@@ -138,7 +163,11 @@ describe('parallel second steps against one account', () => {
       assertLockoutHeld(seen, seen.successes.length);
 
       await burst(await atCodePage(issuer, bases, 'ted', 20, client), '999999');
-      assert.equal((await judged(ted.id, false, shared.db)).failures.length, THRESHOLD, 'all wrong: exactly THRESHOLD judged');
+      assert.equal(
+        (await judged(ted.id, false, shared.db)).failures.length,
+        THRESHOLD,
+        'all wrong: exactly THRESHOLD judged',
+      );
     } finally {
       for (const p of processes) p.child.kill('SIGKILL');
       await Promise.all(processes.map((p) => p.exited));
@@ -153,7 +182,10 @@ describe('parallel step-up attempts in the account area', () => {
     const browser = new Browser(kluis.issuer);
     const { res } = await browser.follow('/account/security');
     const loginPage = await res.text();
-    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username, password: PASSWORD });
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+      username,
+      password: PASSWORD,
+    });
     const mfaPage = await mfa.text();
     const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(secret) });
     return { browser, page: await landed.text() };
@@ -166,7 +198,9 @@ describe('parallel step-up attempts in the account area', () => {
     const right = await totpCode(quinn.secret!, 1); // the sign-in used the current step
     const answers = await Promise.all(
       Array.from({ length: 41 }, async (_, i) => {
-        const { res } = await browser.submit('/account/security/totp', page, { code: i === 20 ? right : String(300000 + i) });
+        const { res } = await browser.submit('/account/security/totp', page, {
+          code: i === 20 ? right : String(300000 + i),
+        });
         return /name="ticket"/.test(await res.text());
       }),
     );
@@ -183,17 +217,27 @@ describe('parallel step-up attempts in the account area', () => {
       const browser = new Browser(strict.issuer);
       const { res } = await browser.follow('/account/security');
       const loginPage = await res.text();
-      const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'rae', password: PASSWORD });
+      const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+        username: 'rae',
+        password: PASSWORD,
+      });
       const mfaPage = await mfa.text();
-      const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(rae.secret!) });
+      const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+        code: await totpCode(rae.secret!),
+      });
       const page = await landed.text();
       // Two sign-in POSTs so far; two more fit in the window, the next is refused.
       const statuses = [];
-      for (let i = 0; i < 3; i += 1) statuses.push((await browser.request('/account/security/recovery-codes', {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]!, code: '000000' }),
-      })).status);
+      for (let i = 0; i < 3; i += 1)
+        statuses.push(
+          (
+            await browser.request('/account/security/recovery-codes', {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(page)![1]!, code: '000000' }),
+            })
+          ).status,
+        );
       assert.deepEqual(statuses, [303, 303, 429]);
     } finally {
       await strict.stop();

@@ -50,7 +50,10 @@ async function lockNow(username: string) {
 test('a lock that ended over LOCKOUT_MAX_DURATION ago no longer lengthens the next one; a recent one does', async () => {
   const { id } = await addPerson(t.url, 'quiet', PASSWORD, { totp: true });
   const endedAgo = (seconds: number) =>
-    t.db.query(`update accounts set lockouts = 9, locked_until = now() - make_interval(secs => $2) where id = $1`, [id, seconds]);
+    t.db.query(`update accounts set lockouts = 9, locked_until = now() - make_interval(secs => $2) where id = $1`, [
+      id,
+      seconds,
+    ]);
   await endedAgo(86401);
   await lockNow('quiet');
   let now = await state(id);
@@ -78,8 +81,9 @@ test('attempts refused while locked add nothing to the security activity; the lo
   const { id } = await addPerson(t.url, 'pestered', PASSWORD, { totp: true });
   await lockNow('pestered');
   const events = async () =>
-    (await t.db.query<{ type: string }>('select type from security_events where account_id = $1 order by id', [id])).rows
-      .map((r) => r.type);
+    (
+      await t.db.query<{ type: string }>('select type from security_events where account_id = $1 order by id', [id])
+    ).rows.map((r) => r.type);
   assert.deepEqual(await events(), [...Array(5).fill('login.failed'), 'account.locked']);
   for (let i = 0; i < 30; i += 1) {
     assert.deepEqual(await attempt('pestered', 'wrong password', '000000'), { ok: false, reason: 'locked' });
@@ -95,8 +99,8 @@ test('attempts refused while locked add nothing to the security activity; the lo
 test('after 1100 lockouts the right credentials still sign in, a failure locks for LOCKOUT_MAX_DURATION', async () => {
   const { id, secret } = await addPerson(t.url, 'veteran', PASSWORD, { totp: true });
   // The attempt that reaches the threshold computes the next lock's length, even when it then succeeds.
-  const recentlyUnlocked = `update accounts set lockouts = 1100, failed_attempts = 4, locked_until = now() - interval '1 second'
-    where id = $1`;
+  const recentlyUnlocked = `update accounts
+    set lockouts = 1100, failed_attempts = 4, locked_until = now() - interval '1 second' where id = $1`;
   await t.db.query(recentlyUnlocked, [id]);
   const right = await attempt('veteran', PASSWORD, await totpCode(secret!));
   assert.equal(right.ok, true, 'signed in');

@@ -53,7 +53,10 @@ async function fullSignIn(browser: Browser, username: string, code: string, pass
   let { res, external } = await signIn(browser, page, username, password, code);
   if (!external && res.status === 200) {
     const consentPage = await res.text();
-    if (consentPage.includes('/consent"')) ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] }));
+    if (consentPage.includes('/consent"'))
+      ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+        scope: ['profile', 'email'],
+      }));
   }
   return { external, request };
 }
@@ -83,8 +86,10 @@ describe('no factor disclosure', () => {
     assert.equal(new Set(outcomes.map((o) => o.body)).size, 1);
     // Measured, not asserted: printed for the record.
     const measured = outcomes.slice(1);
-    const mean = (kind: string) => measured.filter((o) => o.kind === kind).reduce((sum, o, _i, all) => sum + o.ms / all.length, 0);
-    console.log(`# sign-in failure timings, mean of 2 (ms): ${kinds.map(([kind]) => `${kind} ${mean(kind).toFixed(0)}`).join(', ')}`);
+    const mean = (kind: string) =>
+      measured.filter((o) => o.kind === kind).reduce((sum, o, _i, all) => sum + o.ms / all.length, 0);
+    const means = kinds.map(([kind]) => `${kind} ${mean(kind).toFixed(0)}`).join(', ');
+    console.log(`# sign-in failure timings, mean of 2 (ms): ${means}`);
   });
 });
 
@@ -113,7 +118,10 @@ describe('TOTP', () => {
     await t.db.query(`delete from recovery_codes`);
     const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
     const legacy = createHash('sha256').update('abcdefghjkmn').digest('hex');
-    await t.db.query(`insert into recovery_codes (account_id, code_hash, scheme) values ($1, $2, 'sha256')`, [rows[0]!.id, legacy]);
+    await t.db.query(`insert into recovery_codes (account_id, code_hash, scheme) values ($1, $2, 'sha256')`, [
+      rows[0]!.id,
+      legacy,
+    ]);
     // A database from before this version: no marker yet. Any start (here the CLI's) re-wraps the old rows.
     const stored = async () =>
       (await t.db.query<{ code_hash: string; scheme: string }>('select code_hash, scheme from recovery_codes')).rows;
@@ -149,14 +157,24 @@ describe('recovery codes at rest', () => {
     for (const code of codes) {
       const normalised = code.replaceAll('-', '');
       assert.match(normalised, /^[a-hj-km-np-z2-9]+$/, 'from the 31-letter alphabet');
-      assert.ok(normalised.length * Math.log2(31) >= 112, `${code}: ${(normalised.length * Math.log2(31)).toFixed(1)} bits`);
+      assert.ok(
+        normalised.length * Math.log2(31) >= 112,
+        `${code}: ${(normalised.length * Math.log2(31)).toFixed(1)} bits`,
+      );
     }
-    const { rows: stored } = await t.db.query<{ code_hash: string; scheme: string }>('select code_hash, scheme from recovery_codes where account_id = $1', [accountId]);
+    const { rows: stored } = await t.db.query<{ code_hash: string; scheme: string }>(
+      'select code_hash, scheme from recovery_codes where account_id = $1',
+      [accountId],
+    );
     assert.equal(stored.length, 10);
     const dump = JSON.stringify(stored);
     for (const code of codes) {
       const normalised = code.replaceAll('-', '');
-      for (const guess of [normalised, createHash('sha256').update(normalised).digest('hex'), createHash('sha256').update(normalised).digest('base64url')]) {
+      for (const guess of [
+        normalised,
+        createHash('sha256').update(normalised).digest('hex'),
+        createHash('sha256').update(normalised).digest('base64url'),
+      ]) {
         assert.ok(!dump.includes(guess), 'a dump alone cannot test guesses against the stored hashes');
       }
     }
@@ -176,15 +194,26 @@ describe('lockout', () => {
       const browser = new Browser(kluis.issuer);
       const { page } = await loginPage(browser);
       // Alternate the failing factor: the counter is shared.
-      await signIn(browser, page, 'erin', i % 2 ? 'wrong password' : PASSWORD, i % 2 ? await totpCode(secret) : '000000');
+      await signIn(
+        browser,
+        page,
+        'erin',
+        i % 2 ? 'wrong password' : PASSWORD,
+        i % 2 ? await totpCode(secret) : '000000',
+      );
     }
-    const { rows } = await t.db.query<{ locked_until: Date | null }>(`select locked_until from accounts where username = 'erin'`);
+    const { rows } = await t.db.query<{ locked_until: Date | null }>(
+      `select locked_until from accounts where username = 'erin'`,
+    );
     assert.ok(rows[0]!.locked_until! > new Date(), 'locked');
 
     const locked = await fullSignIn(new Browser(kluis.issuer), 'erin', await totpCode(secret));
     assert.equal(locked.external, undefined, 'right password and code, still refused while locked');
 
-    const { rows: events } = await t.db.query(`select type from audit_events where type in ('login.failed', 'account.locked') and account_id = (select id from accounts where username = 'erin')`);
+    const { rows: events } = await t.db.query(
+      `select type from audit_events where type in ('login.failed', 'account.locked')
+       and account_id = (select id from accounts where username = 'erin')`,
+    );
     assert.equal(events.filter((e) => e.type === 'account.locked').length, 1);
     assert.ok(events.filter((e) => e.type === 'login.failed').length >= 6);
 
@@ -213,10 +242,15 @@ describe('per-IP throttle', () => {
         await signIn(b, page, name, 'guess', '123456');
       }
       const { b, page } = await open();
-      const { res, external } = await b.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+      const { res, external } = await b.submit(formAction(page, 'login'), page, {
+        username: 'frank',
+        password: PASSWORD,
+      });
       assert.equal(external, undefined);
       assert.match(await res.text(), /Too many failed sign-ins from your network/);
-      const { rows } = await t.db.query<{ n: number }>(`select count(*)::int as n from audit_events where type = 'login.throttled'`);
+      const { rows } = await t.db.query<{ n: number }>(
+        `select count(*)::int as n from audit_events where type = 'login.throttled'`,
+      );
       assert.ok(rows[0]!.n >= 1);
     } finally {
       await strict.stop();
@@ -247,7 +281,10 @@ describe('per-IP throttle behind a proxy', () => {
       assert.match(await res.text(), /Too many failed sign-ins from your network/);
 
       const other = await open('203.0.113.8');
-      const { res: fine } = await other.b.submit(formAction(other.page, 'login'), other.page, { username: 'frank', password: PASSWORD });
+      const { res: fine } = await other.b.submit(formAction(other.page, 'login'), other.page, {
+        username: 'frank',
+        password: PASSWORD,
+      });
       assert.doesNotMatch(await fine.text(), /Too many failed sign-ins/, 'another address is not affected');
     } finally {
       await proxied.stop();
@@ -260,7 +297,10 @@ describe('forms and flow integrity', () => {
   test('skipping the second factor yields no code', async () => {
     const browser = new Browser(kluis.issuer);
     const { page } = await loginPage(browser);
-    const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'frank', password: PASSWORD });
+    const { res: mfa } = await browser.submit(formAction(page, 'login'), page, {
+      username: 'frank',
+      password: PASSWORD,
+    });
     const uid = /\/interaction\/([\w-]+)\/mfa/.exec(await mfa.text())![1]!;
     // Straight back to the authorization endpoint: the provider asks for login again.
     const { res: resumed, external } = await browser.follow(`/auth/${uid}`);
@@ -276,7 +316,11 @@ describe('forms and flow integrity', () => {
     const browser = new Browser(kluis.issuer);
     const { page } = await loginPage(browser);
     for (const csrf of ['', 'forged']) {
-      const { res } = await browser.submit(formAction(page, 'login'), page, { csrf, username: 'frank', password: PASSWORD });
+      const { res } = await browser.submit(formAction(page, 'login'), page, {
+        csrf,
+        username: 'frank',
+        password: PASSWORD,
+      });
       assert.equal(res.status, 403);
     }
   });
@@ -317,13 +361,32 @@ describe('forms and flow integrity', () => {
       const client = await registerClient(production.url, { redirect_uris: [REDIRECT], scope: 'openid' }, env);
       const person = await addPerson(production.url, 'henk', PASSWORD, { totp: true }, env);
       // The TLS-terminating proxy in front of Kluis says the browser used https.
-      const browser = new Browser(server.url, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.bank.example' }, issuer);
+      const browser = new Browser(
+        server.url,
+        { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'login.bank.example' },
+        issuer,
+      );
       const verifier = 'a-code-verifier-of-at-least-43-characters-long-xyz';
       const challenge = createHash('sha256').update(verifier).digest('base64url');
-      const query = new URLSearchParams({ client_id: String(client.client_id), redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256', nonce: 'n', state: 's' });
+      const query = new URLSearchParams({
+        client_id: String(client.client_id),
+        redirect_uri: REDIRECT,
+        response_type: 'code',
+        scope: 'openid',
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        nonce: 'n',
+        state: 's',
+      });
       const { res } = await browser.follow(`${issuer}/auth?${query}`);
       assert.equal(res.headers.get('strict-transport-security'), 'max-age=31536000; includeSubDomains');
-      const { res: consent } = await signIn(browser, await res.text(), 'henk', PASSWORD, await totpCode(person.secret!));
+      const { res: consent } = await signIn(
+        browser,
+        await res.text(),
+        'henk',
+        PASSWORD,
+        await totpCode(person.secret!),
+      );
       const consentPage = await consent.text();
       const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {});
       assert.ok(external?.searchParams.get('code'), 'signed in over https');
