@@ -6,7 +6,7 @@ const ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 /** A random code of `length` characters (a multiple of 4), shown in groups of four: `abcd-efgh-…`. */
 export function newCode(length: number): string {
   const chars = Array.from({ length }, () => ALPHABET[randomInt(ALPHABET.length)]).join('');
-  return chars.match(/.{4}/g)!.join('-');
+  return chars.replace(/(.{4})(?=.)/g, '$1-');
 }
 
 /** What a person typed, without case, spaces or dashes: the form a code is hashed in. */

@@ -35,18 +35,17 @@ export class PossessionCheck {
     found: AccountRecord | undefined,
     code: string,
   ): Promise<Possession | null> {
-    const enrolled = found?.totpSecretEncrypted != null;
     if (/^\d{6}$/.test(code)) {
-      const real = judged?.totpSecretEncrypted ?? null;
-      const secret = this.#box.decrypt(real ?? this.#dummySealedSecret, TOTP_PURPOSE);
-      const matched = await checkTotp(secret, code, real ? judged!.totpLastStep : null);
-      return real && matched !== null && (await this.#store.acceptTotpStep(judged!.id, matched)) ? 'otp' : null;
+      const real = judged?.totpSecretEncrypted ? judged : undefined;
+      const secret = this.#box.decrypt(real?.totpSecretEncrypted ?? this.#dummySealedSecret, TOTP_PURPOSE);
+      const matched = await checkTotp(secret, code, real ? real.totpLastStep : null);
+      return real && matched !== null && (await this.#store.acceptTotpStep(real.id, matched)) ? 'otp' : null;
     }
     // Recovery codes belong to enrolled accounts, activation codes to accounts still without an authenticator.
     const recovery = hashRecoveryCode(this.#box, code);
     const activation = hashActivationCode(this.#box, code);
-    if (enrolled) {
-      return (await this.#store.useRecoveryCode(found!.id, recovery, judged !== undefined)) ? 'recovery' : null;
+    if (found?.totpSecretEncrypted != null) {
+      return (await this.#store.useRecoveryCode(found.id, recovery, judged !== undefined)) ? 'recovery' : null;
     }
     const consumed = await this.#store.consumeActivationCode(found?.id ?? '', activation, judged !== undefined);
     return consumed ? 'activation' : null;

@@ -48,18 +48,19 @@ test('events appended in one batch keep their order and fields, and the chain ve
     ]);
     const rows = await store.events({ limit: 10 });
     assert.deepEqual(
-      rows.map((row) => [row.seq, row.details['n']]),
+      rows.map((row) => [row.seq, row.details.n]),
       [
         [1, 1],
         [2, 2],
         [3, 3],
       ],
     );
+    const [first, second, third] = rows;
     assert.deepEqual(
-      [rows[0]!.actor, rows[0]!.client_id, rows[0]!.grant_id, rows[1]!.account_id, rows[2]!.request_id],
+      [first?.actor, first?.client_id, first?.grant_id, second?.account_id, third?.request_id],
       ['client:c1', 'c1', 'g1', 'a1', 'request 3'],
     );
-    assert.match(rows[0]!.hash, /^[0-9a-f]{64}$/);
+    assert.match(first?.hash ?? '', /^[0-9a-f]{64}$/);
     assert.deepEqual(await store.verify(), { ok: true, events: 3 });
   }));
 

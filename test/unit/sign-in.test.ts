@@ -34,6 +34,13 @@ class MemoryAccountStore implements AccountStore {
     this.calls.push(name);
   }
 
+  /** An account SignIn names by id exists: it got the id from the store. */
+  #account(id: string): AccountRecord {
+    const account = this.accounts.get(id);
+    if (!account) throw new Error(`no account ${id}`);
+    return account;
+  }
+
   async insert(account: NewAccount) {
     const record = { ...account, status: 'active' as const, totpLastStep: null, failedAttempts: 0, lockouts: 0 };
     this.accounts.set(account.id, { ...record, lockedUntil: null, createdAt: new Date() });
@@ -58,11 +65,11 @@ class MemoryAccountStore implements AccountStore {
 
   async updatePasswordHash(id: string, passwordHash: string) {
     this.#called('updatePasswordHash');
-    this.accounts.get(id)!.passwordHash = passwordHash;
+    this.#account(id).passwordHash = passwordHash;
   }
 
   async setStatus(id: string, status: 'active' | 'disabled') {
-    this.accounts.get(id)!.status = status;
+    this.#account(id).status = status;
   }
 
   async list() {
@@ -98,7 +105,7 @@ class MemoryAccountStore implements AccountStore {
     const windowOver = !ip || ip.start < now - policy.ipLimit.windowSeconds * 1000;
     if (!windowOver && ip.failures >= policy.ipLimit.failures) return { ipAllowed: false, ...refused, eventId: null };
     this.ips.set(origin.ip, windowOver ? { start: now, failures: 1 } : { ...ip, failures: ip.failures + 1 });
-    if (!stored || stored.status !== 'active' || (stored.lockedUntil && stored.lockedUntil.getTime() > now)) {
+    if (stored?.status !== 'active' || (stored.lockedUntil?.getTime() ?? 0) > now) {
       return { ipAllowed: true, ...refused, eventId: null };
     }
     const { threshold, baseSeconds, maxSeconds } = policy.lockout;
@@ -120,7 +127,7 @@ class MemoryAccountStore implements AccountStore {
 
   async attemptSucceeded(accountId: string, ip: string, eventId: string | null, eventType: SecurityEventType) {
     this.#called('attemptSucceeded');
-    Object.assign(this.accounts.get(accountId)!, { failedAttempts: 0, lockouts: 0, lockedUntil: null });
+    Object.assign(this.#account(accountId), { failedAttempts: 0, lockouts: 0, lockedUntil: null });
     const counted = this.ips.get(ip);
     if (counted) counted.failures = Math.max(counted.failures - 1, 0);
     const event = this.events.find((e) => e.id === eventId && e.accountId === accountId);
@@ -128,12 +135,12 @@ class MemoryAccountStore implements AccountStore {
   }
 
   async unlock(id: string) {
-    Object.assign(this.accounts.get(id)!, { failedAttempts: 0, lockouts: 0, lockedUntil: null });
+    Object.assign(this.#account(id), { failedAttempts: 0, lockouts: 0, lockedUntil: null });
   }
 
   async acceptTotpStep(id: string, step: number) {
     this.#called('acceptTotpStep');
-    const account = this.accounts.get(id)!;
+    const account = this.#account(id);
     if (account.totpLastStep !== null && account.totpLastStep >= step) return false;
     account.totpLastStep = step;
     return true;
@@ -141,14 +148,14 @@ class MemoryAccountStore implements AccountStore {
 
   async enrolFirstTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]) {
     this.#called('enrolFirstTotp');
-    const account = this.accounts.get(id)!;
+    const account = this.#account(id);
     if (account.status !== 'active' || account.totpSecretEncrypted !== null || this.activation.has(id)) return false;
     await this.replaceTotp(id, secretEncrypted, step, codeHashes);
     return true;
   }
 
   async replaceTotp(id: string, secretEncrypted: string, step: number, codeHashes: string[]) {
-    Object.assign(this.accounts.get(id)!, { totpSecretEncrypted: secretEncrypted, totpLastStep: step });
+    Object.assign(this.#account(id), { totpSecretEncrypted: secretEncrypted, totpLastStep: step });
     await this.replaceRecoveryCodes(id, codeHashes);
   }
 
@@ -173,7 +180,7 @@ class MemoryAccountStore implements AccountStore {
   }
 
   async resetMfa(id: string) {
-    Object.assign(this.accounts.get(id)!, { totpSecretEncrypted: null, totpLastStep: null });
+    Object.assign(this.#account(id), { totpSecretEncrypted: null, totpLastStep: null });
     this.recovery.delete(id);
   }
 
@@ -257,7 +264,7 @@ describe('lockout', () => {
     store.calls.length = 0;
     assert.deepEqual(await attempt('ada', PASSWORD, await generate({ secret })), { ok: false, reason: 'locked' });
     assert.ok(!store.calls.includes('acceptTotpStep'), 'a refused attempt judges no real code');
-    assert.equal(audited.at(-1)?.details?.['judged'], false);
+    assert.equal(audited.at(-1)?.details?.judged, false);
   });
 
   test('a success resets the failures, so the threshold counts from zero again', async () => {
@@ -268,7 +275,7 @@ describe('lockout', () => {
     for (let i = 0; i < 4; i += 1) {
       assert.deepEqual(await attempt('bea', PASSWORD, await wrongCode(secret)), { ok: false, reason: 'failed' });
     }
-    assert.equal(store.accounts.get(id)!.lockedUntil, null);
+    assert.equal(store.accounts.get(id)?.lockedUntil, null);
   });
 
   test('a step is judged once: posting it again is stale and reserves nothing', async () => {
@@ -321,7 +328,7 @@ describe('judgement', () => {
       seen.push({ outcome, calls: [...store.calls] });
     }
     assert.deepEqual(seen[0], seen[1]);
-    assert.deepEqual(seen[0]!.outcome, { ok: false, reason: 'failed' });
+    assert.deepEqual(seen[0]?.outcome, { ok: false, reason: 'failed' });
   });
 
   test('a throttled address is told so, audited, and no factor is judged', async () => {
