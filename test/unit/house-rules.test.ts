@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+// The rules of the layout (README, Layout) that no linter checks; the import layering is dependency-cruiser's.
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SRC = join(ROOT, 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const files = sources(SRC).map((path) => ({ path: relative(ROOT, path), text: readFileSync(path, 'utf8') }));
+
+test('no file in src is longer than 300 lines', () => {
+  const long = files.filter((file) => file.text.split('\n').length > 300).map((file) => file.path);
+  assert.deepEqual(long, []);
+});
+
+// A statement as Kluis writes them: a keyword at the start of a template or string literal, lower or upper case.
+const SQL = /[`'"]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
+
+test('SQL is written only under src/db', () => {
+  const outside = files.filter((file) => !file.path.startsWith('src/db/') && SQL.test(file.text)).map((f) => f.path);
+  assert.deepEqual(outside, []);
+});
+
+test('the SQL detector sees the statements under src/db (so the rule above cannot pass by matching nothing)', () => {
+  const inDb = files.filter((file) => file.path.startsWith('src/db/') && SQL.test(file.text));
+  assert.ok(inDb.length >= 10, `only ${inDb.length} files under src/db look like they hold SQL`);
+});
+
+test('no catch-all helpers or utils room', () => {
+  const catchAll = files.filter((file) => /\/(helpers|utils?)(\/|\.ts$)/.test(file.path)).map((f) => f.path);
+  assert.deepEqual(catchAll, []);
+});
