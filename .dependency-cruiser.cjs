@@ -49,7 +49,7 @@ module.exports = {
   options: {
     doNotFollow: { path: 'node_modules' },
     exclude: { path: 'node_modules' },
-    tsPreCompilationDeps: true,
+    tsPreCompilationDeps: false,
     parser: 'swc',
   },
 };

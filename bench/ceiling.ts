@@ -98,7 +98,14 @@ const provider = new Provider(settings.issuer, {
   responseTypes: ['code'],
   pkce: { required: () => true },
   rotateRefreshToken: () => true,
-  ttl: { AccessToken: settings.accessTokenTtl, ClientCredentials: settings.accessTokenTtl, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 30 * 86400, Grant: 180 * 86400 },
+  ttl: {
+    AccessToken: settings.accessTokenTtl,
+    ClientCredentials: settings.accessTokenTtl,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 30 * 86400,
+    Grant: 180 * 86400,
+  },
   enabledJWA: { idTokenSigningAlgValues: ['ES256', 'PS256', 'EdDSA'] },
   findAccount: async (_ctx, id) => ({ accountId: id, claims: async () => ({ sub: id }) }),
 });
@@ -110,7 +117,14 @@ for (let i = 0; i < settings.refreshTokens; i += 1) {
   const grant = new provider.Grant({ accountId, clientId: client!.clientId });
   grant.addOIDCScope('openid offline_access');
   const grantId = await grant.save();
-  const token = new provider.RefreshToken({ client: client!, accountId, grantId, scope: 'openid offline_access', gty: 'authorization_code', authTime: Math.floor(Date.now() / 1000) } as never);
+  const token = new provider.RefreshToken({
+    client: client!,
+    accountId,
+    grantId,
+    scope: 'openid offline_access',
+    gty: 'authorization_code',
+    authTime: Math.floor(Date.now() / 1000),
+  } as never);
   refreshTokens.push(await token.save());
 }
 writeFileSync(settings.out, JSON.stringify({ refreshTokens }));

@@ -15,7 +15,11 @@ const TICKS = 100; // USER_HZ on Linux
 /** Every pid of a server: the process and, for a worker supervisor, its children. */
 export function processTree(pid: number): number[] {
   try {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     return [pid, ...children.flatMap(processTree)];
   } catch {
     return [pid];
@@ -39,7 +43,9 @@ function maxRssMB(pids: number[]): number {
     0,
     ...pids.map((pid) => {
       try {
-        const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+        const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+          .split('\n')
+          .find((l) => l.startsWith('VmRSS:'));
         return Number(/(\d+)/.exec(line ?? '')?.[1] ?? 0) / 1024;
       } catch {
         return 0;
@@ -49,7 +55,10 @@ function maxRssMB(pids: number[]): number {
 }
 
 /** Watches CPU time and RSS of `pids` while `work` runs. */
-export async function sampled<T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; cpu: number; rssMB: number }> {
+export async function sampled<T>(
+  pids: number[],
+  work: () => Promise<T>,
+): Promise<{ result: T; cpu: number; rssMB: number }> {
   const startTicks = cpuTicks(pids);
   const started = performance.now();
   let rss = maxRssMB(pids);
@@ -66,7 +75,15 @@ export async function sampled<T>(pids: number[], work: () => Promise<T>): Promis
 export type Requests = autocannon.Options['requests'];
 
 /** One autocannon run (a well-kept load generator): fixed connections and duration. */
-export async function load(options: { url: string; connections: number; duration: number; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string; requests?: Requests }): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
+export async function load(options: {
+  url: string;
+  connections: number;
+  duration: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+  body?: string;
+  requests?: Requests;
+}): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -76,7 +93,13 @@ export async function load(options: { url: string; connections: number; duration
     body: options.body,
     requests: options.requests,
   } as autocannon.Options);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors, non2xx: result.non2xx };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
 }
 
 export function median(values: number[]): number {

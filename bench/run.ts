@@ -23,7 +23,9 @@ import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
  */
 const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
 const QUICK = values.quick === true;
-const PLAN = QUICK ? { warmup: 0.5, duration: 2, rounds: 1, connections: 8 } : { warmup: 3, duration: 10, rounds: 3, connections: 16 };
+const PLAN = QUICK
+  ? { warmup: 0.5, duration: 2, rounds: 1, connections: 8 }
+  : { warmup: 3, duration: 10, rounds: 3, connections: 16 };
 const API = 'https://api.bench.example';
 const REDIRECT = 'https://rp.bench.example/cb';
 const PASSWORD = 'bench passphrase for everyone';
@@ -78,7 +80,10 @@ async function waitFor(url: string, child: ChildProcess, what: string) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
-    const ok = await fetch(url).then((r) => r.ok, () => false);
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -108,7 +113,8 @@ async function startKluis(databaseUrl: string, workers: number) {
   await waitFor(`${issuer}/readyz`, child, 'Kluis');
   if (workers > 1) {
     // Every worker must be up: wait until the supervisor has all its children and each answered.
-    for (let i = 0; i < 50 && processTree(child.pid!).length < workers + 1; i += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 50 && processTree(child.pid!).length < workers + 1; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     for (let i = 0; i < 20; i += 1) await fetch(`${issuer}/readyz`);
   }
   return { issuer, pids: () => processTree(child.pid!), stop: () => stop(child) };
@@ -121,12 +127,21 @@ async function stop(child: ChildProcess) {
 }
 
 // --- setup --------------------------------------------------------------------------------------------------------
-say(`kluis bench${QUICK ? ' (quick)' : ''}: ${PLAN.rounds} round(s) of ${PLAN.duration} s after ${PLAN.warmup} s warm-up, ${PLAN.connections} connections`);
+say(
+  `kluis bench${QUICK ? ' (quick)' : ''}: ${PLAN.rounds} round(s) of ${PLAN.duration} s after ${PLAN.warmup} s warm-up, ${PLAN.connections} connections`,
+);
 const db = await database().catch(async (err: unknown) => {
   say(`bench: cannot get a database (${(err as Error).message})`);
   return finish(1);
 });
-const { ctx, client, usernames, passwordHash, totpSecret, resetPeople: resetAccounts } = await setUpHouse(db.url, {
+const {
+  ctx,
+  client,
+  usernames,
+  passwordHash,
+  totpSecret,
+  resetPeople: resetAccounts,
+} = await setUpHouse(db.url, {
   api: API,
   redirectUri: REDIRECT,
   password: PASSWORD,
@@ -146,7 +161,15 @@ await writeFile(
     issuer: `http://localhost:${ceilingPort}`,
     port: ceilingPort,
     jwks: keys.jwks,
-    client: { client_id: client.client_id, client_secret: client.client_secret, grant_types: client.grant_types, response_types: client.response_types, redirect_uris: client.redirect_uris, scope: client.scope, id_token_signed_response_alg: 'ES256' },
+    client: {
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      grant_types: client.grant_types,
+      response_types: client.response_types,
+      redirect_uris: client.redirect_uris,
+      scope: client.scope,
+      id_token_signed_response_alg: 'ES256',
+    },
     api: { identifier: API, scope: 'bench:read', ttl: 300 },
     accessTokenTtl: ctx.config.accessTokenTtl,
     refreshTokens: PLAN.connections * 4,
@@ -154,12 +177,18 @@ await writeFile(
   }),
   { mode: 0o600 },
 );
-const ceilingChild = spawn(process.execPath, ['bench/ceiling.ts', settingsFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { PATH: process.env.PATH ?? '' } });
+const ceilingChild = spawn(process.execPath, ['bench/ceiling.ts', settingsFile], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: { PATH: process.env.PATH ?? '' },
+});
 children.push(ceilingChild);
 await waitFor(`http://localhost:${ceilingPort}/jwks`, ceilingChild, 'the ceiling');
 await rm(settingsFile);
 const ceiling = { issuer: `http://localhost:${ceilingPort}`, pids: () => [ceilingChild.pid!] };
-const ceilingRefreshTokens = (JSON.parse(await readFile(path.join(work, 'tokens.json'), 'utf8')) as { refreshTokens: string[] }).refreshTokens;
+const ceilingRefreshTokens = (
+  JSON.parse(await readFile(path.join(work, 'tokens.json'), 'utf8')) as { refreshTokens: string[] }
+).refreshTokens;
 
 // --- scenarios ------------------------------------------------------------------------------------------------------
 const basic = `Basic ${Buffer.from(`${String(client.client_id)}:${String(client.client_secret)}`).toString('base64')}`;
@@ -181,7 +210,10 @@ function refreshRequests(pool: string[]): Requests {
       method: 'POST',
       path: '/token',
       headers: form,
-      setupRequest: (request: Record<string, unknown>) => ({ ...request, body: `grant_type=refresh_token&refresh_token=${pool.shift() ?? 'exhausted'}` }),
+      setupRequest: (request: Record<string, unknown>) => ({
+        ...request,
+        body: `grant_type=refresh_token&refresh_token=${pool.shift() ?? 'exhausted'}`,
+      }),
       onResponse: (status: number, body: string) => {
         if (status === 200) pool.push((JSON.parse(body) as { refresh_token: string }).refresh_token);
       },
@@ -199,15 +231,57 @@ interface HttpScenario {
 const introspected = new Map<string, string>();
 const refreshPools = new Map<string, string[]>();
 const SCENARIOS: HttpScenario[] = [
-  { name: 'cc-opaque', options: (t) => ({ url: `${t.issuer}/token`, connections: PLAN.connections, duration: 0, method: 'POST', headers: form, body: 'grant_type=client_credentials' }) },
-  { name: 'cc-jwt', options: (t) => ({ url: `${t.issuer}/token`, connections: PLAN.connections, duration: 0, method: 'POST', headers: form, body: `grant_type=client_credentials&resource=${encodeURIComponent(API)}&scope=bench%3Aread` }) },
+  {
+    name: 'cc-opaque',
+    options: (t) => ({
+      url: `${t.issuer}/token`,
+      connections: PLAN.connections,
+      duration: 0,
+      method: 'POST',
+      headers: form,
+      body: 'grant_type=client_credentials',
+    }),
+  },
+  {
+    name: 'cc-jwt',
+    options: (t) => ({
+      url: `${t.issuer}/token`,
+      connections: PLAN.connections,
+      duration: 0,
+      method: 'POST',
+      headers: form,
+      body: `grant_type=client_credentials&resource=${encodeURIComponent(API)}&scope=bench%3Aread`,
+    }),
+  },
   {
     name: 'introspect',
     prepare: async (t, label) => void introspected.set(label, await opaqueToken(t.issuer)),
-    options: (t, label) => ({ url: `${t.issuer}/token/introspection`, connections: PLAN.connections, duration: 0, method: 'POST', headers: form, body: `token=${introspected.get(label)}` }),
+    options: (t, label) => ({
+      url: `${t.issuer}/token/introspection`,
+      connections: PLAN.connections,
+      duration: 0,
+      method: 'POST',
+      headers: form,
+      body: `token=${introspected.get(label)}`,
+    }),
   },
-  { name: 'refresh', options: (t, label) => ({ url: t.issuer, connections: PLAN.connections, duration: 0, requests: refreshRequests(refreshPools.get(label)!) }) },
-  { name: 'discovery', options: (t) => ({ url: `${t.issuer}/.well-known/openid-configuration`, connections: PLAN.connections, duration: 0 }) },
+  {
+    name: 'refresh',
+    options: (t, label) => ({
+      url: t.issuer,
+      connections: PLAN.connections,
+      duration: 0,
+      requests: refreshRequests(refreshPools.get(label)!),
+    }),
+  },
+  {
+    name: 'discovery',
+    options: (t) => ({
+      url: `${t.issuer}/.well-known/openid-configuration`,
+      connections: PLAN.connections,
+      duration: 0,
+    }),
+  },
   { name: 'jwks', options: (t) => ({ url: `${t.issuer}/jwks`, connections: PLAN.connections, duration: 0 }) },
 ];
 
@@ -216,7 +290,9 @@ async function measure(scenario: HttpScenario, target: Target, label: string): P
   await load({ ...scenario.options(target, label), duration: PLAN.warmup });
   const rounds: (Figures & { bad: number })[] = [];
   for (let round = 0; round < PLAN.rounds; round += 1) {
-    const { result, cpu, rssMB } = await sampled(target.pids(), () => load({ ...scenario.options(target, label), duration: PLAN.duration }));
+    const { result, cpu, rssMB } = await sampled(target.pids(), () =>
+      load({ ...scenario.options(target, label), duration: PLAN.duration }),
+    );
     rounds.push({ rps: result.rps, p50: result.p50, p99: result.p99, cpu, rssMB, bad: result.errors + result.non2xx });
   }
   const bad = rounds.reduce((sum, r) => sum + r.bad, 0);
@@ -252,9 +328,16 @@ async function scaLogin(target: LoginTarget, pids: () => number[]): Promise<Figu
   for (let r = 0; r < PLAN.rounds; r += 1) {
     await resetAccounts();
     const { result, cpu, rssMB } = await sampled(pids(), () => scaLogins(target, PLAN.connections, PLAN.duration));
-    if (result.exhausted) say(`  sca-login: all ${ACCOUNTS} accounts used within one round; the figure is a lower bound`);
+    if (result.exhausted)
+      say(`  sca-login: all ${ACCOUNTS} accounts used within one round; the figure is a lower bound`);
     failures += result.failures;
-    rounds.push({ rps: result.flowsPerSecond, p50: percentile(result.latencies, 50), p99: percentile(result.latencies, 99), cpu, rssMB });
+    rounds.push({
+      rps: result.flowsPerSecond,
+      p50: percentile(result.latencies, 50),
+      p99: percentile(result.latencies, 99),
+      cpu,
+      rssMB,
+    });
   }
   return { ...summarise(rounds), failures };
 }
@@ -272,7 +355,13 @@ async function argon2Rate(): Promise<Figures> {
   };
   const started = performance.now();
   const { cpu, rssMB } = await sampled([process.pid], () => Promise.all(Array.from({ length: cpus().length }, worker)));
-  return { rps: round(latencies.length / ((performance.now() - started) / 1000)), p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)), cpu: round(cpu, 2), rssMB: round(rssMB) };
+  return {
+    rps: round(latencies.length / ((performance.now() - started) / 1000)),
+    p50: round(percentile(latencies, 50)),
+    p99: round(percentile(latencies, 99)),
+    cpu: round(cpu, 2),
+    rssMB: round(rssMB),
+  };
 }
 
 // --- the run --------------------------------------------------------------------------------------------------------
@@ -286,14 +375,25 @@ interface Row {
 const rows: Row[] = [];
 try {
   const kluis = await startKluis(db.url, 1);
-  const loginTarget = (issuer: string): LoginTarget => ({ issuer, clientId: String(client.client_id), clientSecret: String(client.client_secret), redirectUri: REDIRECT, usernames, password: PASSWORD, totpSecret });
+  const loginTarget = (issuer: string): LoginTarget => ({
+    issuer,
+    clientId: String(client.client_id),
+    clientSecret: String(client.client_secret),
+    redirectUri: REDIRECT,
+    usernames,
+    password: PASSWORD,
+    totpSecret,
+  });
   refreshPools.set('kluis', await mintRefreshTokens(loginTarget(kluis.issuer), PLAN.connections * 4, 0));
   refreshPools.set('ceiling', [...ceilingRefreshTokens]);
 
   const results = new Map<string, { kluis: Figures; ceiling: Figures; kluis2?: Figures }>();
   for (const scenario of SCENARIOS) {
     say(`  ${scenario.name}…`);
-    results.set(scenario.name, { kluis: await measure(scenario, kluis, 'kluis'), ceiling: await measure(scenario, ceiling, 'ceiling') });
+    results.set(scenario.name, {
+      kluis: await measure(scenario, kluis, 'kluis'),
+      ceiling: await measure(scenario, ceiling, 'ceiling'),
+    });
   }
   say('  sca-login…');
   const login = await scaLogin(loginTarget(kluis.issuer), kluis.pids);
@@ -304,16 +404,26 @@ try {
   // Two workers: the same HTTP scenarios (quick mode: client credentials only) and the login.
   say('  two workers…');
   const kluis2 = await startKluis(db.url, 2);
-  refreshPools.set('kluis2', await mintRefreshTokens(loginTarget(kluis2.issuer), PLAN.connections * 4, PLAN.connections * 4));
+  refreshPools.set(
+    'kluis2',
+    await mintRefreshTokens(loginTarget(kluis2.issuer), PLAN.connections * 4, PLAN.connections * 4),
+  );
   for (const scenario of QUICK ? SCENARIOS.slice(0, 1) : SCENARIOS) {
     results.get(scenario.name)!.kluis2 = await measure(scenario, kluis2, 'kluis2');
   }
   const login2 = QUICK ? undefined : await scaLogin(loginTarget(kluis2.issuer), kluis2.pids);
   await kluis2.stop();
 
-  for (const [name, figures] of results) rows.push({ name, ...figures, ratio: round(figures.kluis.rps / figures.ceiling.rps, 2) });
+  for (const [name, figures] of results)
+    rows.push({ name, ...figures, ratio: round(figures.kluis.rps / figures.ceiling.rps, 2) });
   const { failures: _f, ...loginFigures } = login;
-  rows.push({ name: 'sca-login', kluis: loginFigures, ...(login2 ? { kluis2: (({ failures: _x, ...rest }) => rest)(login2) } : {}), ceiling: argon, ratio: round(login.rps / argon.rps, 2) });
+  rows.push({
+    name: 'sca-login',
+    kluis: loginFigures,
+    ...(login2 ? { kluis2: (({ failures: _x, ...rest }) => rest)(login2) } : {}),
+    ceiling: argon,
+    ratio: round(login.rps / argon.rps, 2),
+  });
 
   const machine = {
     cpu: cpus()[0]?.model ?? 'unknown',
@@ -350,9 +460,13 @@ function table(report: { machine: Record<string, unknown>; scenarios: Row[] }): 
   for (const row of report.scenarios) {
     const k = row.kluis;
     const c = row.ceiling;
-    lines.push(`| ${row.name} | ${k.rps} | ${k.p50} | ${k.p99} | ${k.cpu} | ${k.rssMB} | ${c.rps} | ${c.p50} | ${c.p99} | ${c.cpu} | ${c.rssMB} | ${row.ratio} | ${row.kluis2?.rps ?? '–'} |`);
+    lines.push(
+      `| ${row.name} | ${k.rps} | ${k.p50} | ${k.p99} | ${k.cpu} | ${k.rssMB} | ${c.rps} | ${c.p50} | ${c.p99} | ${c.cpu} | ${c.rssMB} | ${row.ratio} | ${row.kluis2?.rps ?? '–'} |`,
+    );
   }
-  lines.push('', 'sca-login: complete flows per second (login, TOTP, consent, code, token); its ceiling is argon2id verifications per second on all cores.');
+  lines.push(
+    '',
+    'sca-login: complete flows per second (login, TOTP, consent, code, token); its ceiling is argon2id verifications per second on all cores.',
+  );
   return `${lines.join('\n')}\n`;
 }
-

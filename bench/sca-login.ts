@@ -39,11 +39,21 @@ export async function scaLogins(target: LoginTarget, concurrency: number, second
   const started = performance.now();
   await Promise.all(Array.from({ length: concurrency }, person));
   const elapsed = (performance.now() - started) / 1000;
-  return { flowsPerSecond: latencies.length / elapsed, latencies, failures, exhausted: next >= target.usernames.length };
+  return {
+    flowsPerSecond: latencies.length / elapsed,
+    latencies,
+    failures,
+    exhausted: next >= target.usernames.length,
+  };
 }
 
 /** One complete sign-in of `username`; the token response, or undefined when any step failed. */
-export async function signIn(target: LoginTarget, username: string, scope: string, code: string): Promise<Record<string, string> | undefined> {
+export async function signIn(
+  target: LoginTarget,
+  username: string,
+  scope: string,
+  code: string,
+): Promise<Record<string, string> | undefined> {
   const browser = new Browser(target.issuer);
   const verifier = randomBytes(32).toString('base64url');
   const query = new URLSearchParams({
@@ -71,8 +81,16 @@ export async function signIn(target: LoginTarget, username: string, scope: strin
   if (!authorizationCode) return undefined;
   const token = await fetch(new URL('/token', target.issuer), {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${target.clientId}:${target.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: authorizationCode, redirect_uri: target.redirectUri, code_verifier: verifier }),
+    headers: {
+      authorization: `Basic ${Buffer.from(`${target.clientId}:${target.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: authorizationCode,
+      redirect_uri: target.redirectUri,
+      code_verifier: verifier,
+    }),
   });
   const tokens = (await token.json()) as Record<string, string>;
   return token.status === 200 ? tokens : undefined;

@@ -66,6 +66,7 @@ function printDemo({ startUrl, username, password }: DemoSetup, activationCode: 
         : ['  Sign in with the code from the authenticator app you enrolled.']),
       `  Afterwards ${startUrl.replace(/\/demo$/, '/account')} shows the consent and lets you withdraw it.`,
       '',
-    ].join('\n') + '\n',
+      '',
+    ].join('\n'),
   );
 }

@@ -43,7 +43,9 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     stopping = true;
     log.info({ signal }, 'stopping workers');
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
-    const exited = workers.map((w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))));
+    const exited = workers.map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+    );
     for (const w of workers) w.process.kill('SIGTERM');
     Promise.all(exited)
       .then(() => connection.close())

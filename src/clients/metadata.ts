@@ -26,7 +26,7 @@ export async function validatedClient(
   production: boolean,
 ): Promise<AdapterPayload> {
   const Client = provider.Client as unknown as ClientClass;
-  let client;
+  let client: InstanceType<ClientClass>;
   try {
     checkClientMetadata(metadata, production);
     checkRegistrableMetadata(metadata, production);

@@ -81,8 +81,12 @@ const variables = z.object({
   RATE_LIMIT_TOKEN: wholeNumber('RATE_LIMIT_TOKEN', 1, 1000000).default(600),
   RATE_LIMIT_AUTHORIZE: wholeNumber('RATE_LIMIT_AUTHORIZE', 1, 1000000).default(120),
   RATE_LIMIT_REGISTER: wholeNumber('RATE_LIMIT_REGISTER', 1, 1000000).default(10),
-  METRICS_PORT: wholeNumber('METRICS_PORT', 0, 65535, 'METRICS_PORT must be a TCP port number (0 picks a free one)')
-    .optional(),
+  METRICS_PORT: wholeNumber(
+    'METRICS_PORT',
+    0,
+    65535,
+    'METRICS_PORT must be a TCP port number (0 picks a free one)',
+  ).optional(),
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   WORKERS: wholeNumber('WORKERS', 1, 64).default(1),
   DEMO: z.enum(['auto', 'on', 'off'], { error: 'DEMO must be auto, on or off' }).default('auto'),

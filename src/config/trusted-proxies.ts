@@ -15,7 +15,10 @@ const LOOPBACK_PROXIES = ['127.0.0.1', '::1'];
 export function parseTrustedProxies(value: string | undefined, trustProxy: boolean | undefined): string[] {
   if (value === undefined) return trustProxy ? LOOPBACK_PROXIES : [];
   if (trustProxy === false) throw new ConfigError('TRUSTED_PROXIES is set but TRUST_PROXY=false: remove one of them');
-  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean);
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
   if (entries.length === 0) {
     throw new ConfigError('TRUSTED_PROXIES must list proxy addresses or CIDR ranges, e.g. 10.0.0.5,fd00::/64');
   }

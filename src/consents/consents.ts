@@ -131,9 +131,14 @@ export class Consents {
     if (!backchannel?.backchannelLogoutUri) return;
     const sids = await this.#grants.sessionIds(accountId, clientId);
     for (const sid of sids.length ? sids : [undefined]) {
-      await backchannel.backchannelLogout(accountId, sid).catch((err: unknown) =>
-        this.#log.warn({ err: (err as Error).message, clientId }, 'back-channel logout after a revoked consent failed'),
-      );
+      await backchannel
+        .backchannelLogout(accountId, sid)
+        .catch((err: unknown) =>
+          this.#log.warn(
+            { err: (err as Error).message, clientId },
+            'back-channel logout after a revoked consent failed',
+          ),
+        );
     }
   }
 }

@@ -26,8 +26,15 @@ export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<v
        (account_id, client_id, client_name, grant_id, action, channel, scopes, claims, resources)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [
-      entry.accountId, entry.clientId, entry.clientName, entry.grantId, entry.action, entry.channel,
-      entry.scopes, entry.claims, entry.resources,
+      entry.accountId,
+      entry.clientId,
+      entry.clientName,
+      entry.grantId,
+      entry.action,
+      entry.channel,
+      entry.scopes,
+      entry.claims,
+      entry.resources,
     ],
   );
 }
@@ -35,8 +42,15 @@ export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<v
 /** The person's consent history, newest first. */
 export async function ledgerFor(db: Queryable, accountId: string): Promise<LedgerRow[]> {
   const { rows } = await db.query<{
-    occurred_at: Date; account_id: string; client_id: string; client_name: string | null; grant_id: string;
-    action: LedgerAction; channel: LedgerChannel; scopes: string[]; claims: string[];
+    occurred_at: Date;
+    account_id: string;
+    client_id: string;
+    client_name: string | null;
+    grant_id: string;
+    action: LedgerAction;
+    channel: LedgerChannel;
+    scopes: string[];
+    claims: string[];
     resources: Record<string, string[]>;
   }>('select * from consent_ledger where account_id = $1 order by id desc', [accountId]);
   return rows.map((row) => ({

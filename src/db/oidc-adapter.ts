@@ -95,8 +95,13 @@ export class PostgresAdapter implements Adapter {
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
          user_code = excluded.user_code, expires_at = excluded.expires_at`,
       [
-        this.model, key, stored,
-        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null, expiresIn ?? null,
+        this.model,
+        key,
+        stored,
+        payload.grantId ?? null,
+        payload.uid ?? null,
+        payload.userCode ?? null,
+        expiresIn ?? null,
       ],
     );
   }
@@ -107,8 +112,12 @@ export class PostgresAdapter implements Adapter {
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
        on conflict (model, id) do nothing`,
       [
-        this.model, this.#key(id), this.#seal(payload),
-        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+        this.model,
+        this.#key(id),
+        this.#seal(payload),
+        payload.grantId ?? null,
+        payload.uid ?? null,
+        payload.userCode ?? null,
       ],
     );
     return rowCount === 1;
@@ -119,8 +128,12 @@ export class PostgresAdapter implements Adapter {
     const { rowCount } = await this.#db.query(
       `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
       [
-        this.model, this.#key(id), this.#seal(payload),
-        payload.grantId ?? null, payload.uid ?? null, payload.userCode ?? null,
+        this.model,
+        this.#key(id),
+        this.#seal(payload),
+        payload.grantId ?? null,
+        payload.uid ?? null,
+        payload.userCode ?? null,
       ],
     );
     return rowCount === 1;

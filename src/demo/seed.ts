@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
 import type { AuditLog } from '../audit/writer.ts';
 import { issueActivationCode } from '../auth/activation-codes.ts';

@@ -12,7 +12,13 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     level,
     base: { service: 'kluis' },
     redact: {
-      paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', '*.client_secret', '*.password'],
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+        '*.client_secret',
+        '*.password',
+      ],
       censor: '[redacted]',
     },
   };

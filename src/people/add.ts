@@ -83,12 +83,9 @@ export async function addPerson(
         claims: { ...person.claims, ...(name ? { name } : {}) },
         totpSecretEncrypted: secret ? secrets.box.encrypt(secret, TOTP_PURPOSE) : null,
       });
-      return secret ? undefined : issueActivationCode(
-        new PgAccountStore(tx),
-        secrets.box,
-        id,
-        config.sca.activationCodeTtl,
-      );
+      return secret
+        ? undefined
+        : issueActivationCode(new PgAccountStore(tx), secrets.box, id, config.sca.activationCodeTtl);
     });
   } catch (err) {
     if (err instanceof UniqueViolation)

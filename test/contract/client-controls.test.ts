@@ -38,7 +38,7 @@ test('disabling revokes every code and token of the client and keeps its grants,
 
     assert.equal(await store.disable('budget'), true);
     const kept = ['AccessToken', 'Client', 'Grant', 'Interaction', 'RegistrationAccessToken', 'Session'];
-    assert.deepEqual(await models(t), kept, 'only the other client\'s token is left of the tokens');
+    assert.deepEqual(await models(t), kept, "only the other client's token is left of the tokens");
     assert.equal((await new PostgresAdapter('AccessToken', t.db, box).find('at-shop'))?.clientId, 'shop');
     assert.deepEqual(await store.disabledIds(), new Set(['budget']));
   }));
@@ -52,7 +52,7 @@ test('disabling twice reports the second as no change; enabling reports whether 
     assert.deepEqual(await store.disabledIds(), new Set());
   }));
 
-test('a disabled client is not found by the adapter oidc-provider uses, only by the operator\'s', () =>
+test("a disabled client is not found by the adapter oidc-provider uses, only by the operator's", () =>
   withStore(async (store, t) => {
     await new PostgresAdapter('Client', t.db, box).upsert('budget', { client_id: 'budget' });
     await store.disable('budget');
@@ -76,7 +76,7 @@ test('a previous secret stays valid for its grace period only, and a grace of 0 
     assert.deepEqual(rows, left, 'expired ones of the client go');
   }));
 
-test('forgetting a client drops its disabled state and previous secrets, and no other client\'s', () =>
+test("forgetting a client drops its disabled state and previous secrets, and no other client's", () =>
   withStore(async (store) => {
     await store.disable('budget');
     await store.keepPreviousSecret('budget', 'sealed-1', 3600);
@@ -88,7 +88,7 @@ test('forgetting a client drops its disabled state and previous secrets, and no 
     assert.deepEqual(await store.previousSecrets('shop'), ['sealed-shop']);
   }));
 
-test('controls change inside a caller\'s transaction and roll back with it', () =>
+test("controls change inside a caller's transaction and roll back with it", () =>
   withStore(async (_store, t) => {
     await assert.rejects(
       t.db.transaction(async (tx) => {

@@ -63,7 +63,7 @@ test('the reusable grant is the newest live one of the person to the client, nev
     assert.equal(await store.reusableGrantId('acc-3', 'budget'), undefined);
   }));
 
-test('a person\'s live grants are listed newest first with scopes, claims, resources and authorization details', () =>
+test("a person's live grants are listed newest first with scopes, claims, resources and authorization details", () =>
   withStore(async (store, t) => {
     await save(t, 'Grant', 'g-1', grantPayload('acc-1', 'budget', 1_700_000_000));
     const details = [{ type: 'account_information', actions: ['read'] }];
@@ -74,7 +74,10 @@ test('a person\'s live grants are listed newest first with scopes, claims, resou
     await save(t, 'Grant', 'g-theirs', grantPayload('acc-2', 'budget', 1_700_000_300));
 
     const grants = await store.grantsOf('acc-1');
-    assert.deepEqual(grants.map((grant) => grant.id), ['g-2', 'g-1']);
+    assert.deepEqual(
+      grants.map((grant) => grant.id),
+      ['g-2', 'g-1'],
+    );
     const [shop, budget] = grants;
     assert.deepEqual(shop?.resources, { 'https://api.example': ['read', 'write'] });
     assert.deepEqual(shop?.authorizationDetails, details);
@@ -133,7 +136,7 @@ test('a withdrawal whose ledger entry cannot be written deletes nothing', () =>
     assert.deepEqual(await store.ledger('acc-1'), []);
   }));
 
-test('deleting a person\'s artefacts removes their sessions, sign-ins under way, grants and tokens, not others\'', () =>
+test("deleting a person's artefacts removes their sessions, sign-ins under way, grants and tokens, not others'", () =>
   withStore(async (store, t) => {
     const mine = 'acc-1';
     await save(t, 'Session', 'sess-1', { accountId: mine, authorizations: { budget: { sid: 'sid-1' } } });
@@ -153,7 +156,7 @@ test('deleting a person\'s artefacts removes their sessions, sign-ins under way,
     assert.deepEqual((await t.db.query(`select grant_id from grant_usage`)).rows, [{ grant_id: 'g-2' }]);
   }));
 
-test('session ids are those of the person\'s live sessions the client took part in', () =>
+test("session ids are those of the person's live sessions the client took part in", () =>
   withStore(async (store, t) => {
     await save(t, 'Session', 's-1', { accountId: 'acc-1', authorizations: { budget: { sid: 'sid-1' } } });
     await save(t, 'Session', 's-2', { accountId: 'acc-1', authorizations: { budget: { sid: 'sid-2' }, shop: {} } });
@@ -167,7 +170,7 @@ test('session ids are those of the person\'s live sessions the client took part 
     assert.deepEqual(await store.sessionIds('acc-3', 'budget'), []);
   }));
 
-test('the ledger gives back what was appended, the person\'s own entries, newest first', () =>
+test("the ledger gives back what was appended, the person's own entries, newest first", () =>
   withStore(async (store) => {
     const resources = { 'https://api.example': ['read'] };
     await store.appendLedger(entry('g-1', { action: 'granted', channel: 'consent_screen', resources }));

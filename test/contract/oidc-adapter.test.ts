@@ -25,7 +25,10 @@ after(async () => {
 });
 
 async function expire(model: string, id: string) {
-  await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = $1 and id = $2`, [model, storedId(box, model, id)]);
+  await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = $1 and id = $2`, [
+    model,
+    storedId(box, model, id),
+  ]);
 }
 
 for (const model of MODELS) {
@@ -34,7 +37,16 @@ for (const model of MODELS) {
 
     test('find returns what upsert stored, and nothing for an unknown id', async () => {
       const id = uniqueId();
-      const payload: AdapterPayload = { jti: id, kind: model, iat: 1, exp: 2, clientId: 'c1', grantId: 'g1', scope: 'openid', extra: { nested: [1, 'two'] } };
+      const payload: AdapterPayload = {
+        jti: id,
+        kind: model,
+        iat: 1,
+        exp: 2,
+        clientId: 'c1',
+        grantId: 'g1',
+        scope: 'openid',
+        extra: { nested: [1, 'two'] },
+      };
       await adapter().upsert(id, payload, 60);
       assert.deepEqual(await adapter().find(id), payload);
       assert.equal(await adapter().find(`${id}-missing`), undefined);
@@ -56,7 +68,10 @@ for (const model of MODELS) {
     test('a row without expiresIn never expires', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id });
-      const { rows } = await t.db.query('select expires_at from oidc_models where model = $1 and id = $2', [model, storedId(box, model, id)]);
+      const { rows } = await t.db.query('select expires_at from oidc_models where model = $1 and id = $2', [
+        model,
+        storedId(box, model, id),
+      ]);
       assert.equal(rows[0]?.expires_at, null);
       assert.ok(await adapter().find(id));
     });
@@ -114,13 +129,15 @@ for (const model of MODELS) {
     test('of 20 parallel consumes of one row exactly one succeeds', async () => {
       const id = uniqueId();
       await adapter().upsert(id, { jti: id }, 60);
-      const results = await Promise.allSettled(Array.from({ length: 20 }, () => new PostgresAdapter(model, t.db, box).consume(id)));
+      const results = await Promise.allSettled(
+        Array.from({ length: 20 }, () => new PostgresAdapter(model, t.db, box).consume(id)),
+      );
       assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
       const refused = results.filter((r) => r.status === 'rejected');
       assert.ok(refused.every((r) => (r as PromiseRejectedResult).reason instanceof RowAlreadyConsumed));
     });
 
-    test('revokeByGrantId removes this model\'s rows of that grant and nothing else', async () => {
+    test("revokeByGrantId removes this model's rows of that grant and nothing else", async () => {
       const grantId = `grant-${uniqueId()}`;
       const [a, b, other] = [uniqueId(), uniqueId(), uniqueId()];
       await adapter().upsert(a, { jti: a, grantId }, 60);
@@ -146,12 +163,18 @@ describe('bearer values at rest', () => {
       const adapter = new PostgresAdapter(model, t.db, box);
       const returnTo = `https://issuer.example/auth/${id}`;
       const parJti = `${uniqueId()}-RAW-PAR-ID`;
-      const bearerFields = { returnTo, parJti, params: { client_id: 'c', request_uri: `urn:ietf:params:oauth:request_uri:${parJti}` } };
+      const bearerFields = {
+        returnTo,
+        parJti,
+        params: { client_id: 'c', request_uri: `urn:ietf:params:oauth:request_uri:${parJti}` },
+      };
       // Only an Interaction carries other bearer values (see src/db/oidc-payloads.ts).
       const interaction = model === 'Interaction';
       const extra = interaction ? { session: { accountId: 'acc', uid: 'su', cookie }, ...bearerFields } : {};
       await adapter.upsert(id, { jti: id, grantId: 'g-rest', ...extra }, 60);
-      const { rows } = await t.db.query<{ row: string }>(`select o::text as row from oidc_models o where model = $1`, [model]);
+      const { rows } = await t.db.query<{ row: string }>(`select o::text as row from oidc_models o where model = $1`, [
+        model,
+      ]);
       assert.ok(rows.length > 0);
       const leaks = [id, cookie, parJti];
       assert.ok(!rows.some((row) => leaks.some((value) => row.row.includes(value))), 'no raw value in any stored row');
@@ -204,14 +227,25 @@ describe('bearer values at rest', () => {
            ('RefreshToken', $1, $2, 'g-legacy', now() + interval '1 hour'),
            ('Interaction', $1, $3, null, now() + interval '1 hour'),
            ('Grant', 'g-legacy', '{"jti":"g-legacy"}', null, now() + interval '1 hour')`,
-        [id, { jti: id, scope: 'openid' }, { jti: id, returnTo: `https://issuer.example/auth/${id}`, session: { accountId: 'a', cookie: 'legacy-cookie' } }],
+        [
+          id,
+          { jti: id, scope: 'openid' },
+          {
+            jti: id,
+            returnTo: `https://issuer.example/auth/${id}`,
+            session: { accountId: 'a', cookie: 'legacy-cookie' },
+          },
+        ],
       );
       const rekeyed = await Promise.all([hashLegacyBearerIds(legacy.db, box), hashLegacyBearerIds(legacy.db, box)]);
       assert.deepEqual(rekeyed.sort(), [0, 2], 'one start re-keys, the other finds it done');
       const { rows } = await legacy.db.query<{ row: string }>(`select o::text as row from oidc_models o`);
       assert.ok(!rows.some((row) => row.row.includes(id) || row.row.includes('legacy-cookie')));
       assert.equal((await new PostgresAdapter('RefreshToken', legacy.db, box).find(id))?.scope, 'openid');
-      assert.equal((await new PostgresAdapter('Interaction', legacy.db, box).find(id))?.returnTo, `https://issuer.example/auth/${id}`);
+      assert.equal(
+        (await new PostgresAdapter('Interaction', legacy.db, box).find(id))?.returnTo,
+        `https://issuer.example/auth/${id}`,
+      );
       assert.ok(await new PostgresAdapter('Grant', legacy.db, box).find('g-legacy'), 'grants keep their ids');
       assert.equal(await hashLegacyBearerIds(legacy.db, box), 0, 'later starts skip it');
     } finally {
@@ -223,7 +257,9 @@ describe('bearer values at rest', () => {
 describe('replay detection', () => {
   test('of 20 parallel lookups of a new jti exactly one reports it unseen, across connections', async () => {
     const id = uniqueId();
-    const results = await Promise.all(Array.from({ length: 20 }, () => new PostgresAdapter('ReplayDetection', t.db, box).find(id)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => new PostgresAdapter('ReplayDetection', t.db, box).find(id)),
+    );
     assert.equal(results.filter((result) => result === undefined).length, 1);
   });
 
@@ -250,7 +286,10 @@ describe('storage details', () => {
     const secret = 'a-very-secret-client-secret-value';
     const clients = new PostgresAdapter('Client', t.db, box);
     await clients.upsert(id, { client_id: id, client_secret: secret });
-    const { rows } = await t.db.query<{ payload: unknown }>(`select payload from oidc_models where model = 'Client' and id = $1`, [id]);
+    const { rows } = await t.db.query<{ payload: unknown }>(
+      `select payload from oidc_models where model = 'Client' and id = $1`,
+      [id],
+    );
     assert.ok(!JSON.stringify(rows[0]?.payload).includes(secret));
     assert.equal((await clients.find(id))?.client_secret, secret);
   });
@@ -260,7 +299,9 @@ describe('storage details', () => {
     const adapter = new PostgresAdapter('AccessToken', t.db, box);
     for (let i = 0; i < 25; i += 1) await adapter.upsert(`expired-${i}`, { jti: `expired-${i}`, scope: 'expired' }, 60);
     for (let i = 0; i < 5; i += 1) await adapter.upsert(`live-${i}`, { jti: `live-${i}` }, 60);
-    await t.db.query(`update oidc_models set expires_at = now() - interval '1 minute' where payload->>'scope' = 'expired'`);
+    await t.db.query(
+      `update oidc_models set expires_at = now() - interval '1 minute' where payload->>'scope' = 'expired'`,
+    );
 
     assert.equal(await sweepExpired(t.db, 10, 2), 20, 'two batches of ten at most');
     assert.equal(await sweepExpired(t.db, 10), 5);

@@ -35,9 +35,15 @@ test('the first hit of a key counts one and opens a window that ends windowSecon
 test('50 concurrent hits of one key are counted exactly: each sees a different count, 1 to 50', () =>
   withStore(async (store) => {
     const counts = await Promise.all(Array.from({ length: 50 }, () => store.hit('token-client:c1', WINDOW)));
-    assert.deepEqual(counts.map((c) => c.hits).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      counts.map((c) => c.hits).sort((a, b) => a - b),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     assert.equal(new Set(counts.map((c) => c.resetAt.getTime())).size, 1, 'one window');
-    assert.deepEqual((await store.peek(['token-client:c1'], WINDOW)).map((c) => c.hits), [50]);
+    assert.deepEqual(
+      (await store.peek(['token-client:c1'], WINDOW)).map((c) => c.hits),
+      [50],
+    );
   }));
 
 test('keys are counted apart', () =>
@@ -66,7 +72,10 @@ test('peek counts nothing and leaves out keys without hits in their current wind
     await store.hit('ended', WINDOW);
     await age(t, 'ended', WINDOW + 1);
     const seen = await store.peek(['live', 'ended', 'never'], WINDOW);
-    assert.deepEqual(seen.map(({ key, hits }) => ({ key, hits })), [{ key: 'live', hits: 2 }]);
+    assert.deepEqual(
+      seen.map(({ key, hits }) => ({ key, hits })),
+      [{ key: 'live', hits: 2 }],
+    );
     assert.equal((await store.peek(['live'], WINDOW))[0]!.hits, 2, 'peeking did not count');
     assert.equal((await store.hit('live', WINDOW)).hits, 3);
   }));

@@ -43,15 +43,24 @@ before(async () => {
   person = house.people[USERNAME];
   const client = house.clients.wallet;
   rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://wallet.example/cb');
-  me = new Browser(kluis.issuer, { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0' });
+  me = new Browser(kluis.issuer, {
+    'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
+  });
   const request = await rp.request({ scope: 'openid profile email offline_access', prompt: 'consent' });
   const { res } = await me.follow(request.url);
   const loginPage = await res.text();
-  const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, { username: USERNAME, password: PASSWORD });
+  const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, {
+    username: USERNAME,
+    password: PASSWORD,
+  });
   const mfaPage = await mfa.text();
-  const { res: consent } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+  const { res: consent } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+    code: await totpCode(person.secret!),
+  });
   const consentPage = await consent.text();
-  const { external } = await me.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email', 'offline_access'] });
+  const { external } = await me.submit(formAction(consentPage, 'consent'), consentPage, {
+    scope: ['profile', 'email', 'offline_access'],
+  });
   tokens = await rp.redeem(external!, request);
 });
 after(async () => {
@@ -64,6 +73,7 @@ describe('export and erasure', () => {
     const { res } = await me.follow('/account/export');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="kluis-account-export.json"/);
+    // biome-ignore lint/suspicious/noExplicitAny: the export document is read field by field below
     const data = (await res.json()) as Record<string, any>;
     assert.equal(data.profile.username, USERNAME);
     assert.equal(data.profile.email, EMAIL);
@@ -93,16 +103,28 @@ describe('export and erasure', () => {
     // Signing in again (prompt=login) makes it fresh.
     const { res } = await me.follow('/account/login?fresh=1&return=/account/delete');
     const loginPage = await res.text();
-    const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, { username: USERNAME, password: PASSWORD });
+    const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, {
+      username: USERNAME,
+      password: PASSWORD,
+    });
     const mfaPage = await mfa.text();
-    const { res: deletePage } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!, 1) });
+    const { res: deletePage } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+      code: await totpCode(person.secret!, 1),
+    });
     const page = await deletePage.text();
     assert.match(page, /id="confirm-delete"/);
 
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
-    const wrong = await me.request('/account/delete', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, confirm: 'someone-else' }) });
+    const wrong = await me.request('/account/delete', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, confirm: 'someone-else' }),
+    });
     assert.equal(wrong.status, 303);
-    assert.match(await (await me.follow(wrong.headers.get('location')!)).res.text(), /did not match, so your account was not deleted/);
+    assert.match(
+      await (await me.follow(wrong.headers.get('location')!)).res.text(),
+      /did not match, so your account was not deleted/,
+    );
     const { rows } = await t.db.query('select 1 from accounts where id = $1', [person.id]);
     assert.equal(rows.length, 1);
   });
@@ -110,12 +132,19 @@ describe('export and erasure', () => {
   test('deletion erases every row of personal data, kills every token, tells the client, and quarantines the username', async () => {
     const page = await (await me.follow('/account/delete')).res.text();
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
-    const res = await me.request('/account/delete', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf, confirm: USERNAME }) });
+    const res = await me.request('/account/delete', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf, confirm: USERNAME }),
+    });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/account/deleted');
 
     // Every token of the person fails.
-    await assert.rejects(oidc.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    await assert.rejects(
+      oidc.refreshTokenGrant(rp.config, tokens.refresh_token!),
+      (err: { error?: string }) => err.error === 'invalid_grant',
+    );
     assert.equal((await oidc.tokenIntrospection(rp.config, tokens.access_token)).active, false);
     await assert.rejects(oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck));
     // The session is gone too: the account area asks for a sign-in.
@@ -142,16 +171,28 @@ describe('export and erasure', () => {
       const { rows } = await t.db.query(`select 1 from ${table} where ${column} = $1`, [person.id]);
       assert.equal(rows.length, 0, table);
     }
-    const { rows: models } = await t.db.query(`select model from oidc_models where payload::text like $1`, [`%${person.id}%`]);
+    const { rows: models } = await t.db.query(`select model from oidc_models where payload::text like $1`, [
+      `%${person.id}%`,
+    ]);
     assert.deepEqual(models, [], 'no session, grant, token or interaction names the account');
 
     // What stays is pseudonymous: the ledger and the audit log, by random account id only.
-    const { rows: ledger } = await t.db.query<{ action: string; channel: string }>('select action, channel from consent_ledger where account_id = $1 order by id', [person.id]);
+    const { rows: ledger } = await t.db.query<{ action: string; channel: string }>(
+      'select action, channel from consent_ledger where account_id = $1 order by id',
+      [person.id],
+    );
     assert.deepEqual(ledger.at(-1), { action: 'revoked', channel: 'account_deletion' });
-    const { rows: audit } = await t.db.query(`select 1 from audit_events where type = 'account.deleted' and account_id = $1`, [person.id]);
+    const { rows: audit } = await t.db.query(
+      `select 1 from audit_events where type = 'account.deleted' and account_id = $1`,
+      [person.id],
+    );
     assert.equal(audit.length, 1);
 
-    const again = await runCli(['users', 'add', USERNAME.toUpperCase()], { DATABASE_URL: t.url }, 'a new long passphrase');
+    const again = await runCli(
+      ['users', 'add', USERNAME.toUpperCase()],
+      { DATABASE_URL: t.url },
+      'a new long passphrase',
+    );
     assert.equal(again.code, 1);
     assert.match(again.stderr, /belonged to a deleted account; it is available again after 20\d\d-/);
   });

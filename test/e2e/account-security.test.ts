@@ -45,9 +45,14 @@ async function signedIn(path: string, key = secret, code?: string, username = 's
   const browser = new Browser(kluis.issuer, { 'user-agent': FIREFOX });
   const { res } = await browser.follow(path);
   const loginPage = await res.text();
-  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username, password: PASSWORD });
+  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+    username,
+    password: PASSWORD,
+  });
   const mfaPage = await mfa.text();
-  const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: code ?? (await freshCode(key, username)) });
+  const { res: landed } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+    code: code ?? (await freshCode(key, username)),
+  });
   return { browser, page: await landed.text(), status: landed.status };
 }
 
@@ -57,7 +62,10 @@ const post = (browser: Browser, path: string, page: string, fields: Record<strin
 describe('security activity and MFA management', () => {
   test('recent sign-ins show the time, a coarse device and the address; failures and lockout-relevant events too', async () => {
     const { page } = await signedIn('/account/security');
-    assert.match(page, /data-type="login.succeeded">[^<]*Signed in · Firefox on Linux · (127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)/);
+    assert.match(
+      page,
+      /data-type="login.succeeded">[^<]*Signed in · Firefox on Linux · (127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)/,
+    );
   });
 
   test('new recovery codes need a fresh second factor; a wrong code changes nothing and counts as a failure', async () => {
@@ -66,14 +74,16 @@ describe('security activity and MFA management', () => {
     assert.match(wrong.page, /That code was not correct, so nothing changed/);
     assert.match(wrong.page, /data-type="login.failed"/);
 
-    const right = await post(browser, '/account/security/recovery-codes', wrong.page, { code: await freshCode(secret) });
+    const right = await post(browser, '/account/security/recovery-codes', wrong.page, {
+      code: await freshCode(secret),
+    });
     const codes = [...right.page.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
     assert.equal(codes.length, 10);
     // A new code works in place of the TOTP code at the next sign-in, once.
     const viaRecovery = await signedIn('/account', secret, codes[0]);
     assert.match(viaRecovery.page, /Your account/);
     const replayed = await signedIn('/account', secret, codes[0]);
-    assert.doesNotMatch(replayed.page, /id="username">sam</, "a recovery code works once");
+    assert.doesNotMatch(replayed.page, /id="username">sam</, 'a recovery code works once');
   });
 
   test('re-enrolling the authenticator: fresh factor, new secret proven by a code, then only the new app works', async () => {
@@ -83,10 +93,16 @@ describe('security activity and MFA management', () => {
     const newSecret = /id="totp-secret">([A-Z2-7]+)</.exec(started.page)![1]!;
     assert.notEqual(newSecret, secret);
 
-    const bad = await post(browser, '/account/security/totp/confirm', started.page, { code: '000000', ticket: /name="ticket" value="([^"]+)"/.exec(started.page)![1]! });
+    const bad = await post(browser, '/account/security/totp/confirm', started.page, {
+      code: '000000',
+      ticket: /name="ticket" value="([^"]+)"/.exec(started.page)![1]!,
+    });
     assert.equal(bad.status, 400);
     assert.match(bad.page, /did not match/);
-    const done = await post(browser, '/account/security/totp/confirm', bad.page, { code: await totpCode(newSecret), ticket: /name="ticket" value="([^"]+)"/.exec(bad.page)![1]! });
+    const done = await post(browser, '/account/security/totp/confirm', bad.page, {
+      code: await totpCode(newSecret),
+      ticket: /name="ticket" value="([^"]+)"/.exec(bad.page)![1]!,
+    });
     assert.match(done.page, /Save your recovery codes/);
 
     const oldApp = await signedIn('/account', secret);
@@ -94,7 +110,10 @@ describe('security activity and MFA management', () => {
     const newApp = await signedIn('/account', newSecret);
     assert.match(newApp.page, /id="username">sam</);
     secret = newSecret;
-    const { rows } = await t.db.query<{ type: string }>(`select type from security_events where account_id = $1 and type in ('mfa.enrolled', 'recovery_codes.regenerated')`, [accountId]);
+    const { rows } = await t.db.query<{ type: string }>(
+      `select type from security_events where account_id = $1 and type in ('mfa.enrolled', 'recovery_codes.regenerated')`,
+      [accountId],
+    );
     assert.deepEqual(rows.map((row) => row.type).sort(), ['mfa.enrolled', 'recovery_codes.regenerated']);
   });
 
@@ -102,12 +121,17 @@ describe('security activity and MFA management', () => {
     const tomSecret = (await addPerson(t.url, 'tom', PASSWORD, { totp: true })).secret!;
     // Tom starts a re-enrolment and gets a genuine ticket with a new secret.
     const tom = await signedIn('/account/security', tomSecret, undefined, 'tom');
-    const tomStarted = await post(tom.browser, '/account/security/totp', tom.page, { code: await freshCode(tomSecret, 'tom') });
+    const tomStarted = await post(tom.browser, '/account/security/totp', tom.page, {
+      code: await freshCode(tomSecret, 'tom'),
+    });
     const tomTicket = /name="ticket" value="([^"]+)"/.exec(tomStarted.page)![1]!;
     const tomNewSecret = /id="totp-secret">([A-Z2-7]+)</.exec(tomStarted.page)![1]!;
     // Sam submits Tom's ticket with a valid code for its secret: refused, nothing changes on either account.
     const { browser, page } = await signedIn('/account/security');
-    const forged = await post(browser, '/account/security/totp/confirm', page, { code: await totpCode(tomNewSecret), ticket: tomTicket });
+    const forged = await post(browser, '/account/security/totp/confirm', page, {
+      code: await totpCode(tomNewSecret),
+      ticket: tomTicket,
+    });
     assert.match(forged.page, /That set-up has expired/);
     assert.match((await signedIn('/account', secret)).page, /id="username">sam</, "sam's authenticator is unchanged");
   });
@@ -115,19 +139,30 @@ describe('security activity and MFA management', () => {
 
 describe('withdrawing a consent behind JWT access tokens', () => {
   test('the page says when access through already-issued JWT access tokens ends; JWTs live at most JWT_ACCESS_TOKEN_TTL', async () => {
-    const client = await registerClient(t.url, { client_name: 'Aggregator', redirect_uris: ['https://agg.example/cb'], scope: 'openid accounts:read' });
+    const client = await registerClient(t.url, {
+      client_name: 'Aggregator',
+      redirect_uris: ['https://agg.example/cb'],
+      scope: 'openid accounts:read',
+    });
     const rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://agg.example/cb');
     const { browser } = await signedIn('/account');
     const request = await rp.request({ scope: 'openid accounts:read', resource: API });
     const { res } = await browser.follow(request.url);
     const consentPage = await res.text();
-    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['accounts:read'] });
+    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+      scope: ['accounts:read'],
+    });
     const tokens = await rp.redeem(external!, request);
-    const jwt = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
+    const jwt = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()) as {
+      exp: number;
+      iat: number;
+    };
     assert.equal(jwt.exp - jwt.iat, 300, 'the API asked for 600 s; JWT_ACCESS_TOKEN_TTL caps it at 300');
 
     const list = await (await browser.follow('/account/consents')).res.text();
-    const revokePath = /data-client="[^"]+"[\s\S]*?href="(\/account\/consents\/[^"]+\/revoke)"/.exec(list.slice(list.indexOf('Aggregator') - 400))![1]!;
+    const revokePath = /data-client="[^"]+"[\s\S]*?href="(\/account\/consents\/[^"]+\/revoke)"/.exec(
+      list.slice(list.indexOf('Aggregator') - 400),
+    )![1]!;
     const confirm = await (await browser.follow(revokePath)).res.text();
     const { res: done } = await browser.submit(revokePath, confirm, {});
     const message = /id="flash">([^<]+)</.exec(await done.text())![1]!;

@@ -32,7 +32,11 @@ const app = (name: string, redirect: string) => registerWebApp(t.url, kluis.issu
 
 /** Follows an authorization request in `me`: signs in if asked, consents if asked; returns the tokens. */
 async function authorize(rp: RelyingParty, params: Record<string, string> = {}) {
-  const request: PendingRequest = await rp.request({ scope: 'openid profile offline_access', prompt: 'consent', ...params });
+  const request: PendingRequest = await rp.request({
+    scope: 'openid profile offline_access',
+    prompt: 'consent',
+    ...params,
+  });
   let { res, external } = await me.follow(request.url);
   const seen: string[] = [];
   for (let steps = 0; !external && steps < 4; steps += 1) {
@@ -42,10 +46,14 @@ async function authorize(rp: RelyingParty, params: Record<string, string> = {}) 
       await t.db.query('update accounts set totp_last_step = null where id = $1', [person.id]);
       ({ res } = await me.submit(formAction(page, 'login'), page, { username: 'anna', password: PASSWORD }));
       const mfaPage = await res.text();
-      ({ res, external } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) }));
+      ({ res, external } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+        code: await totpCode(person.secret!),
+      }));
     } else if (page.includes('/consent"')) {
       seen.push('consent');
-      ({ res, external } = await me.submit(formAction(page, 'consent'), page, { scope: ['profile', 'offline_access'] }));
+      ({ res, external } = await me.submit(formAction(page, 'consent'), page, {
+        scope: ['profile', 'offline_access'],
+      }));
     } else {
       throw new Error(`unexpected page:\n${page.slice(0, 1500)}`);
     }
@@ -55,7 +63,7 @@ async function authorize(rp: RelyingParty, params: Record<string, string> = {}) 
 }
 
 describe('the account area', () => {
-  test('withdrawing one consent ends that app\'s access at once; the other app and the SSO session keep working; the ledger shows it', async () => {
+  test("withdrawing one consent ends that app's access at once; the other app and the SSO session keep working; the ledger shows it", async () => {
     const budget = await app('Budget app', 'https://budget.example/cb');
     const savings = await app('Savings app', 'https://savings.example/cb');
     const first = await authorize(budget.rp);
@@ -75,13 +83,23 @@ describe('the account area', () => {
     assert.doesNotMatch(consentsPage, /Your Kluis account/, 'the account area itself is not a consent');
     assert.match(consentsPage, /Your name and profile/, "in the consent screen's wording");
 
-    const budgetGrant = new RegExp(`data-client="${String(budget.client.client_id)}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`).exec(consentsPage)![1]!;
+    const budgetGrant = new RegExp(
+      `data-client="${String(budget.client.client_id)}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`,
+    ).exec(consentsPage)![1]!;
     const { res: confirm } = await me.follow(budgetGrant);
     const confirmPage = await confirm.text();
     assert.match(confirmPage, /Withdraw Budget app's access\?/);
-    const refused = await me.request(budgetGrant, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=forged' });
+    const refused = await me.request(budgetGrant, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'csrf=forged',
+    });
     assert.equal(refused.status, 403, 'CSRF token required');
-    const revoked = await me.request(budgetGrant, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(confirmPage)![1]! }) });
+    const revoked = await me.request(budgetGrant, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(confirmPage)![1]! }),
+    });
     assert.equal(revoked.status, 303);
     const { res: after } = await me.follow(revoked.headers.get('location')!);
     const afterPage = await after.text();
@@ -89,7 +107,10 @@ describe('the account area', () => {
     assert.doesNotMatch(afterPage, /data-client="[^"]*"[^>]*>\s*<h2>Budget app/);
 
     // Budget app: everything fails at once.
-    await assert.rejects(oidc.refreshTokenGrant(budget.rp.config, first.tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    await assert.rejects(
+      oidc.refreshTokenGrant(budget.rp.config, first.tokens.refresh_token!),
+      (err: { error?: string }) => err.error === 'invalid_grant',
+    );
     assert.equal((await oidc.tokenIntrospection(budget.rp.config, first.tokens.access_token)).active, false);
     await assert.rejects(oidc.fetchUserInfo(budget.rp.config, first.tokens.access_token, oidc.skipSubjectCheck));
 
@@ -114,14 +135,17 @@ describe('the account area', () => {
       { client_id: budget.client.client_id, action: 'revoked', channel: 'account_area' },
       { client_id: budget.client.client_id, action: 'granted', channel: 'consent_screen' },
     ]);
-    await assert.rejects(t.db.query(`update consent_ledger set channel = 'operator'`), /consent_ledger is append-only \(UPDATE refused\)/);
+    await assert.rejects(
+      t.db.query(`update consent_ledger set channel = 'operator'`),
+      /consent_ledger is append-only \(UPDATE refused\)/,
+    );
     await assert.rejects(t.db.query('delete from consent_ledger'), /append-only \(DELETE refused\)/);
     const history = await (await me.follow('/account/history')).res.text();
     assert.match(history, /access withdrawn from\s+Budget app through your account/);
     assert.match(history, /access given to\s+Savings app through consent screen/);
   });
 
-  test('an app that revokes its own refresh token gives up the consent; the ledger records it as the app\'s doing', async () => {
+  test("an app that revokes its own refresh token gives up the consent; the ledger records it as the app's doing", async () => {
     const loans = await app('Loans app', 'https://loans.example/cb');
     const { tokens } = await authorize(loans.rp);
     await oidc.tokenRevocation(loans.rp.config, tokens.refresh_token!);
@@ -145,7 +169,9 @@ describe('the account area', () => {
     const { res: mfa } = await fresh.submit(formAction(page, 'login'), page, { username: 'anna', password: PASSWORD });
     const mfaPage = await mfa.text();
     await t.db.query('update accounts set totp_last_step = null where id = $1', [person.id]);
-    const { res: landed } = await fresh.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+    const { res: landed } = await fresh.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+      code: await totpCode(person.secret!),
+    });
     assert.equal(landed.status, 200);
     assert.match(await landed.text(), /Your consent history/, 'back where the person wanted to go');
   });
@@ -190,7 +216,10 @@ describe('the account area', () => {
     assert.equal(result.code, 0, result.stderr);
     const after = JSON.parse((await runCli(['consents', 'list', 'anna'], env)).stdout) as { client_id: string }[];
     assert.ok(!after.some((consent) => consent.client_id === target));
-    const { rows } = await t.db.query(`select 1 from consent_ledger where account_id = $1 and channel = 'operator' and client_id = $2`, [person.id, target]);
+    const { rows } = await t.db.query(
+      `select 1 from consent_ledger where account_id = $1 and channel = 'operator' and client_id = $2`,
+      [person.id, target],
+    );
     assert.equal(rows.length, 1);
     const missing = await runCli(['consents', 'revoke', 'anna', 'no-such-client'], env);
     assert.equal(missing.code, 1);

@@ -7,7 +7,14 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { chromium, type Browser as Chromium } from 'playwright-core';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
-import { authorizationParameters, fapiConfiguration, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
+import {
+  authorizationParameters,
+  fapiConfiguration,
+  PAYMENT,
+  PAYMENTS,
+  registerFapiClient,
+  type FapiClient,
+} from '../support/fapi.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { ROOT, type TestKluis } from '../support/kluis.ts';
@@ -18,7 +25,9 @@ import { REDIRECT, RelyingParty } from '../support/rp.ts';
 // consent in the account area.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
 
 let t: TestDatabase;
 let kluis: TestKluis;
@@ -33,21 +42,35 @@ before(async () => {
   house = await withKluis({
     resourceServers: [
       {
-        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
-        signingAlg: 'ES256', accessTokenTtl: 300,
+        identifier: PAYMENTS,
+        scope: 'payments',
+        accessTokenFormat: 'opaque',
+        signingAlg: 'ES256',
+        accessTokenTtl: 300,
       },
     ],
     clients: { web: { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' } },
     people: { victor: { password: 'victor typed this password', name: 'Victor Browser', email: 'victor@example.com' } },
   });
   ({ database: t, kluis } = house);
-  bank = await registerFapiClient(t.url, { client_name: 'Pay-by-bank checkout', scope: 'openid payments', authorization_details_types: ['payment_initiation'] });
+  bank = await registerFapiClient(t.url, {
+    client_name: 'Pay-by-bank checkout',
+    scope: 'openid payments',
+    authorization_details_types: ['payment_initiation'],
+  });
   activationCode = house.people.victor.activation_code!;
   const web = house.clients.web;
   rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
   await mkdir(ARTIFACTS, { recursive: true });
 });
@@ -58,7 +81,9 @@ after(async () => {
 
 let page: Awaited<ReturnType<Chromium['newPage']>>;
 
-test('a person signs in with an activation code, enrols an authenticator and consents by clicking and typing', { skip }, async () => {
+test('a person signs in with an activation code, enrols an authenticator and consents by clicking and typing', {
+  skip,
+}, async () => {
   page = await browser!.newPage();
   let callback: URL | undefined;
   // The relying party's redirect URI is not on this machine: catch the navigation there.
@@ -96,7 +121,8 @@ test('a person signs in with an activation code, enrols an authenticator and con
   const tokens = await rp.redeem(callback!, request);
   assert.equal(tokens.claims()!.acr, SCA_ACR);
   assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
-  for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+  for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png'])
+    assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
 
 test('the same person opens their account, finds the app and withdraws its access by clicking', { skip }, async () => {
@@ -114,22 +140,32 @@ test('the same person opens their account, finds the app and withdraws its acces
   await page.getByRole('button', { name: 'Withdraw access' }).click();
 
   await page.locator('#flash').waitFor();
-  assert.match((await page.locator('#flash').textContent())!, /You withdrew Savings app's access\. Its access ended now\./);
+  assert.match(
+    (await page.locator('#flash').textContent())!,
+    /You withdrew Savings app's access\. Its access ended now\./,
+  );
   assert.equal(await page.locator('#no-consents').count(), 1);
   await page.screenshot({ path: path.join(ARTIFACTS, 'account-withdrawn.png'), fullPage: true });
 
   await page.getByRole('link', { name: 'Consent history' }).click();
   assert.equal(await page.locator('.ledger-entry[data-action="revoked"][data-channel="account_area"]').count(), 1);
   await page.screenshot({ path: path.join(ARTIFACTS, 'account-history.png'), fullPage: true });
-  for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));
+  for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png'])
+    assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
 
-test('a person sees the payment while authenticating, authorises it, and finds it in the account area', { skip }, async () => {
+test('a person sees the payment while authenticating, authorises it, and finds it in the account area', {
+  skip,
+}, async () => {
   const wendy = await addPerson(t.url, 'wendy', 'wendy typed this password', { totp: true });
   const config = await fapiConfiguration(kluis.issuer, bank);
   const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
   const payment = { ...PAYMENT, remittanceInformationUnstructured: 'Order 7781' };
-  const { verifier, params } = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([payment]) });
+  const { verifier, params } = await authorizationParameters({
+    scope: 'openid payments',
+    resource: PAYMENTS,
+    authorization_details: JSON.stringify([payment]),
+  });
   const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
 
   const context = await browser!.newContext();
@@ -156,7 +192,13 @@ test('a person sees the payment while authenticating, authorises it, and finds i
   await tab.getByRole('button', { name: 'Authorise payment' }).click();
   await tab.waitForURL(/rp\.example/);
 
-  const tokens = await oidc.authorizationCodeGrant(config, callback!, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: PAYMENTS }, { DPoP: dpop });
+  const tokens = await oidc.authorizationCodeGrant(
+    config,
+    callback!,
+    { pkceCodeVerifier: verifier, idTokenExpected: true },
+    { resource: PAYMENTS },
+    { DPoP: dpop },
+  );
   assert.deepEqual(tokens.authorization_details, [payment]);
 
   await tab.goto(`${kluis.issuer}/account/consents`);

@@ -62,7 +62,9 @@ describe('demo data', () => {
     const next = activated.continueTo!;
     const { res: consent } = await browser.follow(next);
     const consentPage = await consent.text();
-    const { res: result } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] });
+    const { res: result } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+      scope: ['profile', 'email'],
+    });
 
     assert.equal(result.status, 200);
     const page = await result.text();
@@ -79,9 +81,14 @@ describe('demo data', () => {
     const browser = new Browser(kluis.issuer);
     const { res: login } = await browser.follow('/demo/login?prompt=consent');
     const loginPage = await login.text();
-    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'demo', password: kluis.demo!.password });
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+      username: 'demo',
+      password: kluis.demo!.password,
+    });
     const mfaPage = await mfa.text();
-    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(secret, 1) });
+    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+      code: await totpCode(secret, 1),
+    });
     const consentPage = await consent.text();
     const { res } = await browser.submit(formAction(consentPage, 'cancel'), consentPage, {});
     assert.equal(res.status, 400);

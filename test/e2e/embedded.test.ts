@@ -68,7 +68,10 @@ describe('embedded PostgreSQL', () => {
     assert.ok(existsSync(path.join(data.path, 'postgres', 'PG_VERSION')));
     assert.match(server.output(), /"database":"embedded"/);
     // The plain `npm start` seeds the demo and says how to log in (DEMO=auto: embedded database, http issuer).
-    assert.match(server.output(), new RegExp(`open\\s+${server.issuer}/demo\\n\\s+username\\s+demo\\n\\s+password\\s+\\S{16}`));
+    assert.match(
+      server.output(),
+      new RegExp(`open\\s+${server.issuer}/demo\\n\\s+username\\s+demo\\n\\s+password\\s+\\S{16}`),
+    );
     // Measured, not asserted (speed is the benchmark's business): printed for the record.
     console.log(`# first start with initdb served discovery after ${Date.now() - started} ms`);
   });
@@ -115,7 +118,10 @@ describe('embedded PostgreSQL', () => {
       const result = await runCli(['keys', 'list'], { KLUIS_DATA_DIR: other.path, EMBEDDED_PG_PORT: String(port) });
       await other.remove();
       assert.equal(result.code, 1);
-      assert.match(result.stderr.trim(), new RegExp(`^kluis: embedded PostgreSQL could not start .* on port ${port}: .*set EMBEDDED_PG_PORT\\)$`));
+      assert.match(
+        result.stderr.trim(),
+        new RegExp(`^kluis: embedded PostgreSQL could not start .* on port ${port}: .*set EMBEDDED_PG_PORT\\)$`),
+      );
     } finally {
       blocker.close();
     }

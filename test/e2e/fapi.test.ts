@@ -9,7 +9,16 @@ import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
-import { authoriseInBrowser, authorizationParameters, fapiConfiguration, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
+import {
+  authoriseInBrowser,
+  authorizationParameters,
+  fapiConfiguration,
+  inDays,
+  PAYMENT,
+  PAYMENTS,
+  registerFapiClient,
+  type FapiClient,
+} from '../support/fapi.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
@@ -29,7 +38,12 @@ let introspector: AdapterPayload;
 let certs: { dir: Awaited<ReturnType<typeof tempDir>>; mine: string; other: string };
 let house: KluisFixture<'introspector', never>;
 
-const accountAccess = () => ({ type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances', 'transactions'], expiresAt: inDays(90) });
+const accountAccess = () => ({
+  type: 'account_information',
+  accounts: [{ iban: 'DE89370400440532013000' }],
+  access: ['balances', 'transactions'],
+  expiresAt: inDays(90),
+});
 
 const escapedPem = (file: string) => encodeURIComponent(readFileSync(file, 'utf8'));
 
@@ -37,8 +51,11 @@ before(async () => {
   house = await withKluis({
     resourceServers: [
       {
-        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
-        signingAlg: 'ES256', accessTokenTtl: 300,
+        identifier: PAYMENTS,
+        scope: 'payments',
+        accessTokenFormat: 'opaque',
+        signingAlg: 'ES256',
+        accessTokenTtl: 300,
       },
       { identifier: ACCOUNTS, scope: 'accounts', accessTokenFormat: 'jwt', signingAlg: 'PS256', accessTokenTtl: 300 },
     ],
@@ -48,11 +65,22 @@ before(async () => {
   ({ database: t, kluis } = house);
   introspector = house.clients.introspector;
   const dir = await tempDir('kluis-mtls');
-  certs = { dir, mine: selfSignedCertificate(dir.path, '/CN=open-banking-app', 'mine').certFile, other: selfSignedCertificate(dir.path, '/CN=someone-else', 'other').certFile };
-  dpopClient = await registerFapiClient(t.url, { scope: 'openid offline_access payments accounts', authorization_details_types: ['payment_initiation', 'account_information'] });
+  certs = {
+    dir,
+    mine: selfSignedCertificate(dir.path, '/CN=open-banking-app', 'mine').certFile,
+    other: selfSignedCertificate(dir.path, '/CN=someone-else', 'other').certFile,
+  };
+  dpopClient = await registerFapiClient(t.url, {
+    scope: 'openid offline_access payments accounts',
+    authorization_details_types: ['payment_initiation', 'account_information'],
+  });
   mtlsClient = await registerFapiClient(
     t.url,
-    { dpop_bound_access_tokens: false, tls_client_certificate_bound_access_tokens: true, scope: 'openid offline_access accounts' },
+    {
+      dpop_bound_access_tokens: false,
+      tls_client_certificate_bound_access_tokens: true,
+      scope: 'openid offline_access accounts',
+    },
     { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER },
   );
 });
@@ -62,8 +90,18 @@ after(async () => {
 });
 
 /** Drives the browser from the authorization URL through password, TOTP and consent to the client's callback. */
-async function authorise(url: URL, username: string, secret: string, expectOnConsent?: RegExp, browser = new Browser(kluis.issuer)): Promise<URL> {
-  const { callback, consentPage } = await authoriseInBrowser(browser, url, username, PASSWORD, secret, ['offline_access', 'payments', 'accounts']);
+async function authorise(
+  url: URL,
+  username: string,
+  secret: string,
+  expectOnConsent?: RegExp,
+  browser = new Browser(kluis.issuer),
+): Promise<URL> {
+  const { callback, consentPage } = await authoriseInBrowser(browser, url, username, PASSWORD, secret, [
+    'offline_access',
+    'payments',
+    'accounts',
+  ]);
   if (expectOnConsent) assert.match(consentPage, expectOnConsent);
   return callback;
 }
@@ -74,32 +112,61 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     const config = await fapiConfiguration(kluis.issuer, dpopClient);
     const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
     const details = [accountAccess()];
-    const { verifier, params } = await authorizationParameters({ scope: 'openid offline_access accounts', prompt: 'consent', resource: ACCOUNTS, authorization_details: JSON.stringify(details) });
+    const { verifier, params } = await authorizationParameters({
+      scope: 'openid offline_access accounts',
+      prompt: 'consent',
+      resource: ACCOUNTS,
+      authorization_details: JSON.stringify(details),
+    });
     const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
     assert.ok(url.searchParams.get('request_uri')?.startsWith('urn:ietf:params:oauth:request_uri:'));
 
     const browser = new Browser(kluis.issuer);
-    const callback = await authorise(url, 'fiona', person.secret!, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/, browser);
+    const callback = await authorise(
+      url,
+      'fiona',
+      person.secret!,
+      /See the balances and transactions of account DE89 3704 0044 0532 0130 00/,
+      browser,
+    );
     assert.equal(callback.searchParams.get('iss'), kluis.issuer, 'RFC 9207 iss in the authorization response');
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: ACCOUNTS }, { DPoP: dpop });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier, idTokenExpected: true },
+      { resource: ACCOUNTS },
+      { DPoP: dpop },
+    );
     assert.equal(tokens.token_type.toLowerCase(), 'dpop');
     assert.deepEqual(tokens.authorization_details, details);
     assert.ok(tokens.refresh_token);
 
     // The JWT access token for the accounts API is bound to the DPoP key and carries exactly the authorised details.
-    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${kluis.issuer}/jwks`)), { issuer: kluis.issuer, audience: ACCOUNTS });
+    const { payload } = await jwtVerify(tokens.access_token, createRemoteJWKSet(new URL(`${kluis.issuer}/jwks`)), {
+      issuer: kluis.issuer,
+      audience: ACCOUNTS,
+    });
     assert.deepEqual(payload.authorization_details, details);
     assert.equal((payload.cnf as { jkt?: string }).jkt, await dpop.calculateThumbprint());
 
     // The refresh token lasts as long as the account access the person agreed to, not the general 30 days.
-    const { rows } = await t.db.query<{ expires: Date }>(`select expires_at as expires from oidc_models where model = 'RefreshToken' and id = $1`, [
-      await storedRowId(t.db, 'RefreshToken', tokens.refresh_token!),
-    ]);
-    assert.ok(Math.abs(rows[0]!.expires.getTime() - Date.parse(`${details[0]!.expiresAt}T23:59:59Z`)) < 120_000, `refresh token expires ${rows[0]!.expires.toISOString()}`);
+    const { rows } = await t.db.query<{ expires: Date }>(
+      `select expires_at as expires from oidc_models where model = 'RefreshToken' and id = $1`,
+      [await storedRowId(t.db, 'RefreshToken', tokens.refresh_token!)],
+    );
+    assert.ok(
+      Math.abs(rows[0]!.expires.getTime() - Date.parse(`${details[0]!.expiresAt}T23:59:59Z`)) < 120_000,
+      `refresh token expires ${rows[0]!.expires.toISOString()}`,
+    );
 
     // Refresh proves the DPoP key again; the FAPI client's refresh token is not rotated (FAPI 2.0 SP 5.3.2.1).
-    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }, { DPoP: dpop });
+    const refreshed = await oidc.refreshTokenGrant(
+      config,
+      tokens.refresh_token!,
+      { resource: ACCOUNTS },
+      { DPoP: dpop },
+    );
     assert.equal(refreshed.token_type.toLowerCase(), 'dpop');
     assert.equal(refreshed.refresh_token ?? tokens.refresh_token, tokens.refresh_token);
     assert.deepEqual(refreshed.authorization_details, details);
@@ -107,25 +174,37 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     assert.ok(again.access_token, 'the same refresh token keeps working');
 
     // Without the DPoP proof the refresh is refused.
-    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }), (err: oidc.ResponseBodyError) => {
-      assert.equal(err.error, 'invalid_grant');
-      return true;
-    });
+    await assert.rejects(
+      oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }),
+      (err: oidc.ResponseBodyError) => {
+        assert.equal(err.error, 'invalid_grant');
+        return true;
+      },
+    );
 
     // The account area shows the account access with its details and expiry; withdrawing it ends the refresh token.
     const { res: list } = await browser.follow('/account/consents');
     const listPage = await list.text();
     assert.match(listPage, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/);
     assert.match(listPage, new RegExp(`Until ${details[0]!.expiresAt}`));
-    const revoke = new RegExp(`data-client="${dpopClient.clientId}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`).exec(listPage)![1]!;
+    const revoke = new RegExp(
+      `data-client="${dpopClient.clientId}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`,
+    ).exec(listPage)![1]!;
     const { res: confirm } = await browser.follow(revoke);
     const confirmPage = await confirm.text();
-    const revoked = await browser.request(revoke, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(confirmPage)![1]! }) });
-    assert.equal(revoked.status, 303);
-    await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }, { DPoP: dpop }), (err: oidc.ResponseBodyError) => {
-      assert.equal(err.error, 'invalid_grant');
-      return true;
+    const revoked = await browser.request(revoke, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(confirmPage)![1]! }),
     });
+    assert.equal(revoked.status, 303);
+    await assert.rejects(
+      oidc.refreshTokenGrant(config, tokens.refresh_token!, { resource: ACCOUNTS }, { DPoP: dpop }),
+      (err: oidc.ResponseBodyError) => {
+        assert.equal(err.error, 'invalid_grant');
+        return true;
+      },
+    );
   });
 
   test('the ID token and userinfo answer only with the DPoP proof', async () => {
@@ -135,7 +214,13 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     const { verifier, params } = await authorizationParameters();
     const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
     const callback = await authorise(url, 'gina', person.secret!);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true }, undefined, { DPoP: dpop });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier, idTokenExpected: true },
+      undefined,
+      { DPoP: dpop },
+    );
     const sub = tokens.claims()!.sub;
     const info = await oidc.fetchUserInfo(config, tokens.access_token, sub, { DPoP: dpop });
     assert.equal(info.sub, sub);
@@ -152,16 +237,27 @@ describe('FAPI 2.0 with private_key_jwt and mutual TLS', () => {
     const url = await oidc.buildAuthorizationUrlWithPAR(config, params);
     const callback = await authorise(url, 'hugo', person.secret!);
     assert.equal(callback.searchParams.get('iss'), kluis.issuer);
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      idTokenExpected: true,
+    });
     assert.equal(tokens.token_type.toLowerCase(), 'bearer');
 
     const rs = await relyingParty(kluis.issuer, introspector);
     const introspection = await oidc.tokenIntrospection(rs, tokens.access_token);
     assert.equal(introspection.active, true);
-    assert.ok((introspection.cnf as Record<string, string> | undefined)?.['x5t#S256'], 'certificate thumbprint confirmation (RFC 8705 3.1)');
+    assert.ok(
+      (introspection.cnf as Record<string, string> | undefined)?.['x5t#S256'],
+      'certificate thumbprint confirmation (RFC 8705 3.1)',
+    );
 
     const me = (cert: string | undefined) =>
-      fetch(`${kluis.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}`, ...(cert ? { [CERT_HEADER]: escapedPem(cert) } : {}) } });
+      fetch(`${kluis.issuer}/me`, {
+        headers: {
+          authorization: `Bearer ${tokens.access_token}`,
+          ...(cert ? { [CERT_HEADER]: escapedPem(cert) } : {}),
+        },
+      });
     assert.equal((await me(certs.mine)).status, 200);
     assert.equal((await me(certs.other)).status, 401, 'another certificate');
     assert.equal((await me(undefined)).status, 401, 'no certificate');
@@ -171,34 +267,55 @@ describe('FAPI 2.0 with private_key_jwt and mutual TLS', () => {
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
     assert.equal(refreshed.refresh_token ?? tokens.refresh_token, tokens.refresh_token);
     const noCertificate = await fapiConfiguration(kluis.issuer, mtlsClient);
-    await assert.rejects(oidc.refreshTokenGrant(noCertificate, tokens.refresh_token!), (err: oidc.ResponseBodyError) => {
-      assert.equal(err.error, 'invalid_grant');
-      return true;
-    });
+    await assert.rejects(
+      oidc.refreshTokenGrant(noCertificate, tokens.refresh_token!),
+      (err: oidc.ResponseBodyError) => {
+        assert.equal(err.error, 'invalid_grant');
+        return true;
+      },
+    );
   });
 });
 
 describe('FAPI 2.0 with self-signed mutual TLS client authentication', () => {
   test('a client authenticates with the certificate pinned in its JWKS; another certificate is invalid_client', async () => {
     const certificate = new X509Certificate(readFileSync(certs.mine));
-    const jwk = { ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), x5c: [certificate.raw.toString('base64')], kid: 'tls', use: 'sig' };
+    const jwk = {
+      ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>),
+      x5c: [certificate.raw.toString('base64')],
+      kid: 'tls',
+      use: 'sig',
+    };
     const client = await registerClient(
       t.url,
-      { ...M2M_METADATA, fapi_profile: '2.0', token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: { keys: [jwk] }, tls_client_certificate_bound_access_tokens: true, scope: 'accounts' },
+      {
+        ...M2M_METADATA,
+        fapi_profile: '2.0',
+        token_endpoint_auth_method: 'self_signed_tls_client_auth',
+        jwks: { keys: [jwk] },
+        tls_client_certificate_bound_access_tokens: true,
+        scope: 'accounts',
+      },
       { TRUST_PROXY: 'true', MTLS_CERTIFICATE_HEADER: CERT_HEADER },
     );
     assert.equal(client.client_secret, undefined);
     const token = (cert: string | undefined) =>
       fetch(`${kluis.issuer}/token`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cert ? { [CERT_HEADER]: escapedPem(cert) } : {}) },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          ...(cert ? { [CERT_HEADER]: escapedPem(cert) } : {}),
+        },
         body: new URLSearchParams({ grant_type: 'client_credentials', client_id: String(client.client_id) }),
       });
     const ok = await token(certs.mine);
     assert.equal(ok.status, 200);
     const { access_token } = (await ok.json()) as { access_token: string };
     const introspection = await oidc.tokenIntrospection(await relyingParty(kluis.issuer, introspector), access_token);
-    assert.equal((introspection.cnf as Record<string, string>)['x5t#S256'], createHash('sha256').update(certificate.raw).digest('base64url'));
+    assert.equal(
+      (introspection.cnf as Record<string, string>)['x5t#S256'],
+      createHash('sha256').update(certificate.raw).digest('base64url'),
+    );
     for (const cert of [certs.other, undefined]) {
       const refused = await token(cert);
       assert.equal(refused.status, 401, String(cert));
@@ -212,7 +329,12 @@ describe('payment consent with dynamic linking', () => {
     const person = await addPerson(t.url, 'ivo', PASSWORD, { totp: true });
     const config = await fapiConfiguration(kluis.issuer, dpopClient);
     const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
-    const { verifier, params } = await authorizationParameters({ scope: 'openid offline_access payments', prompt: 'consent', resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });
+    const { verifier, params } = await authorizationParameters({
+      scope: 'openid offline_access payments',
+      prompt: 'consent',
+      resource: PAYMENTS,
+      authorization_details: JSON.stringify([PAYMENT]),
+    });
     const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
 
     const browser = new Browser(kluis.issuer);
@@ -220,18 +342,31 @@ describe('payment consent with dynamic linking', () => {
     const loginPage = await login.text();
     const summary = /Pay €50\.00 to Acme BV, NL91 ABNA 0417 1643 00/;
     assert.match(loginPage, summary, 'shown before the first factor');
-    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'ivo', password: PASSWORD });
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+      username: 'ivo',
+      password: PASSWORD,
+    });
     const mfaPage = await mfa.text();
     assert.match(mfaPage, summary, 'shown with the second factor (RTS Art 5(1)(a))');
-    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+    const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+      code: await totpCode(person.secret!),
+    });
     const consentPage = await consent.text();
     assert.match(consentPage, /asks you to authorise a payment/);
     assert.match(consentPage, summary);
     assert.match(consentPage, /Reference: Invoice 2026-114/);
-    const { external: callback } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['payments'] });
+    const { external: callback } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+      scope: ['payments'],
+    });
     assert.ok(callback);
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, idTokenExpected: true }, { resource: PAYMENTS }, { DPoP: dpop });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      callback,
+      { pkceCodeVerifier: verifier, idTokenExpected: true },
+      { resource: PAYMENTS },
+      { DPoP: dpop },
+    );
     assert.deepEqual(tokens.authorization_details, [PAYMENT]);
     assert.equal(tokens.refresh_token, undefined, 'a payment gets no refresh token');
 
@@ -258,7 +393,13 @@ describe('payment consent with dynamic linking', () => {
     assert.match(plainPage, /Open banking app wants to access your account/);
     assert.doesNotMatch(plainPage, /Pay €/);
     const { external: plainCallback } = await browser.submit(formAction(plainPage, 'consent'), plainPage, {});
-    const plainTokens = await oidc.authorizationCodeGrant(config, plainCallback!, { pkceCodeVerifier: plain.verifier, idTokenExpected: true }, undefined, { DPoP: dpop });
+    const plainTokens = await oidc.authorizationCodeGrant(
+      config,
+      plainCallback!,
+      { pkceCodeVerifier: plain.verifier, idTokenExpected: true },
+      undefined,
+      { DPoP: dpop },
+    );
     const { rows: grants } = await t.db.query<{ rar: unknown; expires: Date }>(
       `select g.payload->'rar' as rar, g.expires_at as expires from oidc_models g
        where g.model = 'Grant' and g.id = (select grant_id from oidc_models where model = 'AccessToken' and id = $1)`,
@@ -268,9 +409,17 @@ describe('payment consent with dynamic linking', () => {
     assert.ok(grants[0]!.expires.getTime() > Date.now() + 86_400_000);
 
     // The payment is not authorised again by the same consent: a new request asks for SCA and consent afresh.
-    const second = await authorizationParameters({ scope: 'openid payments', resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });
+    const second = await authorizationParameters({
+      scope: 'openid payments',
+      resource: PAYMENTS,
+      authorization_details: JSON.stringify([PAYMENT]),
+    });
     const secondUrl = await oidc.buildAuthorizationUrlWithPAR(config, second.params, { DPoP: dpop });
     const { res: again } = await browser.follow(secondUrl);
-    assert.match(await again.text(), /name="password"/, 'the same browser session must authenticate again for a new payment');
+    assert.match(
+      await again.text(),
+      /name="password"/,
+      'the same browser session must authenticate again for a new payment',
+    );
   });
 });

@@ -44,7 +44,10 @@ describe('signing keys', () => {
     const { box } = await loadServerSecrets(database.db, { secret: undefined, production: false });
     assert.deepEqual(await ensureSigningKeys(database.db, box), []);
     const { rows } = await database.db.query<{ alg: string }>('select alg from signing_keys order by alg');
-    assert.deepEqual(rows.map((r) => r.alg), ['ES256', 'EdDSA', 'PS256']);
+    assert.deepEqual(
+      rows.map((r) => r.alg),
+      ['ES256', 'EdDSA', 'PS256'],
+    );
   });
 
   const rotation = 'a rotated key is published at once, signs only after the overlap, and the old key stays published';
@@ -78,7 +81,10 @@ describe('signing keys', () => {
     const { box } = await loadServerSecrets(db, { secret: undefined, production: false });
     const rotations = await rotateSigningKeys(db, box, { overlap: 0, retention: 3600 });
     const [retired] = rotations.find((r) => r.alg === 'ES256')!.retired;
-    assert.ok((await jwks(kluis)).keys.some((k) => k.kid === retired), 'a retired key stays published at first');
+    assert.ok(
+      (await jwks(kluis)).keys.some((k) => k.kid === retired),
+      'a retired key stays published at first',
+    );
     await db.query(
       `update signing_keys set retired_at = now() - interval '2 hours', expires_at = now() - interval '1 second',
          activates_at = now() - interval '3 hours' where kid = $1`,

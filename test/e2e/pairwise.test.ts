@@ -55,11 +55,16 @@ async function subjects(rp: RelyingParty, params: Record<string, string> = {}, c
   const request = await rp.request(params);
   const { res } = await browser.follow(request.url);
   const loginPage = await res.text();
-  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'paula', password: PASSWORD });
+  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+    username: 'paula',
+    password: PASSWORD,
+  });
   const mfaPage = await mfa.text();
   // Each sign-in here falls in the same 30 s step; replay protection (tested elsewhere) would refuse the code again.
   await t.db.query('update accounts set totp_last_step = null where username = $1', ['paula']);
-  let { res: next, external } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+  let { res: next, external } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, {
+    code: await totpCode(person.secret!),
+  });
   if (!external) {
     const consentPage = await next.text();
     ({ external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: consentScopes }));
@@ -103,11 +108,15 @@ describe('pairwise subject identifiers', () => {
 
   test('with a sector_identifier_uri the sector is its host, across redirect hosts', async () => {
     const sectorUri = `${site.origin}/sector.json`;
-    const result = await runCli(['clients', 'add'], { DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile }, JSON.stringify({
-      redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'],
-      sector_identifier_uri: sectorUri,
-      scope: SCOPE,
-    }));
+    const result = await runCli(
+      ['clients', 'add'],
+      { DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile },
+      JSON.stringify({
+        redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'],
+        sector_identifier_uri: sectorUri,
+        scope: SCOPE,
+      }),
+    );
     assert.equal(result.code, 0, result.stderr);
     const spanning = JSON.parse(result.stdout) as AdapterPayload;
     const viaD1 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d1.example/cb'));
@@ -123,13 +132,23 @@ describe('pairwise subject identifiers', () => {
   test('a bad sector_identifier_uri is rejected: not https, unreachable, not an array, missing a redirect URI', async () => {
     const env = { DATABASE_URL: t.url, NODE_EXTRA_CA_CERTS: site.certFile };
     const attempt = (uri: string) =>
-      runCli(['clients', 'add'], env, JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'], sector_identifier_uri: uri }));
+      runCli(
+        ['clients', 'add'],
+        env,
+        JSON.stringify({
+          redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'],
+          sector_identifier_uri: uri,
+        }),
+      );
     const cases: [string, RegExp][] = [
       [`http://localhost/sector.json`, /sector_identifier_uri must be an? https (URL|uri)/],
       ['https://127.0.0.1:1/sector.json', /sector_identifier_uri could not be fetched/],
       [`${site.origin}/missing.json`, /sector_identifier_uri could not be fetched/],
       [`${site.origin}/not-an-array.json`, /sector_identifier_uri must return a JSON array/],
-      [`${site.origin}/partial.json`, /sector_identifier_uri does not list every redirect URI \(missing https:\/\/d2.example\/cb\)/],
+      [
+        `${site.origin}/partial.json`,
+        /sector_identifier_uri does not list every redirect URI \(missing https:\/\/d2.example\/cb\)/,
+      ],
     ];
     // In parallel: a fetch that fails answers only at its 5 s deadline.
     const results = await Promise.all(cases.map(([uri]) => attempt(uri)));
@@ -139,12 +158,18 @@ describe('pairwise subject identifiers', () => {
       assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr);
       assert.match(result.stderr, message);
     }
-    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload->>'sector_identifier_uri' like '%partial%'`);
+    const { rows } = await t.db.query(
+      `select 1 from oidc_models where model = 'Client' and payload->>'sector_identifier_uri' like '%partial%'`,
+    );
     assert.equal(rows.length, 0, 'nothing stored');
   });
 
   test('two redirect hosts without a sector_identifier_uri are refused', async () => {
-    const result = await runCli(['clients', 'add'], { DATABASE_URL: t.url }, JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] }));
+    const result = await runCli(
+      ['clients', 'add'],
+      { DATABASE_URL: t.url },
+      JSON.stringify({ redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] }),
+    );
     assert.equal(result.code, 1);
     assert.match(result.stderr, /sector_identifier_uri is mandatory/);
   });
@@ -197,11 +222,22 @@ describe('pairwise subject identifiers', () => {
 
   test('hosts that name nobody (localhost., 0.0.0.0, [::], private addresses, .local) make each client its own sector', async () => {
     const sectorOfStored = async (uris: string[]) => {
-      const registered = await registerClient(t.url, { application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: uris });
+      const registered = await registerClient(t.url, {
+        application_type: 'native',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: uris,
+      });
       const stored = await kluis.host.provider.Client.find(String(registered.client_id));
       return { id: String(registered.client_id), sector: sectorOf(stored!) };
     };
-    for (const uri of ['https://localhost./cb', 'https://0.0.0.0/cb', 'https://[::]/cb', 'https://192.168.1.20/cb', 'https://[fd00::1]/cb', 'https://printer.local/cb']) {
+    for (const uri of [
+      'https://localhost./cb',
+      'https://0.0.0.0/cb',
+      'https://[::]/cb',
+      'https://192.168.1.20/cb',
+      'https://[fd00::1]/cb',
+      'https://printer.local/cb',
+    ]) {
       const [one, other] = [await sectorOfStored([uri]), await sectorOfStored([uri])];
       assert.equal(one.sector, `client:${one.id}`, uri);
       assert.equal(other.sector, `client:${other.id}`, uri);

@@ -21,8 +21,11 @@ before(async () => {
   house = await withKluis({
     resourceServers: [
       {
-        identifier: API, scope: 'payments:read payments:write', accessTokenFormat: 'jwt',
-        signingAlg: 'PS256', accessTokenTtl: 300,
+        identifier: API,
+        scope: 'payments:read payments:write',
+        accessTokenFormat: 'jwt',
+        signingAlg: 'PS256',
+        accessTokenTtl: 300,
       },
     ],
     clients: {
@@ -48,9 +51,16 @@ describe('discovery and keys', () => {
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
     assert.ok(!(meta.grant_types_supported as string[]).includes('password'));
     assert.ok(!(meta.grant_types_supported as string[]).includes('implicit'));
-    for (const key of ['id_token_signing_alg_values_supported', 'token_endpoint_auth_signing_alg_values_supported', 'userinfo_signing_alg_values_supported']) {
+    for (const key of [
+      'id_token_signing_alg_values_supported',
+      'token_endpoint_auth_signing_alg_values_supported',
+      'userinfo_signing_alg_values_supported',
+    ]) {
       const algs = (meta[key] as string[] | undefined) ?? [];
-      assert.ok(algs.every((alg) => ['PS256', 'ES256', 'EdDSA'].includes(alg)), `${key}: ${algs.join(',')}`);
+      assert.ok(
+        algs.every((alg) => ['PS256', 'ES256', 'EdDSA'].includes(alg)),
+        `${key}: ${algs.join(',')}`,
+      );
     }
     assert.equal(meta.authorization_response_iss_parameter_supported, true);
   });
@@ -59,7 +69,8 @@ describe('discovery and keys', () => {
     const { keys } = (await (await get('/jwks')).json()) as { keys: Record<string, unknown>[] };
     assert.deepEqual(new Set(keys.map((k) => k.alg)), new Set(['ES256', 'PS256', 'EdDSA']));
     assert.equal(new Set(keys.map((k) => k.kid)).size, keys.length);
-    for (const key of keys) for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.ok(!(member in key), `${key.kid} has ${member}`);
+    for (const key of keys)
+      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.ok(!(member in key), `${key.kid} has ${member}`);
     const rsa = keys.find((k) => k.kty === 'RSA')!;
     assert.ok(Buffer.from(String(rsa.n), 'base64url').length * 8 >= 2048);
   });
@@ -103,7 +114,11 @@ describe('client credentials, introspection, revocation', () => {
 
   test('token, introspection and revocation requests without client authentication are refused with 401 invalid_client', async () => {
     for (const path of ['/token/introspection', '/token/revocation', '/token']) {
-      const res = await get(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=abc&grant_type=client_credentials' });
+      const res = await get(path, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'token=abc&grant_type=client_credentials',
+      });
       assert.equal(res.status, 401, path);
       assert.match(res.headers.get('www-authenticate') ?? '', /^Basic/);
       assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
@@ -118,7 +133,7 @@ describe('client credentials, introspection, revocation', () => {
     assert.equal((await oidc.tokenIntrospection(await relyingParty(kluis.issuer, clientA), tokenOfA)).active, true);
   });
 
-  test('a client marked introspect_any_token (a resource server) can introspect other clients\' tokens', async () => {
+  test("a client marked introspect_any_token (a resource server) can introspect other clients' tokens", async () => {
     const tokenOfA = (await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), {})).access_token;
     const result = await oidc.tokenIntrospection(await relyingParty(kluis.issuer, resourceServer), tokenOfA);
     assert.equal(result.active, true);
@@ -126,10 +141,17 @@ describe('client credentials, introspection, revocation', () => {
   });
 
   test('a token for a registered resource server is a JWT signed by a published key, scoped and short-lived', async () => {
-    const tokens = await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), { resource: API, scope: 'payments:read' });
+    const tokens = await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), {
+      resource: API,
+      scope: 'payments:read',
+    });
     assert.equal(tokens.scope, 'payments:read');
     const jwks = createLocalJWKSet((await (await get('/jwks')).json()) as { keys: [] });
-    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, { issuer: kluis.issuer, audience: API, typ: 'at+jwt' });
+    const { payload, protectedHeader } = await jwtVerify(tokens.access_token, jwks, {
+      issuer: kluis.issuer,
+      audience: API,
+      typ: 'at+jwt',
+    });
     assert.equal(protectedHeader.alg, 'PS256');
     assert.equal(payload.client_id, clientA.client_id);
     assert.ok(payload.exp! - payload.iat! <= 300);
@@ -137,7 +159,10 @@ describe('client credentials, introspection, revocation', () => {
 
   test("a scope outside the client's registered scope is refused with invalid_scope", async () => {
     await assert.rejects(
-      oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), { resource: API, scope: 'payments:write' }),
+      oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), {
+        resource: API,
+        scope: 'payments:write',
+      }),
       (err: oidc.ResponseBodyError) => err.error === 'invalid_scope',
     );
   });
@@ -146,7 +171,10 @@ describe('client credentials, introspection, revocation', () => {
     const rp = await relyingParty(kluis.issuer, clientB);
     const variants: Record<string, string>[] = [{ resource: API, scope: 'payments:read' }, { scope: 'payments:read' }];
     for (const params of variants) {
-      await assert.rejects(oidc.clientCredentialsGrant(rp, params), (err: oidc.ResponseBodyError) => err.error === 'invalid_scope');
+      await assert.rejects(
+        oidc.clientCredentialsGrant(rp, params),
+        (err: oidc.ResponseBodyError) => err.error === 'invalid_scope',
+      );
     }
   });
 
@@ -183,11 +211,18 @@ describe('authorization endpoint baseline', () => {
   });
 
   const authorize = (params: Record<string, string>) =>
-    get(`/auth?${new URLSearchParams({ client_id: String(web.client_id), redirect_uri: 'https://rp.example/cb', scope: 'openid', state: 's1', ...params })}`, { redirect: 'manual' });
+    get(
+      `/auth?${new URLSearchParams({ client_id: String(web.client_id), redirect_uri: 'https://rp.example/cb', scope: 'openid', state: 's1', ...params })}`,
+      { redirect: 'manual' },
+    );
 
   test('response types other than code are refused', async () => {
     for (const responseType of ['token', 'id_token token', 'code id_token']) {
-      const res = await authorize({ response_type: responseType, code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+      const res = await authorize({
+        response_type: responseType,
+        code_challenge: 'x'.repeat(43),
+        code_challenge_method: 'S256',
+      });
       const location = new URL(res.headers.get('location') ?? 'http://invalid/');
       const error = location.searchParams.get('error') ?? new URLSearchParams(location.hash.slice(1)).get('error');
       assert.equal(error, 'unsupported_response_type', responseType);
@@ -207,7 +242,12 @@ describe('authorization endpoint baseline', () => {
   });
 
   test('an unregistered redirect_uri gets an error page, never a redirect', async () => {
-    const res = await authorize({ response_type: 'code', redirect_uri: 'https://evil.example/cb', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256' });
+    const res = await authorize({
+      response_type: 'code',
+      redirect_uri: 'https://evil.example/cb',
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
+    });
     assert.equal(res.status, 400);
     assert.equal(res.headers.get('location'), null);
     assert.match(await res.text(), /redirect_uri/);
@@ -227,7 +267,12 @@ describe('authorization endpoint baseline', () => {
   });
 
   test('clients registered without an ID token algorithm get ES256', async () => {
-    const stored = (await t.db.query<{ payload: AdapterPayload }>(`select payload from oidc_models where model = 'Client' and id = $1`, [web.client_id])).rows[0]!;
+    const stored = (
+      await t.db.query<{ payload: AdapterPayload }>(
+        `select payload from oidc_models where model = 'Client' and id = $1`,
+        [web.client_id],
+      )
+    ).rows[0]!;
     assert.equal(stored.payload.id_token_signed_response_alg, 'ES256');
   });
 });
@@ -249,7 +294,9 @@ describe('operations endpoints', () => {
   });
 
   test('a spoofed Host or X-Forwarded-Host does not change the issuer', async () => {
-    const res = await get('/.well-known/openid-configuration', { headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' } });
+    const res = await get('/.well-known/openid-configuration', {
+      headers: { 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'https' },
+    });
     assert.equal(((await res.json()) as { issuer: string }).issuer, kluis.issuer);
   });
 });
@@ -264,7 +311,10 @@ describe('provider events reach the audit log', () => {
     const { rows } = await t.db.query<{ type: string; grant_id: string | null; details: Record<string, unknown> }>(
       `select type, grant_id, details from audit_events where client_id = 'audit-probe' order by id`,
     );
-    assert.deepEqual(rows.map((r) => r.type), ['server.error', 'grant.revoked']);
+    assert.deepEqual(
+      rows.map((r) => r.type),
+      ['server.error', 'grant.revoked'],
+    );
     assert.deepEqual(rows[0]!.details, { route: 'token', error: 'TypeError' });
     assert.equal(rows[1]!.grant_id, 'grant-audit-probe');
   });
@@ -280,7 +330,7 @@ describe('userinfo', () => {
 });
 
 describe('interactions', () => {
-  test('development interactions are off: a valid authorization request is sent to Kluis\'s own /interaction path', async () => {
+  test("development interactions are off: a valid authorization request is sent to Kluis's own /interaction path", async () => {
     const web = await registerClient(t.url, { redirect_uris: ['https://rp.example/cb2'] });
     const res = await get(
       `/auth?${new URLSearchParams({ client_id: String(web.client_id), redirect_uri: 'https://rp.example/cb2', response_type: 'code', scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })}`,

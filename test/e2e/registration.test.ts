@@ -32,7 +32,10 @@ before(async () => {
   directoryKey = directory.privateKey;
   strangerKey = (await generateKeyPair('ES256')).privateKey;
   const jwksFile = path.join(dir.path, 'directory.jwks.json');
-  await writeFile(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK(directory.publicKey)), kid: 'dir-1', alg: 'ES256' }] }));
+  await writeFile(
+    jwksFile,
+    JSON.stringify({ keys: [{ ...(await exportJWK(directory.publicKey)), kid: 'dir-1', alg: 'ES256' }] }),
+  );
   house = await withKluis({ env: { SOFTWARE_STATEMENT_JWKS: jwksFile, SOFTWARE_STATEMENT_ISSUER: DIRECTORY } });
   ({ database: t, kluis } = house);
 });
@@ -59,7 +62,12 @@ async function register(token: string | undefined, metadata: Record<string, unkn
 }
 
 function statement(claims: Record<string, unknown>, key = directoryKey, kid = 'dir-1') {
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).setIssuer(DIRECTORY).setIssuedAt().setExpirationTime('5m').sign(key);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid })
+    .setIssuer(DIRECTORY)
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(key);
 }
 
 describe('dynamic client registration', () => {
@@ -81,7 +89,10 @@ describe('dynamic client registration', () => {
     // Provider events are written to the audit log without holding up the response.
     let audited = 0;
     for (let tries = 0; tries < 40 && !audited; tries += 1) {
-      const { rows } = await t.db.query(`select 1 from audit_events where type = 'client.created' and client_id = $1 and details->>'via' = 'registration'`, [body.client_id]);
+      const { rows } = await t.db.query(
+        `select 1 from audit_events where type = 'client.created' and client_id = $1 and details->>'via' = 'registration'`,
+        [body.client_id],
+      );
       audited = rows.length;
       if (!audited) await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -90,9 +101,10 @@ describe('dynamic client registration', () => {
 
   test('an expired initial access token is refused with 401', async () => {
     const token = await iat('--expires-in', '60');
-    await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'InitialAccessToken' and id = $1`, [
-      await storedRowId(t.db, 'InitialAccessToken', token),
-    ]);
+    await t.db.query(
+      `update oidc_models set expires_at = now() - interval '1 second' where model = 'InitialAccessToken' and id = $1`,
+      [await storedRowId(t.db, 'InitialAccessToken', token)],
+    );
     assert.equal((await register(token, WEB)).status, 401);
   });
 
@@ -108,13 +120,23 @@ describe('dynamic client registration', () => {
 
   test('redirect URI policy: http, wildcards and custom schemes are refused naming the field; loopback http is fine for native apps', async () => {
     const token = await iat();
-    for (const uri of ['http://budget.example/cb', 'https://*.budget.example/cb', 'https://budget.example/*', 'com.budget.app:/cb', 'not a url']) {
+    for (const uri of [
+      'http://budget.example/cb',
+      'https://*.budget.example/cb',
+      'https://budget.example/*',
+      'com.budget.app:/cb',
+      'not a url',
+    ]) {
       const { status, body } = await register(token, { redirect_uris: [uri] });
       assert.equal(status, 400, uri);
       assert.equal(body.error, 'invalid_redirect_uri', uri);
       assert.match(String(body.error_description), /^redirect_uris /, uri);
     }
-    const native = await register(token, { application_type: 'native', redirect_uris: ['http://127.0.0.1:53117/cb'], token_endpoint_auth_method: 'none' });
+    const native = await register(token, {
+      application_type: 'native',
+      redirect_uris: ['http://127.0.0.1:53117/cb'],
+      token_endpoint_auth_method: 'none',
+    });
     assert.equal(native.status, 201, JSON.stringify(native.body));
     const webLoopback = await register(token, { redirect_uris: ['http://127.0.0.1:53117/cb'] });
     assert.equal(webLoopback.status, 201, 'an http issuer (development) lets web clients use loopback too');
@@ -143,7 +165,10 @@ describe('sector identifier at registration', () => {
   test('a sector_identifier_uri that cannot be fetched, or is not https, is rejected', async () => {
     const token = await iat();
     const spanning = { redirect_uris: ['https://d1.example/cb', 'https://d2.example/cb'] };
-    const unreachable = await register(token, { ...spanning, sector_identifier_uri: 'https://127.0.0.1:1/sector.json' });
+    const unreachable = await register(token, {
+      ...spanning,
+      sector_identifier_uri: 'https://127.0.0.1:1/sector.json',
+    });
     assert.equal(unreachable.status, 400);
     assert.equal(unreachable.body.error, 'invalid_client_metadata');
     assert.match(String(unreachable.body.error_description), /sector_identifier_uri could not be fetched/);
@@ -155,8 +180,16 @@ describe('sector identifier at registration', () => {
 
 describe('software statements', () => {
   test("a statement signed by the trusted directory has its claims applied over the request's", async () => {
-    const ssa = await statement({ software_id: 'budget-42', client_name: 'Budget (verified)', redirect_uris: ['https://budget.example/cb'] });
-    const { status, body } = await register(await iat(), { ...WEB, client_name: 'Anything I like', software_statement: ssa });
+    const ssa = await statement({
+      software_id: 'budget-42',
+      client_name: 'Budget (verified)',
+      redirect_uris: ['https://budget.example/cb'],
+    });
+    const { status, body } = await register(await iat(), {
+      ...WEB,
+      client_name: 'Anything I like',
+      software_statement: ssa,
+    });
     assert.equal(status, 201, JSON.stringify(body));
     assert.equal(body.client_name, 'Budget (verified)');
     assert.equal(body.software_id, 'budget-42');
@@ -165,10 +198,16 @@ describe('software statements', () => {
 
   test('a forged, expired, unsigned or wrongly issued statement is rejected', async () => {
     const token = await iat();
-    const untrusted = await register(token, { ...WEB, software_statement: await statement({ software_id: 'x' }, strangerKey, 'stranger-1') });
+    const untrusted = await register(token, {
+      ...WEB,
+      software_statement: await statement({ software_id: 'x' }, strangerKey, 'stranger-1'),
+    });
     assert.equal(untrusted.status, 400);
     assert.equal(untrusted.body.error, 'unapproved_software_statement');
-    const forged = await register(token, { ...WEB, software_statement: await statement({ software_id: 'x' }, strangerKey) });
+    const forged = await register(token, {
+      ...WEB,
+      software_statement: await statement({ software_id: 'x' }, strangerKey),
+    });
     assert.equal(forged.status, 400);
     assert.equal(forged.body.error, 'invalid_software_statement', 'a bad signature under the directory key id');
 
@@ -188,13 +227,24 @@ describe('software statements', () => {
     assert.equal(none.status, 400);
     assert.equal(none.body.error, 'invalid_software_statement');
 
-    const otherIssuer = await new SignJWT({ software_id: 'x' }).setProtectedHeader({ alg: 'ES256', kid: 'dir-1' }).setIssuer('https://elsewhere.example').setIssuedAt().sign(directoryKey);
-    assert.equal((await register(token, { ...WEB, software_statement: otherIssuer })).body.error, 'invalid_software_statement');
+    const otherIssuer = await new SignJWT({ software_id: 'x' })
+      .setProtectedHeader({ alg: 'ES256', kid: 'dir-1' })
+      .setIssuer('https://elsewhere.example')
+      .setIssuedAt()
+      .sign(directoryKey);
+    assert.equal(
+      (await register(token, { ...WEB, software_statement: otherIssuer })).body.error,
+      'invalid_software_statement',
+    );
   });
 
   test('with SOFTWARE_STATEMENT_REQUIRED a registration without a statement is refused', async () => {
     const jwksFile = path.join(dir.path, 'directory.jwks.json');
-    const strict = await startTestKluis(t.url, { SOFTWARE_STATEMENT_JWKS: jwksFile, SOFTWARE_STATEMENT_ISSUER: DIRECTORY, SOFTWARE_STATEMENT_REQUIRED: 'true' });
+    const strict = await startTestKluis(t.url, {
+      SOFTWARE_STATEMENT_JWKS: jwksFile,
+      SOFTWARE_STATEMENT_ISSUER: DIRECTORY,
+      SOFTWARE_STATEMENT_REQUIRED: 'true',
+    });
     try {
       const res = await fetch(new URL('/reg', strict.issuer), {
         method: 'POST',
@@ -221,18 +271,32 @@ describe('registration management (RFC 7592)', () => {
     const current = (await read.json()) as Record<string, unknown>;
     assert.equal(current.client_name, 'Budget (verified)');
 
-    const { registration_access_token: _rat, registration_client_uri: _uri, client_secret_expires_at: _exp, client_id_issued_at: _iat, ...metadata } = current;
+    const {
+      registration_access_token: _rat,
+      registration_client_uri: _uri,
+      client_secret_expires_at: _exp,
+      client_id_issued_at: _iat,
+      ...metadata
+    } = current;
     const update = await fetch(uri, {
       method: 'PUT',
       headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
-      body: JSON.stringify({ ...metadata, client_name: 'Renamed', redirect_uris: ['https://budget.example/cb', 'https://budget.example/cb2'] }),
+      body: JSON.stringify({
+        ...metadata,
+        client_name: 'Renamed',
+        redirect_uris: ['https://budget.example/cb', 'https://budget.example/cb2'],
+      }),
     });
     assert.equal(update.status, 200);
     const updated = (await update.json()) as Record<string, unknown>;
     assert.deepEqual(updated.redirect_uris, ['https://budget.example/cb', 'https://budget.example/cb2']);
     assert.equal(updated.client_name, 'Budget (verified)', 'the statement still decides the name');
     assert.notEqual(updated.registration_access_token, registered.registration_access_token, 'rotated');
-    assert.equal((await fetch(uri, { headers: bearer(registered.registration_access_token) })).status, 401, 'the old one is gone');
+    assert.equal(
+      (await fetch(uri, { headers: bearer(registered.registration_access_token) })).status,
+      401,
+      'the old one is gone',
+    );
 
     const badUpdate = await fetch(uri, {
       method: 'PUT',
@@ -254,44 +318,70 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
   async function clientCredentialsToken(client: Record<string, unknown>): Promise<string> {
     const res = await fetch(new URL('/token', kluis.issuer), {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${String(client.client_id)}:${String(client.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${String(client.client_id)}:${String(client.client_secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     });
     assert.equal(res.status, 200);
     return ((await res.json()) as { access_token: string }).access_token;
   }
 
-  test('a directory-signed introspect_any_token is refused, and a statement-registered client cannot introspect another client\'s token', async () => {
+  test("a directory-signed introspect_any_token is refused, and a statement-registered client cannot introspect another client's token", async () => {
     const token = await iat();
-    const claimed = await register(token, { ...WEB, software_statement: await statement({ software_id: 'spy', introspect_any_token: true }) });
+    const claimed = await register(token, {
+      ...WEB,
+      software_statement: await statement({ software_id: 'spy', introspect_any_token: true }),
+    });
     assert.equal(claimed.status, 400, JSON.stringify(claimed.body));
     assert.equal(claimed.body.error, 'invalid_software_statement');
     assert.match(String(claimed.body.error_description), /must not set introspect_any_token/);
-    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload->>'introspect_any_token' = 'true'`);
+    const { rows } = await t.db.query(
+      `select 1 from oidc_models where model = 'Client' and payload->>'introspect_any_token' = 'true'`,
+    );
     assert.equal(rows.length, 0, 'no client holds the flag');
 
     const operators = await registerClient(t.url, M2M_METADATA);
     const victimToken = await clientCredentialsToken(operators);
-    const { body: spy } = await register(token, { ...WEB, software_statement: await statement({ software_id: 'spy-2' }) });
+    const { body: spy } = await register(token, {
+      ...WEB,
+      software_statement: await statement({ software_id: 'spy-2' }),
+    });
     const res = await fetch(new URL('/token/introspection', kluis.issuer), {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${String(spy.client_id)}:${String(spy.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${String(spy.client_id)}:${String(spy.client_secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token: victimToken }),
     });
     assert.deepEqual(await res.json(), { active: false });
   });
 
   test("a statement naming an existing client's client_id is refused and that client is left exactly as it was", async () => {
-    const existing = await registerClient(t.url, { client_name: 'Bank app', redirect_uris: ['https://bank.example/cb'] });
-    const before = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [existing.client_id]);
+    const existing = await registerClient(t.url, {
+      client_name: 'Bank app',
+      redirect_uris: ['https://bank.example/cb'],
+    });
+    const before = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [
+      existing.client_id,
+    ]);
     const takeover = await statement({ client_id: existing.client_id, redirect_uris: ['https://evil.example/cb'] });
-    const { status, body } = await register(await iat(), { redirect_uris: ['https://evil.example/cb'], software_statement: takeover });
+    const { status, body } = await register(await iat(), {
+      redirect_uris: ['https://evil.example/cb'],
+      software_statement: takeover,
+    });
     assert.equal(status, 400, JSON.stringify(body));
     assert.equal(body.error, 'invalid_software_statement');
     assert.match(String(body.error_description), /must not set client_id/);
-    const after = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [existing.client_id]);
+    const after = await t.db.query(`select payload from oidc_models where model = 'Client' and id = $1`, [
+      existing.client_id,
+    ]);
     assert.deepEqual(after.rows, before.rows);
-    const evil = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload::text like '%evil.example%'`);
+    const evil = await t.db.query(
+      `select 1 from oidc_models where model = 'Client' and payload::text like '%evil.example%'`,
+    );
     assert.equal(evil.rows.length, 0);
   });
 
@@ -301,7 +391,10 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
       [{ client_secret: 'chosen-by-the-directory' }, /must not set client_secret$/],
       [{ client_id_issued_at: 1 }, /client_id_issued_at/],
       [{ client_secret_expires_at: 4102444800 }, /client_secret_expires_at/],
-      [{ registration_client_uri: 'https://evil.example/reg', registration_access_token: 'known' }, /registration_client_uri, registration_access_token/],
+      [
+        { registration_client_uri: 'https://evil.example/reg', registration_access_token: 'known' },
+        /registration_client_uri, registration_access_token/,
+      ],
       [{ software_statement: 'eyJ.nested.jwt' }, /software_statement/],
     ];
     for (const [claims, description] of cases) {
@@ -310,22 +403,35 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
       assert.equal(body.error, 'invalid_software_statement', JSON.stringify(body));
       assert.match(String(body.error_description), description);
     }
-    const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and payload::text like '%chosen-by-the-directory%'`);
+    const { rows } = await t.db.query(
+      `select 1 from oidc_models where model = 'Client' and payload::text like '%chosen-by-the-directory%'`,
+    );
     assert.equal(rows.length, 0);
   });
 
   test("a directory's own claims that are not client metadata are ignored; the policy judges what the statement set", async () => {
     const token = await iat();
-    const ssa = await statement({ software_id: 'budget-44', org_name: 'Budget BV', software_roles: ['AISP'], client_name: 'Budget' });
+    const ssa = await statement({
+      software_id: 'budget-44',
+      org_name: 'Budget BV',
+      software_roles: ['AISP'],
+      client_name: 'Budget',
+    });
     const { status, body } = await register(token, { ...WEB, software_statement: ssa });
     assert.equal(status, 201, JSON.stringify(body));
     assert.equal(body.org_name, undefined);
     assert.equal(body.software_roles, undefined);
     // A statement's redirect URIs get the same rules as the client's own.
-    const plain = await register(token, { ...WEB, software_statement: await statement({ redirect_uris: ['http://budget.example/cb'] }) });
+    const plain = await register(token, {
+      ...WEB,
+      software_statement: await statement({ redirect_uris: ['http://budget.example/cb'] }),
+    });
     assert.equal(plain.status, 400);
     assert.equal(plain.body.error, 'invalid_redirect_uri');
-    const publicSubject = await register(token, { ...WEB, software_statement: await statement({ subject_type: 'public' }) });
+    const publicSubject = await register(token, {
+      ...WEB,
+      software_statement: await statement({ subject_type: 'public' }),
+    });
     assert.equal(publicSubject.body.error, 'invalid_client_metadata');
   });
 
@@ -336,7 +442,10 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
     const clients = newClients.adapters((model) => new PostgresAdapter(model, t.db, box))('Client');
     newClients.expect(String(existing.client_id));
     await assert.rejects(
-      clients.upsert(String(existing.client_id), { client_id: existing.client_id, redirect_uris: ['https://evil.example/cb'] }),
+      clients.upsert(String(existing.client_id), {
+        client_id: existing.client_id,
+        redirect_uris: ['https://evil.example/cb'],
+      }),
       (err: Error & { error?: string }) => err.error === 'invalid_client_metadata',
     );
     assert.deepEqual((await clients.find(String(existing.client_id)))!.redirect_uris, ['https://taken.example/cb']);
@@ -345,12 +454,20 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
   test('RFC 7592 read never returns client_secret; the registration showed it once', async () => {
     const { body: registered } = await register(await iat(), WEB);
     assert.ok(registered.client_secret, 'shown at registration');
-    const read = await fetch(String(registered.registration_client_uri), { headers: bearer(registered.registration_access_token) });
+    const read = await fetch(String(registered.registration_client_uri), {
+      headers: bearer(registered.registration_access_token),
+    });
     const current = (await read.json()) as Record<string, unknown>;
     assert.equal(read.status, 200);
     assert.equal(current.client_secret, undefined);
     assert.ok(!JSON.stringify(current).includes(String(registered.client_secret)));
-    const { registration_access_token: _rat, registration_client_uri: _uri, client_secret_expires_at: _exp, client_id_issued_at: _iat, ...metadata } = current;
+    const {
+      registration_access_token: _rat,
+      registration_client_uri: _uri,
+      client_secret_expires_at: _exp,
+      client_id_issued_at: _iat,
+      ...metadata
+    } = current;
     const update = await fetch(String(registered.registration_client_uri), {
       method: 'PUT',
       headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
@@ -366,20 +483,34 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
 describe('registration access tokens expire (RFC 7592 3)', () => {
   const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
   const ratRows = (clientId: unknown) =>
-    t.db.query<{ expires_at: Date | null }>(`select expires_at from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [clientId]);
+    t.db.query<{ expires_at: Date | null }>(
+      `select expires_at from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`,
+      [clientId],
+    );
 
   test('REGISTRATION_ACCESS_TOKEN_TTL is seconds, 300 to a year, 30 days by default', () => {
     assert.equal(loadConfig({}).registration.accessTokenTtl, 30 * 86400);
     assert.equal(loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: '3600' }).registration.accessTokenTtl, 3600);
-    assert.throws(() => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: 'soon' }), /^ConfigError: REGISTRATION_ACCESS_TOKEN_TTL must be a whole number of seconds \(got "soon"\)$/);
-    assert.throws(() => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: '10' }), /REGISTRATION_ACCESS_TOKEN_TTL must be at least 300 seconds/);
+    assert.throws(
+      () => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: 'soon' }),
+      /^ConfigError: REGISTRATION_ACCESS_TOKEN_TTL must be a whole number of seconds \(got "soon"\)$/,
+    );
+    assert.throws(
+      () => loadConfig({ REGISTRATION_ACCESS_TOKEN_TTL: '10' }),
+      /REGISTRATION_ACCESS_TOKEN_TTL must be at least 300 seconds/,
+    );
   });
 
   test('upgrading gives a registration access token issued without an expiry the default 30 days (migration 0009)', async () => {
-    await t.db.query(`insert into oidc_models (model, id, payload) values ('RegistrationAccessToken', 'legacy-rat', '{"clientId":"legacy"}')`);
+    await t.db.query(
+      `insert into oidc_models (model, id, payload) values ('RegistrationAccessToken', 'legacy-rat', '{"clientId":"legacy"}')`,
+    );
     await t.db.query(await readFile(path.join(ROOT, 'migrations/0009_registration_token_expiry.sql'), 'utf8'));
     const [row] = (await ratRows('legacy')).rows;
-    assert.ok(row?.expires_at && Math.abs(row.expires_at.getTime() - (Date.now() + 30 * 86_400_000)) < 60_000, String(row?.expires_at));
+    assert.ok(
+      row?.expires_at && Math.abs(row.expires_at.getTime() - (Date.now() + 30 * 86_400_000)) < 60_000,
+      String(row?.expires_at),
+    );
   });
 
   test('a token lives REGISTRATION_ACCESS_TOKEN_TTL; each update issues a fresh one; once expired GET, PUT and DELETE are 401 invalid_token', async () => {
@@ -397,7 +528,10 @@ describe('registration access tokens expire (RFC 7592 3)', () => {
       assert.ok(row?.expires_at, 'the token has an expiry');
       assert.ok(Math.abs(row.expires_at.getTime() - (Date.now() + 3_600_000)) < 60_000, String(row.expires_at));
 
-      await t.db.query(`update oidc_models set expires_at = now() + interval '1 minute' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [registered.client_id]);
+      await t.db.query(
+        `update oidc_models set expires_at = now() + interval '1 minute' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`,
+        [registered.client_id],
+      );
       const update = await fetch(uri, {
         method: 'PUT',
         headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
@@ -409,17 +543,27 @@ describe('registration access tokens expire (RFC 7592 3)', () => {
       assert.equal(rows.length, 1, 'the old token is gone');
       assert.ok(rows[0]!.expires_at!.getTime() > Date.now() + 3_500_000, 'the new token has the full lifetime');
 
-      await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [registered.client_id]);
+      await t.db.query(
+        `update oidc_models set expires_at = now() - interval '1 second' where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`,
+        [registered.client_id],
+      );
       const attempts = [
         await fetch(uri, { headers: bearer(rotated) }),
-        await fetch(uri, { method: 'PUT', headers: { ...bearer(rotated), 'content-type': 'application/json' }, body: JSON.stringify({ ...WEB, client_id: registered.client_id, redirect_uris: ['https://evil.example/cb'] }) }),
+        await fetch(uri, {
+          method: 'PUT',
+          headers: { ...bearer(rotated), 'content-type': 'application/json' },
+          body: JSON.stringify({ ...WEB, client_id: registered.client_id, redirect_uris: ['https://evil.example/cb'] }),
+        }),
         await fetch(uri, { method: 'DELETE', headers: bearer(rotated) }),
       ];
       for (const attempt of attempts) {
         assert.equal(attempt.status, 401, attempt.url);
         assert.equal(((await attempt.json()) as { error: string }).error, 'invalid_token');
       }
-      const { rows: client } = await t.db.query(`select payload->'redirect_uris' as uris from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+      const { rows: client } = await t.db.query(
+        `select payload->'redirect_uris' as uris from oidc_models where model = 'Client' and id = $1`,
+        [registered.client_id],
+      );
       assert.deepEqual(client[0]?.uris, WEB.redirect_uris, 'the client is unchanged and still there');
     } finally {
       await short.stop();
@@ -450,12 +594,25 @@ describe('what a client may call itself (client_name, text and URIs)', () => {
       assert.equal(body.error, 'invalid_client_metadata', JSON.stringify(body));
       assert.match(String(body.error_description), description);
     }
-    const { rows } = await t.db.query(`select id from oidc_models where model = 'Client' and (length(payload->>'client_name') > 100 or payload->>'client_name' ilike '%kluis%')`);
-    assert.deepEqual(rows.map((row) => row.id), ['kluis-account'], "nothing stored but Kluis's own account area");
-    assert.equal((await register(token, { ...WEB, client_name: 'Spaarkluis' })).status, 201, 'a word merely ending in it is a name like any other');
+    const { rows } = await t.db.query(
+      `select id from oidc_models where model = 'Client' and (length(payload->>'client_name') > 100 or payload->>'client_name' ilike '%kluis%')`,
+    );
+    assert.deepEqual(
+      rows.map((row) => row.id),
+      ['kluis-account'],
+      "nothing stored but Kluis's own account area",
+    );
+    assert.equal(
+      (await register(token, { ...WEB, client_name: 'Spaarkluis' })).status,
+      201,
+      'a word merely ending in it is a name like any other',
+    );
     const long = await register(token, { ...WEB, policy_uri: `https://budget.example/${'p'.repeat(2100)}` });
     assert.match(String(long.body.error_description), /policy_uri must be at most 2000 characters/);
-    const many = await register(token, { ...WEB, redirect_uris: Array.from({ length: 21 }, (_, i) => `https://budget.example/cb${i}`) });
+    const many = await register(token, {
+      ...WEB,
+      redirect_uris: Array.from({ length: 21 }, (_, i) => `https://budget.example/cb${i}`),
+    });
     assert.match(String(many.body.error_description), /redirect_uris must list at most 20 URIs/);
   });
 
@@ -467,9 +624,15 @@ describe('what a client may call itself (client_name, text and URIs)', () => {
       body: JSON.stringify({ ...WEB, client_id: registered.client_id, client_name: 'Your Kluis account' }),
     });
     assert.equal(update.status, 400);
-    assert.match(((await update.json()) as { error_description: string }).error_description, /client_name must not name Kluis/);
+    assert.match(
+      ((await update.json()) as { error_description: string }).error_description,
+      /client_name must not name Kluis/,
+    );
 
-    const signed = await register(await iat(), { ...WEB, software_statement: await statement({ client_name: 'Kluis demo app' }) });
+    const signed = await register(await iat(), {
+      ...WEB,
+      software_statement: await statement({ client_name: 'Kluis demo app' }),
+    });
     assert.equal(signed.status, 400);
     assert.equal(signed.body.error, 'invalid_client_metadata');
     assert.match(String(signed.body.error_description), /client_name must not name Kluis/);
@@ -484,7 +647,12 @@ describe('an RFC 7592 update claims its registration access token', () => {
   const held: Record<string, TlsHandler> = {};
   const bearer = (token: unknown) => ({ authorization: `Bearer ${String(token)}` });
   const ratCount = async (clientId: unknown) =>
-    (await t.db.query(`select 1 from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`, [clientId])).rows.length;
+    (
+      await t.db.query(
+        `select 1 from oidc_models where model = 'RegistrationAccessToken' and payload->>'clientId' = $1`,
+        [clientId],
+      )
+    ).rows.length;
 
   before(async () => {
     site = await startTlsSite({}, held);
@@ -512,9 +680,13 @@ describe('an RFC 7592 update claims its registration access token', () => {
     assert.ok(registered.registration_access_token, JSON.stringify(registered));
     const sector = heldDocument(WEB.redirect_uris);
     held[path] = sector.handler;
-    const update = (name: string) => call('PUT', `/reg/${String(registered.client_id)}`, registered.registration_access_token, {
-      ...WEB, client_id: registered.client_id, client_name: name, sector_identifier_uri: `${site.origin}${path}`,
-    });
+    const update = (name: string) =>
+      call('PUT', `/reg/${String(registered.client_id)}`, registered.registration_access_token, {
+        ...WEB,
+        client_id: registered.client_id,
+        client_name: name,
+        sector_identifier_uri: `${site.origin}${path}`,
+      });
     return { registered, sector, update };
   }
 
@@ -539,7 +711,10 @@ describe('an RFC 7592 update claims its registration access token', () => {
       if (token && (await call('GET', `/reg/${String(registered.client_id)}`, token)).status === 200) live += 1;
     }
     assert.equal(live, 1, 'one live token');
-    assert.equal((await call('GET', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status, 401);
+    assert.equal(
+      (await call('GET', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status,
+      401,
+    );
   });
 
   test('a client removed (DELETE /reg or clients remove) while its update is in flight stays removed', async () => {
@@ -548,7 +723,10 @@ describe('an RFC 7592 update claims its registration access token', () => {
       const updating = update('Resurrected');
       await sector.arrived(1);
       if (how === 'DELETE /reg') {
-        assert.equal((await call('DELETE', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status, 204);
+        assert.equal(
+          (await call('DELETE', `/reg/${String(registered.client_id)}`, registered.registration_access_token)).status,
+          204,
+        );
       } else {
         const removed = await runCli(['clients', 'remove', String(registered.client_id)], { DATABASE_URL: t.url });
         assert.equal(removed.code, 0, removed.stderr);
@@ -557,21 +735,30 @@ describe('an RFC 7592 update claims its registration access token', () => {
       const answer = await updating;
       assert.equal(answer.status, 401, `${how}: ${JSON.stringify(answer.body)}`);
       assert.equal(answer.body.error, 'invalid_token');
-      const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+      const { rows } = await t.db.query(`select 1 from oidc_models where model = 'Client' and id = $1`, [
+        registered.client_id,
+      ]);
       assert.equal(rows.length, 0, `${how}: the client stays removed`);
       assert.equal(await ratCount(registered.client_id), 0, `${how}: no registration access token`);
     }
   });
 
   test('an update writes over the existing client row only: a client removed meanwhile is not written back', async () => {
-    const removed = await registerClient(t.url, { client_name: 'Removed', redirect_uris: ['https://removed.example/cb'] });
+    const removed = await registerClient(t.url, {
+      client_name: 'Removed',
+      redirect_uris: ['https://removed.example/cb'],
+    });
     await t.db.query(`delete from oidc_models where model = 'Client' and id = $1`, [removed.client_id]);
     const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
     const newClients = new NewClients();
     const clients = newClients.adapters((model) => new PostgresAdapter(model, t.db, box))('Client');
     newClients.expectUpdate(String(removed.client_id));
     await assert.rejects(
-      clients.upsert(String(removed.client_id), { client_id: removed.client_id, client_name: 'Resurrected', redirect_uris: ['https://removed.example/cb'] }),
+      clients.upsert(String(removed.client_id), {
+        client_id: removed.client_id,
+        client_name: 'Resurrected',
+        redirect_uris: ['https://removed.example/cb'],
+      }),
       (err: Error & { error?: string }) => err.error === 'invalid_token',
     );
     assert.equal(await clients.find(String(removed.client_id)), undefined);
@@ -580,9 +767,17 @@ describe('an RFC 7592 update claims its registration access token', () => {
   test('an update that fails validation does not use the token up', async () => {
     const { body: registered } = await call('POST', '/reg', await iat(), WEB);
     const uri = `/reg/${String(registered.client_id)}`;
-    const bad = await call('PUT', uri, registered.registration_access_token, { ...WEB, client_id: registered.client_id, response_types: ['token'] });
+    const bad = await call('PUT', uri, registered.registration_access_token, {
+      ...WEB,
+      client_id: registered.client_id,
+      response_types: ['token'],
+    });
     assert.equal(bad.status, 400, JSON.stringify(bad.body));
-    const good = await call('PUT', uri, registered.registration_access_token, { ...WEB, client_id: registered.client_id, client_name: 'Budget 2' });
+    const good = await call('PUT', uri, registered.registration_access_token, {
+      ...WEB,
+      client_id: registered.client_id,
+      client_name: 'Budget 2',
+    });
     assert.equal(good.status, 200, JSON.stringify(good.body));
   });
 });
@@ -606,7 +801,10 @@ describe('an RFC 7592 update keeps the software it was registered as (RFC 7591 2
     assert.equal(swapped.status, 400, JSON.stringify(swapped.body));
     assert.equal(swapped.body.error, 'invalid_software_statement');
     assert.equal(swapped.body.error_description, 'a statement for other software needs a new registration');
-    const { rows } = await t.db.query(`select payload->'redirect_uris' as uris, payload->>'software_id' as id from oidc_models where model = 'Client' and id = $1`, [registered.client_id]);
+    const { rows } = await t.db.query(
+      `select payload->'redirect_uris' as uris, payload->>'software_id' as id from oidc_models where model = 'Client' and id = $1`,
+      [registered.client_id],
+    );
     assert.deepEqual(rows[0], { uris: ['https://budget.example/cb'], id: 'budget-swap' });
 
     const renewed = await statement({ software_id: 'budget-swap', redirect_uris: ['https://budget.example/cb2'] });
@@ -617,7 +815,10 @@ describe('an RFC 7592 update keeps the software it was registered as (RFC 7591 2
 
   test('a client registered without a statement may add one at an update', async () => {
     const { body: registered } = await register(await iat(), WEB);
-    const added = await update(registered, registered.registration_access_token, { ...WEB, software_statement: await statement({ software_id: 'budget-late' }) });
+    const added = await update(registered, registered.registration_access_token, {
+      ...WEB,
+      software_statement: await statement({ software_id: 'budget-late' }),
+    });
     assert.equal(added.status, 200, JSON.stringify(added.body));
     assert.equal(added.body.software_id, 'budget-late');
   });
@@ -661,7 +862,11 @@ describe('names passing for Kluis, invisible characters and lone surrogates', ()
     const { box } = await loadServerSecrets(t.db, { secret: undefined, production: false });
     const clients = new ProviderAdapter(new PostgresAdapter('Client', t.db, box));
     await assert.rejects(
-      clients.upsert('surrogate', { client_id: 'surrogate', redirect_uris: ['https://budget.example/cb'], jwks: { keys: [{ kid: 'a\ud800' }] } }),
+      clients.upsert('surrogate', {
+        client_id: 'surrogate',
+        redirect_uris: ['https://budget.example/cb'],
+        jwks: { keys: [{ kid: 'a\ud800' }] },
+      }),
       (err: Error & { error?: string; status?: number }) => err.error === 'invalid_request' && err.status === 400,
     );
   });

@@ -38,7 +38,10 @@ describe('sessions without an account', () => {
     assert.equal(res.status, 200);
     const lifetimes = await sessionLifetimes(false);
     assert.ok(lifetimes.length >= 1, 'the confirmation page keeps its state in a session');
-    assert.ok(lifetimes.every((seconds) => seconds <= ACCOUNTLESS_SESSION_TTL), `lifetimes ${lifetimes.join(', ')} s`);
+    assert.ok(
+      lifetimes.every((seconds) => seconds <= ACCOUNTLESS_SESSION_TTL),
+      `lifetimes ${lifetimes.join(', ')} s`,
+    );
   });
 
   test('/session/end is rate limited per address with a page', async () => {
@@ -69,13 +72,19 @@ describe('sessions without an account', () => {
 describe('the sweeper', () => {
   test('removes exactly the rows past their time: address counts, orphaned grant usage, quarantines, old secrets, old activity', async () => {
     const { id: accountId } = await addPerson(t.url, 'ruud', 'another long passphrase', { totp: true });
-    await t.db.query(`insert into oidc_models (model, id, payload, expires_at) values ('Grant', 'live-grant', '{}', now() + interval '1 day')`);
+    await t.db.query(
+      `insert into oidc_models (model, id, payload, expires_at) values ('Grant', 'live-grant', '{}', now() + interval '1 day')`,
+    );
     await t.db.query(
       `insert into login_failures_by_ip (ip, window_start, failures) values
          ('192.0.2.1', now() - interval '2 hours', 3), ('192.0.2.2', now() - interval '1 minute', 3)`,
     );
-    await t.db.query(`insert into grant_usage (grant_id, last_used_at) values ('live-grant', now()), ('gone-grant', now())`);
-    await t.db.query(`insert into retired_usernames (username_hash, until) values ('ended', now() - interval '1 second'), ('held', now() + interval '1 day')`);
+    await t.db.query(
+      `insert into grant_usage (grant_id, last_used_at) values ('live-grant', now()), ('gone-grant', now())`,
+    );
+    await t.db.query(
+      `insert into retired_usernames (username_hash, until) values ('ended', now() - interval '1 second'), ('held', now() + interval '1 day')`,
+    );
     await t.db.query(
       `insert into previous_client_secrets (client_id, secret_encrypted, expires_at) values
          ('c1', 'v1.a.b.c', now() - interval '1 second'), ('c1', 'v1.d.e.f', now() + interval '1 hour')`,
@@ -86,13 +95,29 @@ describe('the sweeper', () => {
       [accountId],
     );
 
-    const deleted = await sweepRetained(t.db, { interval: 60, batchSize: 1, securityEventRetention: RETENTION, loginIpWindow: 900 });
+    const deleted = await sweepRetained(t.db, {
+      interval: 60,
+      batchSize: 1,
+      securityEventRetention: RETENTION,
+      loginIpWindow: 900,
+    });
     assert.equal(deleted, 5);
-    const left = async (sql: string, params: unknown[] = []) => (await t.db.query(sql, params)).rows.map((row) => Object.values(row)[0]);
+    const left = async (sql: string, params: unknown[] = []) =>
+      (await t.db.query(sql, params)).rows.map((row) => Object.values(row)[0]);
     assert.deepEqual(await left(`select ip from login_failures_by_ip where ip like '192.0.2.%'`), ['192.0.2.2']);
     assert.deepEqual(await left(`select grant_id from grant_usage where grant_id like '%-grant'`), ['live-grant']);
-    assert.deepEqual(await left(`select username_hash from retired_usernames where username_hash in ('ended', 'held')`), ['held']);
-    assert.deepEqual(await left(`select secret_encrypted from previous_client_secrets where client_id = 'c1'`), ['v1.d.e.f']);
-    assert.deepEqual(await left(`select device from security_events where account_id = $1 and device in ('old', 'recent')`, [accountId]), ['recent']);
+    assert.deepEqual(
+      await left(`select username_hash from retired_usernames where username_hash in ('ended', 'held')`),
+      ['held'],
+    );
+    assert.deepEqual(await left(`select secret_encrypted from previous_client_secrets where client_id = 'c1'`), [
+      'v1.d.e.f',
+    ]);
+    assert.deepEqual(
+      await left(`select device from security_events where account_id = $1 and device in ('old', 'recent')`, [
+        accountId,
+      ]),
+      ['recent'],
+    );
   });
 });

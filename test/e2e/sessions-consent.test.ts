@@ -18,7 +18,11 @@ let house: KluisFixture<'web', never>;
 before(async () => {
   house = await withKluis({
     clients: {
-      web: { redirect_uris: ['https://rp.example/cb'], scope: 'openid profile email offline_access', client_name: 'Ledger' },
+      web: {
+        redirect_uris: ['https://rp.example/cb'],
+        scope: 'openid profile email offline_access',
+        client_name: 'Ledger',
+      },
     },
   });
   ({ database: t, kluis } = house);
@@ -31,7 +35,13 @@ async function visit(browser: Browser, params: Record<string, string> = {}) {
   const request = await rp.request(params);
   const { res, external } = await browser.follow(request.url);
   const page = external ? '' : await res.text();
-  const kind = external ? 'client' : page.includes('current-password') ? 'login' : page.includes('/consent"') ? 'consent' : 'other';
+  const kind = external
+    ? 'client'
+    : page.includes('current-password')
+      ? 'login'
+      : page.includes('/consent"')
+        ? 'consent'
+        : 'other';
   return { request, page, external, kind };
 }
 
@@ -82,7 +92,10 @@ describe('consent', () => {
 
     assert.equal((await visit(b)).kind, 'client', 'consent remembered, SSO session reused');
     assert.equal((await visit(b, { prompt: 'consent' })).kind, 'consent');
-    const { rows } = await t.db.query(`select type from audit_events where type = 'consent.granted' and account_id = $1`, [person.id]);
+    const { rows } = await t.db.query(
+      `select type from audit_events where type = 'consent.granted' and account_id = $1`,
+      [person.id],
+    );
     assert.equal(rows.length, 1);
   });
 });
@@ -107,7 +120,9 @@ describe('sessions and step-up', () => {
     const b = await signedIn('mallory');
     assert.equal((await visit(b)).kind, 'client');
     // Age the session's SCA by 6 minutes (the default SCA_MAX_AGE is 5).
-    await t.db.query(`update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 360)) where model = 'Session'`);
+    await t.db.query(
+      `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 360)) where model = 'Session'`,
+    );
     assert.equal((await visit(b)).kind, 'login');
     assert.equal((await visit(b, { prompt: 'none' })).external?.searchParams.get('error'), 'login_required');
   });

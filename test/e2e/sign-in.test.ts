@@ -49,10 +49,16 @@ describe('sign-in with strong customer authentication', () => {
     const { res: login } = await browser.follow(request.url);
     const loginPage = await login.text();
     assert.match(loginPage, /autocomplete="username"/);
-    assert.match(loginPage, /type="password"[^>]*autocomplete="current-password"|autocomplete="current-password"[^>]*type="password"/);
+    assert.match(
+      loginPage,
+      /type="password"[^>]*autocomplete="current-password"|autocomplete="current-password"[^>]*type="password"/,
+    );
     assert.match(loginPage, /Budget app/);
 
-    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'alice', password: PASSWORD });
+    const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+      username: 'alice',
+      password: PASSWORD,
+    });
     const mfaPage = await mfa.text();
     assert.match(mfaPage, /activation code you were given/);
     const { res: enrol } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: alice.activation_code! });
@@ -61,11 +67,15 @@ describe('sign-in with strong customer authentication', () => {
     secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
     assert.match(enrolPage, /autocomplete="one-time-code"/);
 
-    const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
+    const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, {
+      code: await totpCode(secret),
+    });
     const codesPage = await codesRes.text();
     const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]);
     assert.equal(codes.length, 10, 'ten recovery codes, shown once');
-    const continueTo = /id="continue" href="([^"]+)"|href="([^"]+)" id="continue"/.exec(codesPage.replace(/<a href="([^"]+)" id="continue">/, '<a id="continue" href="$1">'));
+    const continueTo = /id="continue" href="([^"]+)"|href="([^"]+)" id="continue"/.exec(
+      codesPage.replace(/<a href="([^"]+)" id="continue">/, '<a id="continue" href="$1">'),
+    );
     const next = continueTo![1] ?? continueTo![2];
 
     const { res: consent } = await browser.follow(next!);
@@ -74,7 +84,9 @@ describe('sign-in with strong customer authentication', () => {
     assert.match(consentPage, /Your name and profile/);
     assert.match(consentPage, /https:\/\/rp.example\/privacy/);
 
-    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'email'] });
+    const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+      scope: ['profile', 'email'],
+    });
     assert.ok(external, 'redirected back to the client');
     assert.equal(external.origin + external.pathname, REDIRECT);
     assert.equal(external.searchParams.get('iss'), kluis.issuer);
@@ -126,7 +138,11 @@ describe('sign-in with strong customer authentication', () => {
     const auth = `Basic ${Buffer.from(`${web.client_id}:${web.client_secret}`).toString('base64')}`;
     const responses = await Promise.all(
       Array.from({ length: 20 }, () =>
-        fetch(new URL('/token', kluis.issuer), { method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body }),
+        fetch(new URL('/token', kluis.issuer), {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        }),
       ),
     );
     const statuses = responses.map((r) => r.status);
@@ -134,4 +150,3 @@ describe('sign-in with strong customer authentication', () => {
     assert.ok(statuses.filter((s) => s !== 200).every((s) => s === 400));
   });
 });
-

@@ -31,19 +31,33 @@ after(async () => {
 
 describe('kluis users', () => {
   test('users add reads the password from stdin, stores only an argon2id hash with the OWASP parameters', async () => {
-    const added = await runCli(['users', 'add', 'olivia', '--email', 'olivia@example.com', '--name', 'Olivia'], env, 'olivia password 1\n');
+    const added = await runCli(
+      ['users', 'add', 'olivia', '--email', 'olivia@example.com', '--name', 'Olivia'],
+      env,
+      'olivia password 1\n',
+    );
     assert.equal(added.code, 0, added.stderr);
     assert.equal(JSON.parse(added.stdout).username, 'olivia');
-    const { activation_code: code, activation_code_expires_at: expires } = JSON.parse(added.stdout) as Record<string, string>;
+    const { activation_code: code, activation_code_expires_at: expires } = JSON.parse(added.stdout) as Record<
+      string,
+      string
+    >;
     assert.match(code!, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/, 'without --totp: an activation code, printed once');
     const days = (Date.parse(expires!) - Date.now()) / 86_400_000;
     assert.ok(days > 6.9 && days <= 7, 'expiring after ACTIVATION_CODE_TTL (7 days)');
-    const { rows: stored } = await t.db.query(`select * from activation_codes where account_id = $1`, [JSON.parse(added.stdout).id]);
+    const { rows: stored } = await t.db.query(`select * from activation_codes where account_id = $1`, [
+      JSON.parse(added.stdout).id,
+    ]);
     assert.equal(stored.length, 1);
-    assert.ok(!JSON.stringify(stored).includes(code!.replaceAll('-', '')) && !JSON.stringify(stored).includes(code!), 'stored only as a hash');
+    assert.ok(
+      !JSON.stringify(stored).includes(code!.replaceAll('-', '')) && !JSON.stringify(stored).includes(code!),
+      'stored only as a hash',
+    );
     const listed = JSON.parse((await runCli(['users', 'list'], env)).stdout) as { username: string; mfa: string }[];
     assert.equal(listed.find((u) => u.username === 'olivia')!.mfa, 'awaiting activation');
-    const { rows } = await t.db.query<{ password_hash: string }>(`select password_hash from accounts where username = 'olivia'`);
+    const { rows } = await t.db.query<{ password_hash: string }>(
+      `select password_hash from accounts where username = 'olivia'`,
+    );
     assert.match(rows[0]!.password_hash, /^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
     assert.ok(!added.stdout.includes('olivia password 1'));
   });
@@ -73,14 +87,24 @@ describe('kluis users', () => {
   });
 
   test('users list shows status and MFA; disable stops sign-in; after reset-mfa only its activation code enrols again', async () => {
-    const web = (await registerClient(t.url, { redirect_uris: ['https://rp.example/cb'], scope: "openid profile email" })) as AdapterPayload;
+    const web = (await registerClient(t.url, {
+      redirect_uris: ['https://rp.example/cb'],
+      scope: 'openid profile email',
+    })) as AdapterPayload;
     const kluis: TestKluis = await startTestKluis(t.url);
     try {
       const rp = await RelyingParty.create(kluis.issuer, web);
       const added = await runCli(['users', 'add', 'rupert', '--totp'], env, 'rupert password 1');
       const secret = new URL(JSON.parse(added.stdout).otpauth_uri).searchParams.get('secret')!;
-      const listed = JSON.parse((await runCli(['users', 'list'], env)).stdout) as { username: string; status: string; mfa: string }[];
-      assert.deepEqual(listed.find((u) => u.username === 'rupert'), { ...listed.find((u) => u.username === 'rupert')!, status: 'active', mfa: 'totp' });
+      const listed = JSON.parse((await runCli(['users', 'list'], env)).stdout) as {
+        username: string;
+        status: string;
+        mfa: string;
+      }[];
+      assert.deepEqual(
+        listed.find((u) => u.username === 'rupert'),
+        { ...listed.find((u) => u.username === 'rupert')!, status: 'active', mfa: 'totp' },
+      );
 
       assert.equal((await runCli(['users', 'disable', 'rupert'], env)).code, 0);
       let b = new Browser(kluis.issuer);
@@ -104,19 +128,27 @@ describe('kluis users', () => {
       b = new Browser(kluis.issuer);
       ({ res } = await b.follow((await rp.request()).url));
       const loginPage = await res.text();
-      const { res: mfa } = await b.submit(formAction(loginPage, 'login'), loginPage, { username: 'rupert', password: 'rupert password 1' });
+      const { res: mfa } = await b.submit(formAction(loginPage, 'login'), loginPage, {
+        username: 'rupert',
+        password: 'rupert password 1',
+      });
       const mfaPage = await mfa.text();
       assert.match(mfaPage, /Enter your verification code/, 'the same code page as for anyone');
       const { res: next } = await b.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: activationCode });
       assert.match(await next.text(), /Set up two-step verification/);
-      const { rows } = await t.db.query(`select type from audit_events where account_id = (select id from accounts where username = 'rupert') and actor = 'operator' order by id`);
-      assert.deepEqual(rows.map((r) => r.type), ['account.created', 'account.disabled', 'mfa.reset']);
+      const { rows } = await t.db.query(
+        `select type from audit_events where account_id = (select id from accounts where username = 'rupert') and actor = 'operator' order by id`,
+      );
+      assert.deepEqual(
+        rows.map((r) => r.type),
+        ['account.created', 'account.disabled', 'mfa.reset'],
+      );
     } finally {
       await kluis.stop();
     }
   });
 
-  test('reset-mfa revokes every consent and ends every session and token of the person, an attacker\'s too', async () => {
+  test("reset-mfa revokes every consent and ends every session and token of the person, an attacker's too", async () => {
     const redirect = 'https://reset.example/cb';
     const client = await registerClient(t.url, {
       redirect_uris: [redirect],
@@ -158,7 +190,10 @@ describe('kluis users', () => {
       const { res: again, external: straightBack } = await browser.follow(url);
       assert.equal(straightBack, undefined);
       assert.match(await again.text(), /autocomplete="current-password"/);
-      const { rows: ledger } = await t.db.query(`select channel from consent_ledger where account_id = $1 and action = 'revoked'`, [id]);
+      const { rows: ledger } = await t.db.query(
+        `select channel from consent_ledger where account_id = $1 and action = 'revoked'`,
+        [id],
+      );
       assert.deepEqual(ledger, [{ channel: 'operator' }]);
     } finally {
       await kluis.stop();

@@ -28,7 +28,11 @@ before(async () => {
   port = await freePort();
   postgres = await startEmbeddedPostgres(dir.path, port, log);
   client = await registerClient(postgres.url, M2M_METADATA);
-  web = await registerClient(postgres.url, { redirect_uris: [REDIRECT], scope: 'openid profile email offline_access', grant_types: ['authorization_code', 'refresh_token'] });
+  web = await registerClient(postgres.url, {
+    redirect_uris: [REDIRECT],
+    scope: 'openid profile email offline_access',
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
   person = await addPerson(postgres.url, 'olga', PASSWORD, { totp: true });
   kluis = await startTestKluis(postgres.url, { DATABASE_POOL_MAX: '4' });
 });
@@ -60,12 +64,17 @@ describe('database outage', () => {
       const { res, external } = await signedIn.follow(request.url);
       if (external) return external;
       const page = await res.text();
-      if (page.includes('/consent"')) return (await signedIn.submit(formAction(page, 'consent'), page, { scope: ['offline_access'] })).external!;
-      const { res: mfa } = await signedIn.submit(formAction(page, 'login'), page, { username: 'olga', password: PASSWORD });
+      if (page.includes('/consent"'))
+        return (await signedIn.submit(formAction(page, 'consent'), page, { scope: ['offline_access'] })).external!;
+      const { res: mfa } = await signedIn.submit(formAction(page, 'login'), page, {
+        username: 'olga',
+        password: PASSWORD,
+      });
       const mfaPage = await mfa.text();
       const { res: consent } = await signedIn.submit(formAction(mfaPage, 'mfa'), mfaPage, { code });
       const consentPage = await consent.text();
-      return (await signedIn.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] })).external!;
+      return (await signedIn.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] }))
+        .external!;
     };
     const first = await webRp.request({ scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await webRp.redeem(await codeFor(first, await totpCode(person.secret!)), first);
@@ -81,7 +90,10 @@ describe('database outage', () => {
 
     await postgres.stop();
 
-    const { res: signIn } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username: 'someone', password: 'a password' });
+    const { res: signIn } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+      username: 'someone',
+      password: 'a password',
+    });
     assert.equal(signIn.status, 503, 'the sign-in page says temporarily unavailable, not 500');
     assert.equal(signIn.headers.get('retry-after'), '5');
     assert.match(await signIn.text(), /temporarily unavailable/);
@@ -102,10 +114,19 @@ describe('database outage', () => {
     const webPost = (body: Record<string, string>) =>
       fetch(new URL('/token', kluis.url), {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${String(web.client_id)}:${String(web.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${String(web.client_id)}:${String(web.client_secret)}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams(body),
       });
-    const redeemCode = () => webPost({ grant_type: 'authorization_code', code: pendingCode.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: second.verifier });
+    const redeemCode = () =>
+      webPost({
+        grant_type: 'authorization_code',
+        code: pendingCode.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: second.verifier,
+      });
     const refresh = () => webPost({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! });
     assert.equal((await redeemCode()).status, 503, 'a code redemption during the outage');
     assert.equal((await refresh()).status, 503, 'a refresh during the outage');
@@ -113,7 +134,11 @@ describe('database outage', () => {
     const ready = await fetch(new URL('/readyz', kluis.url));
     assert.equal(ready.status, 503);
     assert.equal((await fetch(new URL('/healthz', kluis.url))).status, 200, 'the process itself is alive');
-    assert.equal((await fetch(new URL('/.well-known/openid-configuration', kluis.url))).status, 200, 'discovery needs no database');
+    assert.equal(
+      (await fetch(new URL('/.well-known/openid-configuration', kluis.url))).status,
+      200,
+      'discovery needs no database',
+    );
 
     postgres = await startEmbeddedPostgres(dir.path, port, log);
 
@@ -126,7 +151,11 @@ describe('database outage', () => {
     }
     assert.equal(status, 200, 'tokens are issued again without a restart');
     assert.equal((await fetch(new URL('/readyz', kluis.url))).status, 200);
-    assert.equal((await oidc.tokenIntrospection(rp, access_token)).active, true, 'the token issued before the outage survived it');
+    assert.equal(
+      (await oidc.tokenIntrospection(rp, access_token)).active,
+      true,
+      'the token issued before the outage survived it',
+    );
     // Nothing was half-done: the code and the refresh token work exactly once after the outage, neither lost nor doubled.
     // (Replays come last: a replayed code or refresh token revokes the whole grant, RFC 6749 4.1.2 / RFC 9700 4.14.2.)
     assert.equal((await refresh()).status, 200, 'the refresh token tried during the outage still works');

@@ -29,7 +29,9 @@ after(async () => {
 });
 
 const jwksKids = async (p: KluisProcess) =>
-  ((await (await fetch(new URL('/jwks', p.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+  ((await (await fetch(new URL('/jwks', p.issuer))).json()) as { keys: { kid: string }[] }).keys
+    .map((k) => k.kid)
+    .sort();
 
 describe('two processes on one database', () => {
   test('a token issued by one process introspects on the other, and revocation on one holds on both', async () => {
@@ -66,7 +68,9 @@ describe('two processes on one database', () => {
     socket.on('data', (chunk: Buffer) => (response += chunk.toString()));
     const auth = Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64');
     // Headers and half the body now: the request is in flight when the signal arrives.
-    socket.write(`POST /token HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    socket.write(
+      `POST /token HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     a.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -89,7 +93,8 @@ describe('WORKERS', () => {
     const supervised = await spawnKluis({ DATABASE_URL: t.url, WORKERS: '2' });
     try {
       const deadline = Date.now() + 30_000;
-      while ((supervised.output().match(/kluis listening/g) ?? []).length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      while ((supervised.output().match(/kluis listening/g) ?? []).length < 2 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 100));
       assert.equal((supervised.output().match(/kluis listening/g) ?? []).length, 2, supervised.output());
       assert.match(supervised.output(), /"workers":2,.*"kluis supervising workers"/);
       const rp = await relyingParty(supervised.issuer, client);

@@ -40,15 +40,20 @@ before(async () => {
   const port = await freePort();
   issuer = `http://localhost:${port}`;
   ports = [await freePort(), await freePort(), await freePort()];
-  processes = await Promise.all(ports.map((own) => spawnKluis({ DATABASE_URL: t.url, ISSUER: issuer, PORT: String(own) })));
+  processes = await Promise.all(
+    ports.map((own) => spawnKluis({ DATABASE_URL: t.url, ISSUER: issuer, PORT: String(own) })),
+  );
   let next = 0;
   balancer = createServer((req, res) => {
     const targetPort = ports[next++ % ports.length]!;
     served.set(targetPort, (served.get(targetPort) ?? 0) + 1);
-    const upstream = request({ host: '127.0.0.1', port: targetPort, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode!, answer.headers);
-      answer.pipe(res);
-    });
+    const upstream = request(
+      { host: '127.0.0.1', port: targetPort, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      },
+    );
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });
@@ -65,7 +70,10 @@ after(async () => {
 const tokenRequest = (body: Record<string, string>) =>
   fetch(new URL('/token', issuer), {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${String(web.client_id)}:${String(web.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${String(web.client_id)}:${String(web.client_secret)}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams(body),
   });
 
@@ -79,7 +87,9 @@ async function signInThroughBalancer() {
   await t.db.query(`update accounts set totp_last_step = null where username = 'rita'`);
   const { res: consent } = await signIn(browser, await res.text(), 'rita', PASSWORD, await totpCode(person.secret!));
   const consentPage = await consent.text();
-  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['offline_access'] });
+  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+    scope: ['offline_access'],
+  });
   return { rp, pending, external };
 }
 
@@ -90,10 +100,22 @@ describe('several processes behind a round-robin balancer', () => {
     assert.equal(served.size, 3, 'every process served part of it');
 
     const code = external!.searchParams.get('code')!;
-    const answers = await Promise.all(Array.from({ length: 20 }, () => tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: pending.verifier })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        tokenRequest({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          code_verifier: pending.verifier,
+        }),
+      ),
+    );
     const statuses = answers.map((a) => a.status);
     assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join());
-    assert.ok(statuses.every((s) => s === 200 || s === 400), statuses.join());
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 400),
+      statuses.join(),
+    );
     const winner = answers.find((a) => a.status === 200)!;
     assert.ok(((await winner.json()) as { refresh_token?: string }).refresh_token);
   });
@@ -103,9 +125,16 @@ describe('several processes behind a round-robin balancer', () => {
     const { rp, pending, external } = await signInThroughBalancer();
     const tokens = await rp.redeem(external!, pending);
 
-    const answers = await Promise.all(Array.from({ length: 20 }, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        tokenRequest({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }),
+      ),
+    );
     const statuses = answers.map((a) => a.status);
     assert.equal(statuses.filter((s) => s === 200).length, 1, statuses.join());
-    assert.ok(statuses.every((s) => s === 200 || s === 400), statuses.join());
+    assert.ok(
+      statuses.every((s) => s === 200 || s === 400),
+      statuses.join(),
+    );
   });
 });

@@ -4,7 +4,6 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { chromium } from 'playwright-core';
-import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { REDIRECT } from '../support/rp.ts';
@@ -12,15 +11,16 @@ import { REDIRECT } from '../support/rp.ts';
 // Kluis sends one script: oidc-provider's form_post auto-submit (the form_post response mode, and the logout of a
 // visitor without a session), allowed by its hash on those pages only.
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const noChromium = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
-let t: TestDatabase;
+const noChromium = existsSync(CHROMIUM)
+  ? false
+  : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 let kluis: TestKluis;
 let web: AdapterPayload;
 let house: KluisFixture<'web', never>;
 
 before(async () => {
   house = await withKluis({ clients: { web: { redirect_uris: [REDIRECT], scope: 'openid' } } });
-  ({ database: t, kluis } = house);
+  ({ kluis } = house);
   web = house.clients.web;
 });
 after(() => house?.stop());
@@ -28,8 +28,15 @@ after(() => house?.stop());
 /** prompt=none without a session: oidc-provider answers login_required through the form_post response mode. */
 const formPostUrl = () =>
   `${kluis.issuer}/auth?${new URLSearchParams({
-    client_id: String(web.client_id), response_type: 'code', scope: 'openid', redirect_uri: REDIRECT, state: 'st',
-    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', response_mode: 'form_post', prompt: 'none',
+    client_id: String(web.client_id),
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: REDIRECT,
+    state: 'st',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    response_mode: 'form_post',
+    prompt: 'none',
   })}`;
 
 const scriptSrc = (csp: string | null) => /(?:^|;)\s*script-src ([^;]*)/.exec(csp ?? '')?.[1]?.trim();
@@ -51,11 +58,17 @@ describe('scripts under the Content-Security-Policy', () => {
   });
 
   test('in Chromium the form_post page submits itself to the client', { skip: noChromium }, async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+    });
     try {
       const page = await browser.newPage();
       const blocked: string[] = [];
-      page.on('console', (message) => message.text().includes('Content Security Policy') && blocked.push(message.text()));
+      page.on(
+        'console',
+        (message) => message.text().includes('Content Security Policy') && blocked.push(message.text()),
+      );
       const posted = new Promise<string>((resolve) => {
         void page.route(`${REDIRECT}*`, async (route) => {
           resolve(route.request().postData() ?? '');
@@ -63,7 +76,9 @@ describe('scripts under the Content-Security-Policy', () => {
         });
       });
       await page.goto(formPostUrl());
-      const late = new Promise<string>((_, reject) => setTimeout(() => reject(new Error(`no submission: ${blocked.join(' ')}`)), 10_000).unref());
+      const late = new Promise<string>((_, reject) =>
+        setTimeout(() => reject(new Error(`no submission: ${blocked.join(' ')}`)), 10_000).unref(),
+      );
       const body = new URLSearchParams(await Promise.race([posted, late]));
       assert.equal(body.get('error'), 'login_required');
       assert.equal(body.get('state'), 'st');

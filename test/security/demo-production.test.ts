@@ -39,7 +39,10 @@ describe('demo data in production', () => {
     const env = { DATABASE_URL: t.url, ...PRODUCTION };
     assert.equal((await runCli(['users', 'delete', 'demo'], env)).code, 0);
     const { output } = await kluisRefusal({ ...env, ...QUIET });
-    assert.match(output, /^kluis: this database holds the development demo's client kluis-demo, refused .*: remove it with `kluis clients remove kluis-demo`, then start again\n$/);
+    assert.match(
+      output,
+      /^kluis: this database holds the development demo's client kluis-demo, refused .*: remove it with `kluis clients remove kluis-demo`, then start again\n$/,
+    );
     const removed = await runCli(['clients', 'remove', 'kluis-demo'], env);
     assert.equal(removed.code, 0, removed.stderr);
     const production = await spawnKluis(env);

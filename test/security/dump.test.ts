@@ -36,10 +36,20 @@ after(() => house?.stop());
 
 /** pg_dump of the whole database as plain SQL: Debian's, or the newest under /usr/lib/postgresql. */
 async function dump(): Promise<string> {
-  const candidates = ['/usr/bin/pg_dump', ...(existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse().map((v) => `/usr/lib/postgresql/${v}/bin/pg_dump`) : [])];
+  const candidates = [
+    '/usr/bin/pg_dump',
+    ...(existsSync('/usr/lib/postgresql')
+      ? readdirSync('/usr/lib/postgresql')
+          .sort()
+          .reverse()
+          .map((v) => `/usr/lib/postgresql/${v}/bin/pg_dump`)
+      : []),
+  ];
   const pgDump = candidates.find((path) => existsSync(path));
   assert.ok(pgDump, 'pg_dump is needed for this test (apt-get install postgresql-client)');
-  const { stdout } = await promisify(execFile)(pgDump, ['--no-owner', '--data-only', t.url], { maxBuffer: 256 * 1024 * 1024 });
+  const { stdout } = await promisify(execFile)(pgDump, ['--no-owner', '--data-only', t.url], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return stdout;
 }
 
@@ -49,7 +59,16 @@ describe('a database dump', () => {
     // The first sign-in activates the person: activation code, then a new authenticator and recovery codes.
     const person = await addPerson(t.url, 'dumpy', PASSWORD, {}, ENV);
     keep('activation code', person.activation_code);
-    const web = await registerClient(t.url, { client_name: 'Dump web', redirect_uris: ['https://dump.example/cb'], grant_types: ['authorization_code', 'refresh_token'], scope: 'openid profile offline_access' }, ENV);
+    const web = await registerClient(
+      t.url,
+      {
+        client_name: 'Dump web',
+        redirect_uris: ['https://dump.example/cb'],
+        grant_types: ['authorization_code', 'refresh_token'],
+        scope: 'openid profile offline_access',
+      },
+      ENV,
+    );
     keep('client secret', web.client_secret);
     const rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload, 'https://dump.example/cb');
     const browser = new Browser(kluis.issuer);
@@ -58,10 +77,12 @@ describe('a database dump', () => {
     const enrolled = await activate(browser, await login.text(), 'dumpy', PASSWORD, String(person.activation_code));
     keep('TOTP secret', enrolled.secret);
     assert.equal(enrolled.codes.length, 10);
-    enrolled.codes.forEach((code, i) => keep(`recovery code ${i + 1}`, code));
+    for (const [i, code] of enrolled.codes.entries()) keep(`recovery code ${i + 1}`, code);
     const { res: consent } = await browser.follow(enrolled.continueTo!);
     const consentPage = await consent.text();
-    const { external: callback } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'offline_access'] });
+    const { external: callback } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+      scope: ['profile', 'offline_access'],
+    });
     assert.ok(callback, 'back at the app');
     keep('authorization code', callback.searchParams.get('code'));
     for (const [name, value] of browser.cookies) keep(`cookie ${name}`, value);
@@ -75,7 +96,10 @@ describe('a database dump', () => {
     // Machine to machine.
     const m2m = await registerClient(t.url, M2M_METADATA, ENV);
     keep('m2m client secret', m2m.client_secret);
-    keep('client credentials token', (await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, m2m))).access_token);
+    keep(
+      'client credentials token',
+      (await oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, m2m))).access_token,
+    );
 
     // Dynamic registration with an initial access token, then RFC 7592 read and update with the registration token.
     const iat = await runCli(['iat', 'create', '--expires-in', '600'], { DATABASE_URL: t.url, ...ENV });
@@ -91,14 +115,24 @@ describe('a database dump', () => {
     const dcr = (await registered.json()) as Record<string, string>;
     keep('DCR client secret', dcr.client_secret);
     keep('registration access token', dcr.registration_access_token);
-    const { client_secret: _s, registration_access_token: _r, registration_client_uri: _u, client_id_issued_at: _i, client_secret_expires_at: _e, ...metadata } = dcr;
+    const {
+      client_secret: _s,
+      registration_access_token: _r,
+      registration_client_uri: _u,
+      client_id_issued_at: _i,
+      client_secret_expires_at: _e,
+      ...metadata
+    } = dcr;
     const updated = await fetch(dcr.registration_client_uri!, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${dcr.registration_access_token}` },
       body: JSON.stringify({ ...metadata, client_name: 'Dump DCR renamed' }),
     });
     assert.equal(updated.status, 200);
-    keep('rotated registration access token', ((await updated.json()) as Record<string, string>).registration_access_token);
+    keep(
+      'rotated registration access token',
+      ((await updated.json()) as Record<string, string>).registration_access_token,
+    );
 
     // FAPI 2.0: PAR, private_key_jwt, DPoP-bound tokens.
     const fapi = await registerFapiClient(t.url, {}, ENV);
@@ -114,15 +148,38 @@ describe('a database dump', () => {
     const fapiLoginPage = await fapiLogin.text();
     // A dump taken while the sign-in is open holds neither the request_uri nor the interaction's cookie values.
     const midFlow = await dump();
-    const open = [...handedOut.filter(([what]) => what === 'request_uri'), ...[...fapiBrowser.cookies].map(([name, value]): [string, string] => [`open interaction cookie ${name}`, value])];
+    const open = [
+      ...handedOut.filter(([what]) => what === 'request_uri'),
+      ...[...fapiBrowser.cookies].map(([name, value]): [string, string] => [`open interaction cookie ${name}`, value]),
+    ];
     assert.ok(open.length >= 3, 'the request_uri and the interaction and resume cookies');
-    assert.deepEqual(open.filter(([, value]) => midFlow.includes(value)).map(([what]) => what), [], 'values present in the mid-flow dump');
-    const { res: fapiConsent } = await signIn(fapiBrowser, fapiLoginPage, 'dumpy', PASSWORD, await totpCode(enrolled.secret));
+    assert.deepEqual(
+      open.filter(([, value]) => midFlow.includes(value)).map(([what]) => what),
+      [],
+      'values present in the mid-flow dump',
+    );
+    const { res: fapiConsent } = await signIn(
+      fapiBrowser,
+      fapiLoginPage,
+      'dumpy',
+      PASSWORD,
+      await totpCode(enrolled.secret),
+    );
     const fapiConsentPage = await fapiConsent.text();
-    const { external: fapiCallback } = await fapiBrowser.submit(formAction(fapiConsentPage, 'consent'), fapiConsentPage, { scope: ['offline_access'] });
+    const { external: fapiCallback } = await fapiBrowser.submit(
+      formAction(fapiConsentPage, 'consent'),
+      fapiConsentPage,
+      { scope: ['offline_access'] },
+    );
     assert.ok(fapiCallback, 'back at the FAPI client');
     keep('FAPI authorization code', fapiCallback.searchParams.get('code'));
-    const fapiTokens = await oidc.authorizationCodeGrant(config, fapiCallback, { pkceCodeVerifier: verifier, idTokenExpected: true }, undefined, { DPoP: dpop });
+    const fapiTokens = await oidc.authorizationCodeGrant(
+      config,
+      fapiCallback,
+      { pkceCodeVerifier: verifier, idTokenExpected: true },
+      undefined,
+      { DPoP: dpop },
+    );
     keep('FAPI access token', fapiTokens.access_token);
     keep('FAPI refresh token', fapiTokens.refresh_token);
     for (const [name, value] of fapiBrowser.cookies) keep(`FAPI browser cookie ${name}`, value);

@@ -1,12 +1,31 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { calculateJwkThumbprint, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK } from 'jose';
+import {
+  calculateJwkThumbprint,
+  createRemoteJWKSet,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+} from 'jose';
 import * as oidc from 'openid-client';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
 import type { TestDatabase } from '../support/database.ts';
-import { assertionFields, authoriseInBrowser, authorizationParameters, clientAssertion, inDays, PAYMENT, PAYMENTS, registerFapiClient, type FapiClient } from '../support/fapi.ts';
+import {
+  assertionFields,
+  authoriseInBrowser,
+  authorizationParameters,
+  clientAssertion,
+  inDays,
+  PAYMENT,
+  PAYMENTS,
+  registerFapiClient,
+  type FapiClient,
+} from '../support/fapi.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
@@ -28,28 +47,51 @@ before(async () => {
   house = await withKluis({
     resourceServers: [
       {
-        identifier: PAYMENTS, scope: 'payments', accessTokenFormat: 'opaque',
-        signingAlg: 'ES256', accessTokenTtl: 300,
+        identifier: PAYMENTS,
+        scope: 'payments',
+        accessTokenFormat: 'opaque',
+        signingAlg: 'ES256',
+        accessTokenTtl: 300,
       },
     ],
   });
   ({ database: t, kluis } = house);
-  fapi = await registerFapiClient(t.url, { authorization_details_types: ['payment_initiation', 'account_information'] });
+  fapi = await registerFapiClient(t.url, {
+    authorization_details_types: ['payment_initiation', 'account_information'],
+  });
   other = await registerFapiClient(t.url, { client_name: 'Another app' });
-  machine = await registerFapiClient(t.url, { client_name: 'Machine', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'payments' });
-  signing = await registerFapiClient(t.url, { client_name: 'Message-signing app', require_signed_request_object: true });
+  machine = await registerFapiClient(t.url, {
+    client_name: 'Machine',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope: 'payments',
+  });
+  signing = await registerFapiClient(t.url, {
+    client_name: 'Message-signing app',
+    require_signed_request_object: true,
+  });
 });
 after(() => house?.stop());
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields);
 
 async function post(path: string, fields: Record<string, string>, headers: Record<string, string> = {}) {
-  const res = await fetch(`${kluis.issuer}${path}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: form(fields) });
+  const res = await fetch(`${kluis.issuer}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: form(fields),
+  });
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   return { status: res.status, body, headers: res.headers };
 }
 
-async function par(client: FapiClient, params: Record<string, string>, claims: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+async function par(
+  client: FapiClient,
+  params: Record<string, string>,
+  claims: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+) {
   return post('/request', { ...params, ...(await assertionFields(client, kluis.issuer, claims)) }, headers);
 }
 
@@ -62,7 +104,13 @@ async function dpopKey() {
     privateKey,
     thumbprint: await calculateJwkThumbprint(jwk),
     proof: (claims: Record<string, unknown> = {}, alg = 'ES256', key: CryptoKey | Uint8Array = privateKey) =>
-      new SignJWT({ htm: 'POST', htu: `${kluis.issuer}/token`, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...claims })
+      new SignJWT({
+        htm: 'POST',
+        htu: `${kluis.issuer}/token`,
+        iat: Math.floor(Date.now() / 1000),
+        jti: randomUUID(),
+        ...claims,
+      })
         .setProtectedHeader({ typ: 'dpop+jwt', alg, jwk })
         .sign(key),
   };
@@ -71,14 +119,22 @@ async function dpopKey() {
 /** The server's current DPoP nonce, from the use_dpop_nonce answer to a proof without one. */
 async function dpopNonce(): Promise<string> {
   const key = await dpopKey();
-  const { status, body, headers } = await post('/token', { grant_type: 'client_credentials', ...(await assertionFields(machine, kluis.issuer)) }, { dpop: await key.proof() });
+  const { status, body, headers } = await post(
+    '/token',
+    { grant_type: 'client_credentials', ...(await assertionFields(machine, kluis.issuer)) },
+    { dpop: await key.proof() },
+  );
   assert.equal(status, 400);
   assert.equal(body.error, 'use_dpop_nonce');
   return headers.get('dpop-nonce')!;
 }
 
 async function machineToken(headers: Record<string, string>, claims: Record<string, unknown> = {}) {
-  return post('/token', { grant_type: 'client_credentials', ...(await assertionFields(machine, kluis.issuer, claims)) }, headers);
+  return post(
+    '/token',
+    { grant_type: 'client_credentials', ...(await assertionFields(machine, kluis.issuer, claims)) },
+    headers,
+  );
 }
 
 /** Signs in `username` through a pushed request and returns the callback URL with the code. */
@@ -88,11 +144,15 @@ async function codeFor(requestUri: string, client: FapiClient, username: string,
 }
 
 describe('A: authorization endpoint and PAR', () => {
-  test('A4: a FAPI client\'s plain authorization request without request_uri is refused with invalid_request', async () => {
+  test("A4: a FAPI client's plain authorization request without request_uri is refused with invalid_request", async () => {
     const { params } = await authorizationParameters();
-    const res = await fetch(`${kluis.issuer}/auth?${form({ ...params, client_id: fapi.clientId })}`, { redirect: 'manual' });
+    const res = await fetch(`${kluis.issuer}/auth?${form({ ...params, client_id: fapi.clientId })}`, {
+      redirect: 'manual',
+    });
     const location = res.headers.get('location');
-    const error = location ? new URL(location).searchParams.get('error') : /invalid_request/.exec(await res.text())?.[0];
+    const error = location
+      ? new URL(location).searchParams.get('error')
+      : /invalid_request/.exec(await res.text())?.[0];
     assert.equal(error, 'invalid_request');
   });
 
@@ -101,7 +161,10 @@ describe('A: authorization endpoint and PAR', () => {
     const anonymous = await post('/request', { ...params, client_id: fapi.clientId });
     assert.equal(anonymous.status, 401);
     assert.equal(anonymous.body.error, 'invalid_client');
-    const forged = await post('/request', { ...params, ...(await assertionFields({ ...fapi, privateKey: other.privateKey }, kluis.issuer)) });
+    const forged = await post('/request', {
+      ...params,
+      ...(await assertionFields({ ...fapi, privateKey: other.privateKey }, kluis.issuer)),
+    });
     assert.equal(forged.status, 401);
     assert.equal(forged.body.error, 'invalid_client');
   });
@@ -114,18 +177,38 @@ describe('A: authorization endpoint and PAR', () => {
     assert.ok(Number(pushed.body.expires_in) <= 60);
     const requestUri = String(pushed.body.request_uri);
 
-    const foreign = await fetch(`${kluis.issuer}/auth?client_id=${other.clientId}&request_uri=${encodeURIComponent(requestUri)}`, { redirect: 'manual' });
-    assert.match(`${foreign.headers.get('location') ?? ''} ${foreign.status === 400 ? await foreign.text() : ''}`, /invalid_request_uri|invalid_request/);
+    const foreign = await fetch(
+      `${kluis.issuer}/auth?client_id=${other.clientId}&request_uri=${encodeURIComponent(requestUri)}`,
+      { redirect: 'manual' },
+    );
+    assert.match(
+      `${foreign.headers.get('location') ?? ''} ${foreign.status === 400 ? await foreign.text() : ''}`,
+      /invalid_request_uri|invalid_request/,
+    );
 
     await codeFor(requestUri, fapi, 'a6', person.secret!);
     const expiring = await par(fapi, params);
-    await t.db.query(`update oidc_models set expires_at = now() - interval '1 second' where model = 'PushedAuthorizationRequest' and id = $1`, [
-      await storedRowId(t.db, 'PushedAuthorizationRequest', String(expiring.body.request_uri).split(':').pop()!),
-    ]);
-    const expired = await fetch(`${kluis.issuer}/auth?client_id=${fapi.clientId}&request_uri=${encodeURIComponent(String(expiring.body.request_uri))}`, { redirect: 'manual' });
-    assert.match(`${expired.headers.get('location') ?? ''} ${expired.status === 400 ? await expired.text() : ''}`, /invalid_request_uri/, 'expired');
-    const reused = await fetch(`${kluis.issuer}/auth?client_id=${fapi.clientId}&request_uri=${encodeURIComponent(requestUri)}`, { redirect: 'manual' });
-    assert.match(`${reused.headers.get('location') ?? ''} ${reused.status === 400 ? await reused.text() : ''}`, /invalid_request_uri/);
+    await t.db.query(
+      `update oidc_models set expires_at = now() - interval '1 second' where model = 'PushedAuthorizationRequest' and id = $1`,
+      [await storedRowId(t.db, 'PushedAuthorizationRequest', String(expiring.body.request_uri).split(':').pop()!)],
+    );
+    const expired = await fetch(
+      `${kluis.issuer}/auth?client_id=${fapi.clientId}&request_uri=${encodeURIComponent(String(expiring.body.request_uri))}`,
+      { redirect: 'manual' },
+    );
+    assert.match(
+      `${expired.headers.get('location') ?? ''} ${expired.status === 400 ? await expired.text() : ''}`,
+      /invalid_request_uri/,
+      'expired',
+    );
+    const reused = await fetch(
+      `${kluis.issuer}/auth?client_id=${fapi.clientId}&request_uri=${encodeURIComponent(requestUri)}`,
+      { redirect: 'manual' },
+    );
+    assert.match(
+      `${reused.headers.get('location') ?? ''} ${reused.status === 400 ? await reused.text() : ''}`,
+      /invalid_request_uri/,
+    );
   });
 
   test('A6: a request_uri opens one interaction: sent again, or ten times at once, before any code is issued', async () => {
@@ -135,11 +218,16 @@ describe('A: authorization endpoint and PAR', () => {
     const refused = async (res: Response) => res.status === 400 && /invalid_request_uri/.test(await res.text());
 
     const once = String((await par(fapi, params)).body.request_uri);
-    assert.ok(opened(await fetch(`${kluis.issuer}/auth?${query(once)}`, { redirect: 'manual' })), 'the first use opens the sign-in');
+    assert.ok(
+      opened(await fetch(`${kluis.issuer}/auth?${query(once)}`, { redirect: 'manual' })),
+      'the first use opens the sign-in',
+    );
     assert.ok(await refused(await fetch(`${kluis.issuer}/auth?${query(once)}`, { redirect: 'manual' })), 'used again');
 
     const parallel = String((await par(fapi, params)).body.request_uri);
-    const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${kluis.issuer}/auth?${query(parallel)}`, { redirect: 'manual' })));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => fetch(`${kluis.issuer}/auth?${query(parallel)}`, { redirect: 'manual' })),
+    );
     assert.equal(answers.filter(opened).length, 1, `statuses ${answers.map((res) => res.status).join(',')}`);
     for (const res of answers.filter((answer) => !opened(answer))) assert.ok(await refused(res));
   });
@@ -149,7 +237,10 @@ describe('A: authorization endpoint and PAR', () => {
     const URN = 'urn:ietf:params:oauth:request_uri:';
     const opened = (res: Response) => res.status === 303 && /^\/interaction\//.test(res.headers.get('location') ?? '');
     const send = (path: string, requestUri: string, method = 'GET') =>
-      fetch(`${kluis.issuer}${path}?${form({ client_id: fapi.clientId, request_uri: requestUri })}`, { method, redirect: 'manual' });
+      fetch(`${kluis.issuer}${path}?${form({ client_id: fapi.clientId, request_uri: requestUri })}`, {
+        method,
+        redirect: 'manual',
+      });
     // oidc-provider routes /auth/, /AUTH and HEAD to the authorization endpoint, and loads `split(URN)[1]` as the id.
     const spellings: [string, (requestUri: string) => Promise<Response>][] = [
       ['URN appended', (uri) => send('/auth', `${uri}${URN}`)],
@@ -162,7 +253,11 @@ describe('A: authorization endpoint and PAR', () => {
     for (const [name, spelled] of spellings) {
       const requestUri = String((await par(fapi, params)).body.request_uri);
       const answers = [await spelled(requestUri), await send('/auth', requestUri), await spelled(requestUri)];
-      assert.equal(answers.filter(opened).length, 1, `${name}: ${answers.map((res) => `${res.status} ${res.headers.get('location') ?? ''}`).join(' | ')}`);
+      assert.equal(
+        answers.filter(opened).length,
+        1,
+        `${name}: ${answers.map((res) => `${res.status} ${res.headers.get('location') ?? ''}`).join(' | ')}`,
+      );
       for (const res of answers.filter((answer) => !opened(answer))) assert.equal(res.status, 400, name);
     }
   });
@@ -183,7 +278,10 @@ describe('A: authorization endpoint and PAR', () => {
       assert.equal(status, 400, JSON.stringify(bad));
       assert.equal(body.error, 'invalid_request');
     }
-    const meta = (await (await fetch(`${kluis.issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const meta = (await (await fetch(`${kluis.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(meta.code_challenge_methods_supported, ['S256']);
   });
 
@@ -196,7 +294,17 @@ describe('A: authorization endpoint and PAR', () => {
     const code = callback.searchParams.get('code')!;
     const nonce = await dpopNonce();
     const redeem = async (extra: Record<string, string>) =>
-      post('/token', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, ...extra, ...(await assertionFields(fapi, kluis.issuer)) }, { dpop: await key.proof({ nonce }) });
+      post(
+        '/token',
+        {
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: REDIRECT,
+          ...extra,
+          ...(await assertionFields(fapi, kluis.issuer)),
+        },
+        { dpop: await key.proof({ nonce }) },
+      );
     for (const bad of [{}, { code_verifier: oidc.randomPKCECodeVerifier() }] as Record<string, string>[]) {
       const { status, body } = await redeem(bad);
       assert.equal(status, 400, JSON.stringify(bad));
@@ -229,7 +337,10 @@ describe('T8: DPoP proofs', () => {
     const cases: [string, string | Promise<string>][] = [
       ['htm', key.proof({ nonce, htm: 'GET' })],
       ['htu', key.proof({ nonce, htu: `${kluis.issuer}/token/introspection` })],
-      ['alg none', `${Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'none', jwk: key.jwk })).toString('base64url')}.${Buffer.from(JSON.stringify({ htm: 'POST', htu: `${kluis.issuer}/token`, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), nonce })).toString('base64url')}.`],
+      [
+        'alg none',
+        `${Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'none', jwk: key.jwk })).toString('base64url')}.${Buffer.from(JSON.stringify({ htm: 'POST', htu: `${kluis.issuer}/token`, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), nonce })).toString('base64url')}.`,
+      ],
       ['HS256', key.proof({ nonce }, 'HS256', randomBytes(32))],
       ['not a JWT', 'garbage'],
     ];
@@ -288,7 +399,13 @@ describe('T8: DPoP proofs', () => {
     const nonce = await dpopNonce();
     const { status, body } = await post(
       '/token',
-      { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier, ...(await assertionFields(fapi, kluis.issuer)) },
+      {
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code')!,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+        ...(await assertionFields(fapi, kluis.issuer)),
+      },
       { dpop: await thief.proof({ nonce }) },
     );
     assert.equal(status, 400);
@@ -298,18 +415,53 @@ describe('T8: DPoP proofs', () => {
 
 describe('C: client authentication of FAPI clients', () => {
   test('C1: a FAPI client cannot be registered with a client secret or without sender-constrained tokens', async () => {
-    await assert.rejects(registerClient(t.url, { fapi_profile: '2.0', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_basic', dpop_bound_access_tokens: true }), /private_key_jwt/);
-    await assert.rejects(registerClient(t.url, { fapi_profile: '2.0', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true }), /private_key_jwt/);
-    await assert.rejects(registerClient(t.url, { fapi_profile: '2.0', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [] } }), /sender-constrain/);
-    await assert.rejects(registerClient(t.url, { fapi_profile: '1.0', redirect_uris: [REDIRECT] }), /fapi_profile must be "2.0"/);
+    await assert.rejects(
+      registerClient(t.url, {
+        fapi_profile: '2.0',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'client_secret_basic',
+        dpop_bound_access_tokens: true,
+      }),
+      /private_key_jwt/,
+    );
+    await assert.rejects(
+      registerClient(t.url, {
+        fapi_profile: '2.0',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'none',
+        dpop_bound_access_tokens: true,
+      }),
+      /private_key_jwt/,
+    );
+    await assert.rejects(
+      registerClient(t.url, {
+        fapi_profile: '2.0',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [] },
+      }),
+      /sender-constrain/,
+    );
+    await assert.rejects(
+      registerClient(t.url, { fapi_profile: '1.0', redirect_uris: [REDIRECT] }),
+      /fapi_profile must be "2.0"/,
+    );
     assert.equal(fapi.client.require_pushed_authorization_requests, true, 'PAR is required for every FAPI client');
   });
 
   test('C1: a FAPI client presenting a client secret, in a header or the body, is invalid_client', async () => {
-    const basic = await post('/token', { grant_type: 'client_credentials' }, { authorization: `Basic ${Buffer.from(`${machine.clientId}:guess`).toString('base64')}` });
+    const basic = await post(
+      '/token',
+      { grant_type: 'client_credentials' },
+      { authorization: `Basic ${Buffer.from(`${machine.clientId}:guess`).toString('base64')}` },
+    );
     assert.equal(basic.status, 401);
     assert.equal(basic.body.error, 'invalid_client');
-    const body = await post('/token', { grant_type: 'client_credentials', client_id: machine.clientId, client_secret: 'guess' });
+    const body = await post('/token', {
+      grant_type: 'client_credentials',
+      client_id: machine.clientId,
+      client_secret: 'guess',
+    });
     assert.equal(body.status, 401);
     assert.equal(body.body.error, 'invalid_client');
   });
@@ -330,7 +482,11 @@ describe('C: client authentication of FAPI clients', () => {
     const withAssertion = async (assertion: string) =>
       post(
         '/token',
-        { grant_type: 'client_credentials', client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion },
+        {
+          grant_type: 'client_credentials',
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        },
         { dpop: await key.proof({ nonce }) },
       );
 
@@ -348,7 +504,7 @@ describe('C: client authentication of FAPI clients', () => {
       ['valid only in the future', clientAssertion(machine, kluis.issuer, { nbf: now + 600, exp: now + 660 })],
       ['sub is another client', clientAssertion(machine, kluis.issuer, { sub: other.clientId })],
       ['iss is another client', clientAssertion(machine, kluis.issuer, { iss: other.clientId })],
-      ['signed by another client\'s key', clientAssertion({ ...machine, privateKey: other.privateKey }, kluis.issuer)],
+      ["signed by another client's key", clientAssertion({ ...machine, privateKey: other.privateKey }, kluis.issuer)],
     ];
     for (const [label, assertion] of cases) {
       const { status, body } = await withAssertion(await assertion);
@@ -369,17 +525,39 @@ describe('M9: payment details', () => {
       ['unknown field', { ...PAYMENT, debtorAccount: { iban: 'DE89370400440532013000' } }],
       ['missing creditor', { ...PAYMENT, creditorName: undefined }],
       ['control characters in the name', { ...PAYMENT, creditorName: 'Acme\u202eBV' }],
-      ['account access beyond 180 days', { type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances'], expiresAt: inDays(200) }],
-      ['account access without access', { type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: [], expiresAt: inDays(30) }],
+      [
+        'account access beyond 180 days',
+        {
+          type: 'account_information',
+          accounts: [{ iban: 'DE89370400440532013000' }],
+          access: ['balances'],
+          expiresAt: inDays(200),
+        },
+      ],
+      [
+        'account access without access',
+        {
+          type: 'account_information',
+          accounts: [{ iban: 'DE89370400440532013000' }],
+          access: [],
+          expiresAt: inDays(30),
+        },
+      ],
       ['unknown type', { type: 'crypto_transfer' }],
     ];
     for (const [label, detail] of cases) {
-      const { params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: JSON.stringify([detail]) });
+      const { params } = await authorizationParameters({
+        resource: PAYMENTS,
+        authorization_details: JSON.stringify([detail]),
+      });
       const { status, body } = await par(fapi, params);
       assert.equal(status, 400, label);
       assert.equal(body.error, 'invalid_authorization_details', `${label}: ${JSON.stringify(body)}`);
     }
-    const two = await authorizationParameters({ resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT, PAYMENT]) });
+    const two = await authorizationParameters({
+      resource: PAYMENTS,
+      authorization_details: JSON.stringify([PAYMENT, PAYMENT]),
+    });
     assert.equal((await par(fapi, two.params)).body.error, 'invalid_authorization_details', 'two payments at once');
   });
 
@@ -395,22 +573,41 @@ describe('M9: payment details', () => {
       JSON.stringify([nested]),
       JSON.stringify([{ ...PAYMENT, creditorName: 'A'.repeat(20_000) }]),
       JSON.stringify([{ ...PAYMENT, instructedAmount: { currency: 'EUR', amount: '1e3' } }]),
-      JSON.stringify([{ type: 'account_information', accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances'], expiresAt: '2026-02-30' }]),
+      JSON.stringify([
+        {
+          type: 'account_information',
+          accounts: [{ iban: 'DE89370400440532013000' }],
+          access: ['balances'],
+          expiresAt: '2026-02-30',
+        },
+      ]),
       JSON.stringify([PAYMENT]).replace('{"type"', '{"__proto__":{"polluted":true},"type"'),
     ];
     for (const details of hostile) {
       const { params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: details });
       const { status, body } = await par(fapi, params);
       assert.ok(status === 400 || status === 413, `${details.slice(0, 60)}: ${status}`);
-      assert.match(String(body.error ?? 'invalid_request'), /invalid_authorization_details|invalid_request/, details.slice(0, 60));
+      assert.match(
+        String(body.error ?? 'invalid_request'),
+        /invalid_authorization_details|invalid_request/,
+        details.slice(0, 60),
+      );
     }
   });
 
   test('payments are for FAPI clients only: a general client can neither register for them nor ask for them', async () => {
-    await assert.rejects(registerClient(t.url, { redirect_uris: [REDIRECT], authorization_details_types: ['payment_initiation'] }), /authorization_details_types .* are for FAPI 2\.0 clients/);
+    await assert.rejects(
+      registerClient(t.url, { redirect_uris: [REDIRECT], authorization_details_types: ['payment_initiation'] }),
+      /authorization_details_types .* are for FAPI 2\.0 clients/,
+    );
     const web = await registerClient(t.url, { redirect_uris: [REDIRECT] });
-    const { params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });
-    const res = await fetch(`${kluis.issuer}/auth?${form({ ...params, client_id: String(web.client_id) })}`, { redirect: 'manual' });
+    const { params } = await authorizationParameters({
+      resource: PAYMENTS,
+      authorization_details: JSON.stringify([PAYMENT]),
+    });
+    const res = await fetch(`${kluis.issuer}/auth?${form({ ...params, client_id: String(web.client_id) })}`, {
+      redirect: 'manual',
+    });
     const location = new URL(res.headers.get('location')!);
     assert.equal(location.searchParams.get('error'), 'invalid_authorization_details');
     assert.equal(location.searchParams.get('iss'), kluis.issuer);
@@ -419,7 +616,10 @@ describe('M9: payment details', () => {
   test('details added at the authorization endpoint do not change the pushed payment; a changed amount at the token endpoint is refused and spends the code', async () => {
     const person = await addPerson(t.url, 'm9', PASSWORD, { totp: true });
     const key = await dpopKey();
-    const { verifier, params } = await authorizationParameters({ resource: PAYMENTS, authorization_details: JSON.stringify([PAYMENT]) });
+    const { verifier, params } = await authorizationParameters({
+      resource: PAYMENTS,
+      authorization_details: JSON.stringify([PAYMENT]),
+    });
     const pushed = await par(fapi, params);
     assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
     const tampered = { ...PAYMENT, instructedAmount: { currency: 'EUR', amount: '5000.00' } };
@@ -464,9 +664,25 @@ describe('M9: payment details', () => {
 
 describe('A14: JAR and JARM (FAPI 2.0 message signing)', () => {
   /** A request object (RFC 9101) signed by `client` carrying `params`; claims may be overridden. */
-  async function requestObject(client: FapiClient, params: Record<string, string>, claims: Record<string, unknown> = {}, alg = 'ES256', key: CryptoKey | Uint8Array = client.privateKey) {
+  async function requestObject(
+    client: FapiClient,
+    params: Record<string, string>,
+    claims: Record<string, unknown> = {},
+    alg = 'ES256',
+    key: CryptoKey | Uint8Array = client.privateKey,
+  ) {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ ...params, client_id: client.clientId, iss: client.clientId, aud: kluis.issuer, iat: now, nbf: now, exp: now + 300, jti: randomUUID(), ...claims })
+    return new SignJWT({
+      ...params,
+      client_id: client.clientId,
+      iss: client.clientId,
+      aud: kluis.issuer,
+      iat: now,
+      nbf: now,
+      exp: now + 300,
+      jti: randomUUID(),
+      ...claims,
+    })
       .setProtectedHeader({ alg, kid: client.kid, typ: 'oauth-authz-req+jwt' })
       .sign(key);
   }
@@ -492,7 +708,10 @@ describe('A14: JAR and JARM (FAPI 2.0 message signing)', () => {
       ['no exp', requestObject(signing, params, { exp: undefined })],
     ];
     for (const [label, object] of cases) {
-      const { status, body } = await post('/request', { request: await object, ...(await assertionFields(signing, kluis.issuer)) });
+      const { status, body } = await post('/request', {
+        request: await object,
+        ...(await assertionFields(signing, kluis.issuer)),
+      });
       assert.equal(status, 400, `${label}: ${JSON.stringify(body)}`);
       assert.match(String(body.error), /invalid_request_object|invalid_request/, label);
     }
@@ -501,14 +720,21 @@ describe('A14: JAR and JARM (FAPI 2.0 message signing)', () => {
   test('a signed request object inside PAR with response_mode=jwt completes with a signed authorization response', async () => {
     const person = await addPerson(t.url, 'jarm', PASSWORD, { totp: true });
     const { params } = await authorizationParameters({ response_mode: 'jwt', state: 'af0ifjsldkj' });
-    const pushed = await post('/request', { request: await requestObject(signing, params), ...(await assertionFields(signing, kluis.issuer)) });
+    const pushed = await post('/request', {
+      request: await requestObject(signing, params),
+      ...(await assertionFields(signing, kluis.issuer)),
+    });
     assert.equal(pushed.status, 201, JSON.stringify(pushed.body));
     const callback = await codeFor(String(pushed.body.request_uri), signing, 'jarm', person.secret!);
     assert.equal(callback.searchParams.get('code'), null, 'the code travels only inside the signed response');
-    const { payload, protectedHeader } = await jwtVerify(callback.searchParams.get('response')!, createRemoteJWKSet(new URL(`${kluis.issuer}/jwks`)), {
-      issuer: kluis.issuer,
-      audience: signing.clientId,
-    });
+    const { payload, protectedHeader } = await jwtVerify(
+      callback.searchParams.get('response')!,
+      createRemoteJWKSet(new URL(`${kluis.issuer}/jwks`)),
+      {
+        issuer: kluis.issuer,
+        audience: signing.clientId,
+      },
+    );
     assert.equal(protectedHeader.alg, 'ES256');
     assert.ok(typeof payload.code === 'string' && payload.code.length >= 43);
     assert.equal(payload.state, 'af0ifjsldkj');

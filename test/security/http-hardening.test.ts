@@ -39,27 +39,38 @@ const authorizeQuery = (extra = '') =>
   `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${CHALLENGE}&code_challenge_method=S256${extra}`;
 
 /** A raw HTTP request, so Host can be anything. */
-function raw(base: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function raw(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', headers }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'GET', headers },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
 describe('headers', () => {
-  test('every response, the provider\'s and Kluis\'s own, carries the security headers', async () => {
+  test("every response, the provider's and Kluis's own, carries the security headers", async () => {
     const responses = await Promise.all([
       fetch(new URL('/.well-known/openid-configuration', kluis.url)),
       fetch(new URL('/jwks', kluis.url)),
       fetch(new URL('/token', kluis.url), { method: 'POST' }),
       fetch(new URL('/me', kluis.url)),
-      fetch(new URL('/reg', kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }),
+      fetch(new URL('/reg', kluis.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      }),
       fetch(new URL(authorizeQuery(), kluis.url), { redirect: 'manual' }),
       fetch(new URL('/auth?client_id=nope', kluis.url)),
       fetch(new URL('/interaction/unknown', kluis.url)),
@@ -79,7 +90,10 @@ describe('headers', () => {
   test('token responses are not cached: Cache-Control no-store and Pragma no-cache', async () => {
     const res = await fetch(new URL('/token', kluis.url), {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials',
     });
     assert.equal(res.status, 200);
@@ -88,9 +102,15 @@ describe('headers', () => {
   });
 
   test('the authorization endpoint never answers cross-origin requests with CORS headers', async () => {
-    const get = await fetch(new URL(authorizeQuery(), kluis.url), { redirect: 'manual', headers: { origin: 'https://evil.example' } });
+    const get = await fetch(new URL(authorizeQuery(), kluis.url), {
+      redirect: 'manual',
+      headers: { origin: 'https://evil.example' },
+    });
     assert.equal(get.headers.get('access-control-allow-origin'), null);
-    const preflight = await fetch(new URL('/auth', kluis.url), { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    const preflight = await fetch(new URL('/auth', kluis.url), {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
     assert.equal(preflight.headers.get('access-control-allow-origin'), null);
   });
 });
@@ -98,28 +118,47 @@ describe('headers', () => {
 describe('input', () => {
   test('oversized bodies are refused with 413 or 400, never a 5xx', async () => {
     const huge = `grant_type=client_credentials&pad=${'a'.repeat(200_000)}`;
-    const token = await fetch(new URL('/token', kluis.url), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: huge });
+    const token = await fetch(new URL('/token', kluis.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: huge,
+    });
     assert.equal(token.status, 413);
     assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
-    const reg = await fetch(new URL('/reg', kluis.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ client_name: 'x'.repeat(200_000) }) });
+    const reg = await fetch(new URL('/reg', kluis.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'x'.repeat(200_000) }),
+    });
     assert.ok(reg.status === 400 || reg.status === 401 || reg.status === 413, String(reg.status));
 
     const browser = new Browser(kluis.issuer);
-    const { res } = await browser.follow((await (await RelyingParty.create(kluis.issuer, web)).request({ scope: 'openid' })).url);
+    const { res } = await browser.follow(
+      (await (await RelyingParty.create(kluis.issuer, web)).request({ scope: 'openid' })).url,
+    );
     const page = await res.text();
-    const form = await browser.request(formAction(page, 'login'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=${'u'.repeat(100_000)}&password=x` });
+    const form = await browser.request(formAction(page, 'login'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=${'u'.repeat(100_000)}&password=x`,
+    });
     assert.equal(form.status, 413);
   });
 
   test('duplicate OAuth parameters are rejected', async () => {
     const token = await fetch(new URL('/token', kluis.url), {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${String(m2m.client_id)}:${String(m2m.client_secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials&grant_type=client_credentials',
     });
     assert.equal(token.status, 400);
     assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
-    const auth = await fetch(new URL(authorizeQuery(`&client_id=${String(web.client_id)}`), kluis.url), { redirect: 'manual' });
+    const auth = await fetch(new URL(authorizeQuery(`&client_id=${String(web.client_id)}`), kluis.url), {
+      redirect: 'manual',
+    });
     assert.equal(auth.status, 400);
   });
 });
@@ -157,7 +196,10 @@ describe('metrics', () => {
       const browser = new Browser(kluis.issuer);
       const { res } = await browser.follow((await rp.request({ scope: 'openid' })).url);
       const page = await res.text();
-      const { res: mfa } = await browser.submit(formAction(page, 'login'), page, { username: 'mona', password: 'wrong' });
+      const { res: mfa } = await browser.submit(formAction(page, 'login'), page, {
+        username: 'mona',
+        password: 'wrong',
+      });
       const mfaPage = await mfa.text();
       await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: '000000' });
     }
@@ -168,8 +210,14 @@ describe('metrics', () => {
     assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
     const text = await res.text();
     assert.match(text, /kluis_http_requests_total\{method="GET",route="\/jwks",status="200"\} [1-9]/);
-    assert.match(text, /kluis_http_requests_total\{method="POST",route="\/interaction\/:uid\/login",status="303"\} [1-9]/);
-    assert.match(text, /kluis_http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/token",status="200"\}/);
+    assert.match(
+      text,
+      /kluis_http_requests_total\{method="POST",route="\/interaction\/:uid\/login",status="303"\} [1-9]/,
+    );
+    assert.match(
+      text,
+      /kluis_http_request_duration_seconds_bucket\{le="0.1",method="POST",route="\/token",status="200"\}/,
+    );
     assert.match(text, /route="other"/);
     assert.doesNotMatch(text, /wp-admin/);
     assert.match(text, /kluis_tokens_issued_total\{grant_type="client_credentials",kind="ClientCredentials"\} [1-9]/);
@@ -184,7 +232,10 @@ describe('metrics', () => {
     await fetch(new URL('/session/end/success', kluis.url));
     await fetch(new URL('/interaction/SomeUid/LOGIN/', kluis.url));
     const text = await (await fetch(kluis.metricsUrl!)).text();
-    assert.match(text, /kluis_http_requests_total\{method="GET",route="\/\.well-known\/oauth-authorization-server",status="200"\} 1/);
+    assert.match(
+      text,
+      /kluis_http_requests_total\{method="GET",route="\/\.well-known\/oauth-authorization-server",status="200"\} 1/,
+    );
     assert.match(text, /kluis_http_requests_total\{method="GET",route="\/session\/end\/success",status="\d+"\} 1/);
     assert.match(text, /route="\/interaction\/:uid\/login"/, 'every spelling of a route shares its label');
     assert.doesNotMatch(text, /SomeUid/i);

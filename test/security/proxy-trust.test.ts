@@ -5,7 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { STRONG_SECRET } from '../support/secrets.ts';
@@ -20,7 +20,6 @@ const STRANGER = '127.0.0.1';
 const CERT_HEADER = 'X-SSL-Client-Cert';
 const PROXY_ENV = { TRUSTED_PROXIES: PROXY, MTLS_CERTIFICATE_HEADER: CERT_HEADER };
 
-let t: TestDatabase;
 let kluis: TestKluis;
 let mtlsClient: AdapterPayload;
 let certs: { dir: Awaited<ReturnType<typeof tempDir>>; pem: string };
@@ -30,7 +29,12 @@ before(async () => {
   const dir = await tempDir('kluis-proxy-trust');
   certs = { dir, pem: readFileSync(selfSignedCertificate(dir.path, '/CN=tpp', 'tpp').certFile, 'utf8') };
   const certificate = new X509Certificate(certs.pem);
-  const jwk = { ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>), x5c: [certificate.raw.toString('base64')], kid: 'tls', use: 'sig' };
+  const jwk = {
+    ...(certificate.publicKey.export({ format: 'jwk' }) as Record<string, unknown>),
+    x5c: [certificate.raw.toString('base64')],
+    kid: 'tls',
+    use: 'sig',
+  };
   house = await withKluis({
     clients: {
       mtlsClient: {
@@ -42,7 +46,7 @@ before(async () => {
     },
     env: { ...PROXY_ENV, RATE_LIMIT_AUTHORIZE: '3' },
   });
-  ({ database: t, kluis } = house);
+  ({ kluis } = house);
   mtlsClient = house.clients.mtlsClient;
 });
 after(async () => {
@@ -57,11 +61,23 @@ interface Answer {
 }
 
 /** One HTTP request whose connection leaves from `from`, as a proxy's (or a stranger's) would. */
-function send(base: string, from: string, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Answer> {
+function send(
+  base: string,
+  from: string,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
   const url = new URL(path, base);
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path: url.pathname + url.search, method: options.method ?? 'GET', headers: options.headers, localAddress: from },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname + url.search,
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        localAddress: from,
+      },
       (res) => {
         let body = '';
         res.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -91,36 +107,61 @@ describe('forwarded headers only from TRUSTED_PROXIES', () => {
 
   test('X-Forwarded-For rotated by a peer outside TRUSTED_PROXIES does not dodge the per-address limit', async () => {
     const statuses: number[] = [];
-    for (let i = 1; i <= 5; i += 1) statuses.push((await send(kluis.url, STRANGER, '/auth', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status);
+    for (let i = 1; i <= 5; i += 1)
+      statuses.push(
+        (await send(kluis.url, STRANGER, '/auth', { headers: { 'x-forwarded-for': `203.0.113.${i}` } })).status,
+      );
     assert.deepEqual(statuses.slice(3), [429, 429], `counted against ${STRANGER} itself: ${statuses.join(',')}`);
   });
 
   test('through a trusted proxy the address it forwarded counts, one limit per client address', async () => {
     const rotated: number[] = [];
-    for (let i = 1; i <= 5; i += 1) rotated.push((await send(kluis.url, PROXY, '/auth', { headers: { 'x-forwarded-for': `198.51.100.${i}` } })).status);
+    for (let i = 1; i <= 5; i += 1)
+      rotated.push(
+        (await send(kluis.url, PROXY, '/auth', { headers: { 'x-forwarded-for': `198.51.100.${i}` } })).status,
+      );
     assert.ok(!rotated.includes(429), `five client addresses, one request each: ${rotated.join(',')}`);
     const same: number[] = [];
-    for (let i = 1; i <= 4; i += 1) same.push((await send(kluis.url, PROXY, '/auth', { headers: { 'x-forwarded-for': '198.51.100.77' } })).status);
+    for (let i = 1; i <= 4; i += 1)
+      same.push((await send(kluis.url, PROXY, '/auth', { headers: { 'x-forwarded-for': '198.51.100.77' } })).status);
     assert.equal(same[3], 429, `one client address over its limit: ${same.join(',')}`);
   });
 
   test('an incoming X-Request-Id is kept from the trusted proxy only', async () => {
     const headers = { 'x-request-id': 'proxy-assigned-id-1' };
-    assert.equal((await send(kluis.url, PROXY, '/healthz', { headers })).headers['x-request-id'], 'proxy-assigned-id-1');
-    assert.notEqual((await send(kluis.url, STRANGER, '/healthz', { headers })).headers['x-request-id'], 'proxy-assigned-id-1');
+    assert.equal(
+      (await send(kluis.url, PROXY, '/healthz', { headers })).headers['x-request-id'],
+      'proxy-assigned-id-1',
+    );
+    assert.notEqual(
+      (await send(kluis.url, STRANGER, '/healthz', { headers })).headers['x-request-id'],
+      'proxy-assigned-id-1',
+    );
   });
 
   test('with an https issuer, oidc-provider builds https URLs and sets Secure cookies behind the trusted proxy', async () => {
     const issuer = 'https://login.bank.example';
     const prod = await createTestDatabase();
-    const web = await registerClient(prod.url, { redirect_uris: ['https://app.example/cb'], scope: 'openid' }, { ISSUER: issuer, KLUIS_SECRET: STRONG_SECRET, ...PROXY_ENV });
+    const web = await registerClient(
+      prod.url,
+      { redirect_uris: ['https://app.example/cb'], scope: 'openid' },
+      { ISSUER: issuer, KLUIS_SECRET: STRONG_SECRET, ...PROXY_ENV },
+    );
     const server = await startTestKluis(prod.url, { ISSUER: issuer, KLUIS_SECRET: STRONG_SECRET, ...PROXY_ENV });
     try {
-      const discovery = JSON.parse((await send(server.url, PROXY, '/.well-known/openid-configuration', { headers: { 'x-forwarded-proto': 'https' } })).body) as Record<string, string>;
+      const discovery = JSON.parse(
+        (
+          await send(server.url, PROXY, '/.well-known/openid-configuration', {
+            headers: { 'x-forwarded-proto': 'https' },
+          })
+        ).body,
+      ) as Record<string, string>;
       assert.equal(discovery.issuer, issuer);
       assert.equal(discovery.authorization_endpoint, `${issuer}/auth`);
       const query = `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent('https://app.example/cb')}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
-      const authorize = await send(server.url, PROXY, query, { headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.200' } });
+      const authorize = await send(server.url, PROXY, query, {
+        headers: { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.200' },
+      });
       assert.equal(authorize.status, 303, authorize.body);
       assert.match(String(authorize.headers.location), /^\/interaction\//);
       const cookies = ([] as string[]).concat(authorize.headers['set-cookie'] ?? []);

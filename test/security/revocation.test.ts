@@ -30,16 +30,22 @@ async function tokensFor(rp: RelyingParty, username: string, secret: string) {
   const request = await rp.request({ scope: 'openid profile offline_access', prompt: 'consent' });
   const { res: login } = await browser.follow(request.url);
   const loginPage = await login.text();
-  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, { username, password: PASSWORD });
+  const { res: mfa } = await browser.submit(formAction(loginPage, 'login'), loginPage, {
+    username,
+    password: PASSWORD,
+  });
   const mfaPage = await mfa.text();
   const { res: consent } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(secret) });
   const consentPage = await consent.text();
-  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['profile', 'offline_access'] });
+  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+    scope: ['profile', 'offline_access'],
+  });
   assert.ok(external, `back at the app:\n${consentPage.slice(0, 800)}`);
   return rp.redeem(external, request);
 }
 
-const active = async (config: oidc.Configuration, token: string) => (await oidc.tokenIntrospection(config, token)).active;
+const active = async (config: oidc.Configuration, token: string) =>
+  (await oidc.tokenIntrospection(config, token)).active;
 const env = () => ({ DATABASE_URL: t.url, LOG_LEVEL: 'silent' });
 
 describe('disabling a person', () => {
@@ -56,14 +62,20 @@ describe('disabling a person', () => {
 
     assert.equal(await active(rp.config, tokens.access_token), false);
     assert.equal(await active(rp.config, tokens.refresh_token!), false);
-    await assert.rejects(oidc.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    await assert.rejects(
+      oidc.refreshTokenGrant(rp.config, tokens.refresh_token!),
+      (err: { error?: string }) => err.error === 'invalid_grant',
+    );
     await assert.rejects(oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck));
     const { rows: left } = await t.db.query(
       `select model from oidc_models where payload->>'accountId' = $1 or payload->'session'->>'accountId' = $1`,
       [person.id],
     );
     assert.deepEqual(left, [], 'no session, interaction, grant or token of the person is left');
-    const { rows: ledger } = await t.db.query('select client_id, action, channel from consent_ledger where account_id = $1 and action = $2', [person.id, 'revoked']);
+    const { rows: ledger } = await t.db.query(
+      'select client_id, action, channel from consent_ledger where account_id = $1 and action = $2',
+      [person.id, 'revoked'],
+    );
     assert.deepEqual(ledger, [{ client_id: client.client_id, action: 'revoked', channel: 'operator' }]);
     const { rows: audit } = await t.db.query<{ details: Record<string, number> }>(
       `select details from audit_events where type = 'account.disabled' and account_id = $1`,
@@ -72,7 +84,7 @@ describe('disabling a person', () => {
     assert.equal(audit[0]?.details.consents_revoked, 1);
   });
 
-  test('a token of an account disabled behind Kluis\'s back introspects inactive (the account is checked, not only the token)', async () => {
+  test("a token of an account disabled behind Kluis's back introspects inactive (the account is checked, not only the token)", async () => {
     const person = await addPerson(t.url, 'dirk', PASSWORD, { totp: true });
     const { rp } = await webApp('dirk-app');
     const tokens = await tokensFor(rp, 'dirk', person.secret!);
@@ -107,7 +119,10 @@ describe('disabling a client', () => {
     assert.equal(await active(rp.config, tokens.access_token), false);
     assert.equal(await active(rp.config, tokens.refresh_token!), false);
     await assert.rejects(oidc.fetchUserInfo(rp.config, tokens.access_token, oidc.skipSubjectCheck));
-    await assert.rejects(oidc.refreshTokenGrant(rp.config, tokens.refresh_token!), (err: { error?: string }) => err.error === 'invalid_grant');
+    await assert.rejects(
+      oidc.refreshTokenGrant(rp.config, tokens.refresh_token!),
+      (err: { error?: string }) => err.error === 'invalid_grant',
+    );
     assert.equal(await active(m2mConfig, machineToken), false);
     const fresh = (await oidc.clientCredentialsGrant(m2mConfig)).access_token;
     assert.equal(await active(m2mConfig, fresh), true, 'the enabled client gets new tokens');

@@ -17,7 +17,6 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let rp: RelyingParty;
 const PASSWORD = 'activation test passphrase';
-let veraSecret: string;
 let house: KluisFixture<'web', 'vera'>;
 
 before(async () => {
@@ -27,7 +26,6 @@ before(async () => {
     env: { LOGIN_IP_LIMIT: '100000' },
   });
   ({ database: t, kluis } = house);
-  veraSecret = house.people.vera.secret!;
   rp = await RelyingParty.create(kluis.issuer, house.clients.web as AdapterPayload);
 });
 after(() => house?.stop());

@@ -119,7 +119,8 @@ for (const [setting, env, rehash] of [
     // is written: the new hash waits in the step for the second factor.
     assert.deepEqual(expected.argon2, rehash ? ['verify t=2 m=19456', 'hash t=3 m=19456'] : ['verify t=2 m=19456']);
     assert.ok(!expected.statements.some((text) => /update accounts/.test(text)), 'the password step writes no hash');
-    for (const [kind, done] of Object.entries(work)) assert.deepEqual(done, expected, `${kind}: as for a right password`);
+    for (const [kind, done] of Object.entries(work))
+      assert.deepEqual(done, expected, `${kind}: as for a right password`);
   });
 }
 
@@ -148,10 +149,15 @@ test('the second step does the same argon2 work and as many statements for every
     const expected = work['unknown user']!;
     assert.deepEqual(expected.argon2, [], 'no argon2 in the second step');
     for (const [kind, done] of Object.entries(work)) {
-      assert.equal(done.statements.length, expected.statements.length, `${format}, ${kind}: as many statements as unknown`);
+      assert.equal(
+        done.statements.length,
+        expected.statements.length,
+        `${format}, ${kind}: as many statements as unknown`,
+      );
       // A 6-digit code runs the very same statements for everyone; a longer code looks up a recovery code for an
       // enrolled account and an activation code otherwise (one statement each, on a primary-key prefix).
-      if (code === '000000') assert.deepEqual(done.statements, expected.statements, `${format}, ${kind}: same statements`);
+      if (code === '000000')
+        assert.deepEqual(done.statements, expected.statements, `${format}, ${kind}: same statements`);
     }
   }
 });
@@ -188,13 +194,17 @@ test('measured (printed, not asserted): medians of both steps for each outcome',
       await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: '000000' });
       const codeMs = performance.now() - started;
       if (i === 0) continue; // warm-up round
-      (times[kind] ??= { password: [], code: [] }).password.push(passwordMs);
-      times[kind].code.push(codeMs);
+      const entry = times[kind] ?? { password: [], code: [] };
+      times[kind] = entry;
+      entry.password.push(passwordMs);
+      entry.code.push(codeMs);
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   for (const step of ['password', 'code'] as const) {
-    const line = Object.entries(times).map(([kind, ms]) => `${kind} ${median(ms[step]).toFixed(2)}`).join(', ');
+    const line = Object.entries(times)
+      .map(([kind, ms]) => `${kind} ${median(ms[step]).toFixed(2)}`)
+      .join(', ');
     console.log(`# ${step} step medians over ${SAMPLES} samples, stored hashes t=2, Kluis t=3 (ms): ${line}`);
   }
 });

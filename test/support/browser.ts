@@ -61,8 +61,13 @@ export class Browser {
     const body = new URLSearchParams();
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
     if (csrf && !('csrf' in fields)) body.append('csrf', csrf);
-    for (const [name, value] of Object.entries(fields)) for (const v of ([] as string[]).concat(value)) body.append(name, v);
-    return this.follow(action, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    for (const [name, value] of Object.entries(fields))
+      for (const v of ([] as string[]).concat(value)) body.append(name, v);
+    return this.follow(action, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
   }
 }
 

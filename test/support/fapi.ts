@@ -3,7 +3,7 @@ import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'j
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import assert from 'node:assert/strict';
-import { Browser, formAction } from './browser.ts';
+import { type Browser, formAction } from './browser.ts';
 import { registerClient } from './clients.ts';
 import { totpCode } from './people.ts';
 import { REDIRECT, signIn } from './rp.ts';
@@ -30,7 +30,11 @@ export interface FapiClient {
 }
 
 /** Registers a FAPI 2.0 client with private_key_jwt (ES256 key) and the given sender constraint. */
-export async function registerFapiClient(databaseUrl: string, extra: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<FapiClient> {
+export async function registerFapiClient(
+  databaseUrl: string,
+  extra: Record<string, unknown> = {},
+  env: Record<string, string> = {},
+): Promise<FapiClient> {
   const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
   const kid = randomUUID();
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' };
@@ -54,10 +58,20 @@ export async function registerFapiClient(databaseUrl: string, extra: Record<stri
 }
 
 /** openid-client configured for the FAPI client: private_key_jwt, optional extra headers on every request. */
-export async function fapiConfiguration(issuer: string, fapi: FapiClient, headers: Record<string, string> = {}): Promise<oidc.Configuration> {
-  const config = await oidc.discovery(new URL(issuer), fapi.clientId, undefined, oidc.PrivateKeyJwt({ key: fapi.privateKey, kid: fapi.kid }), {
-    execute: [oidc.allowInsecureRequests],
-  });
+export async function fapiConfiguration(
+  issuer: string,
+  fapi: FapiClient,
+  headers: Record<string, string> = {},
+): Promise<oidc.Configuration> {
+  const config = await oidc.discovery(
+    new URL(issuer),
+    fapi.clientId,
+    undefined,
+    oidc.PrivateKeyJwt({ key: fapi.privateKey, kid: fapi.kid }),
+    {
+      execute: [oidc.allowInsecureRequests],
+    },
+  );
   if (Object.keys(headers).length) {
     config[oidc.customFetch] = (url, options) => {
       const merged = new Headers(options.headers as ConstructorParameters<typeof Headers>[0]);
@@ -69,15 +83,33 @@ export async function fapiConfiguration(issuer: string, fapi: FapiClient, header
 }
 
 /** A client assertion (RFC 7523) signed by the FAPI client, with claims that tests may override or remove. */
-export async function clientAssertion(fapi: FapiClient, audience: string, claims: Record<string, unknown> = {}, alg = 'ES256', key: CryptoKey | Uint8Array = fapi.privateKey): Promise<string> {
+export async function clientAssertion(
+  fapi: FapiClient,
+  audience: string,
+  claims: Record<string, unknown> = {},
+  alg = 'ES256',
+  key: CryptoKey | Uint8Array = fapi.privateKey,
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const payload: Record<string, unknown> = { iss: fapi.clientId, sub: fapi.clientId, aud: audience, jti: randomUUID(), iat: now, exp: now + 60, ...claims };
+  const payload: Record<string, unknown> = {
+    iss: fapi.clientId,
+    sub: fapi.clientId,
+    aud: audience,
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 60,
+    ...claims,
+  };
   for (const [name, value] of Object.entries(payload)) if (value === undefined) delete payload[name];
   return new SignJWT(payload).setProtectedHeader({ alg, kid: fapi.kid }).sign(key);
 }
 
 /** Form fields of private_key_jwt authentication. */
-export async function assertionFields(fapi: FapiClient, issuer: string, claims: Record<string, unknown> = {}): Promise<Record<string, string>> {
+export async function assertionFields(
+  fapi: FapiClient,
+  issuer: string,
+  claims: Record<string, unknown> = {},
+): Promise<Record<string, string>> {
   return {
     client_id: fapi.clientId,
     client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
@@ -105,11 +137,21 @@ export async function authorizationParameters(extra: Record<string, string> = {}
  * Drives `browser` from an authorization URL through password, TOTP and consent (ticking `scopes`) to the client's
  * redirect; returns that callback and the consent page the person saw.
  */
-export async function authoriseInBrowser(browser: Browser, url: string | URL, username: string, password: string, secret: string, scopes: string[] = []) {
+export async function authoriseInBrowser(
+  browser: Browser,
+  url: string | URL,
+  username: string,
+  password: string,
+  secret: string,
+  scopes: string[] = [],
+) {
   const { res: login } = await browser.follow(url);
   const { res: consent } = await signIn(browser, await login.text(), username, password, await totpCode(secret));
   const consentPage = await consent.text();
   const { external, res } = await browser.submit(formAction(consentPage, 'consent'), consentPage, { scope: scopes });
-  assert.ok(external, `expected a redirect to the client, got ${browser.lastStatus}: ${external ? '' : (await res.text()).slice(0, 3000)}`);
+  assert.ok(
+    external,
+    `expected a redirect to the client, got ${browser.lastStatus}: ${external ? '' : (await res.text()).slice(0, 3000)}`,
+  );
   return { callback: external, consentPage };
 }

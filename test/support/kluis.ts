@@ -21,7 +21,12 @@ export async function freePort(): Promise<number> {
 /**
  * Rate limits high enough for tests that sign in many times from 127.0.0.1; the rate-limit tests set their own.
  */
-export const GENEROUS_LIMITS = { RATE_LIMIT_LOGIN: '1000000', RATE_LIMIT_TOKEN: '1000000', RATE_LIMIT_AUTHORIZE: '1000000', RATE_LIMIT_REGISTER: '1000000' };
+export const GENEROUS_LIMITS = {
+  RATE_LIMIT_LOGIN: '1000000',
+  RATE_LIMIT_TOKEN: '1000000',
+  RATE_LIMIT_AUTHORIZE: '1000000',
+  RATE_LIMIT_REGISTER: '1000000',
+};
 
 export interface TestKluis extends RunningKluis {
   issuer: string;
@@ -31,7 +36,14 @@ export interface TestKluis extends RunningKluis {
 export async function startTestKluis(databaseUrl: string, env: Record<string, string> = {}): Promise<TestKluis> {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const config = loadConfig({ DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, ...GENEROUS_LIMITS, ...env });
+  const config = loadConfig({
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: issuer,
+    ...GENEROUS_LIMITS,
+    ...env,
+  });
   const kluis = await startKluis(config, createLogger('silent'));
   return { ...kluis, issuer: config.issuer };
 }
@@ -50,7 +62,16 @@ export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000
   const issuer = env.ISSUER ?? `http://localhost:${port}`;
   const child = spawn(process.execPath, ['src/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...GENEROUS_LIMITS, ...env, PORT: port, ISSUER: issuer },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      ...GENEROUS_LIMITS,
+      ...env,
+      PORT: port,
+      ISSUER: issuer,
+    },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -69,7 +90,10 @@ export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000
 }
 
 /** `node src/main.ts` expected to refuse to start: resolves with its exit code and output once it exits. */
-export async function kluisRefusal(env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
+export async function kluisRefusal(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; output: string }> {
   try {
     const started = await spawnKluis(env, timeoutMs);
     started.child.kill('SIGKILL');

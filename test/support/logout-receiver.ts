@@ -21,7 +21,8 @@ export async function startLogoutReceiver() {
     tokens,
     /** Waits up to two seconds for `count` tokens (Kluis sends them after answering the person). */
     async received(count = 1): Promise<string[]> {
-      for (let tries = 0; tries < 40 && tokens.length < count; tries += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+      for (let tries = 0; tries < 40 && tokens.length < count; tries += 1)
+        await new Promise((resolve) => setTimeout(resolve, 50));
       return tokens;
     },
     close: () => server.close(),

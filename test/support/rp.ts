@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { Browser, formAction } from './browser.ts';
+import { type Browser, formAction } from './browser.ts';
 import { registerClient } from './clients.ts';
 import { RECOVERY_CODE, totpCode } from './people.ts';
 
@@ -25,9 +25,15 @@ export class RelyingParty {
 
   static async create(issuer: string, client: AdapterPayload, redirectUri = REDIRECT): Promise<RelyingParty> {
     return new RelyingParty(
-      await oidc.discovery(new URL(issuer), String(client.client_id), undefined, oidc.ClientSecretBasic(String(client.client_secret)), {
-        execute: [oidc.allowInsecureRequests],
-      }),
+      await oidc.discovery(
+        new URL(issuer),
+        String(client.client_id),
+        undefined,
+        oidc.ClientSecretBasic(String(client.client_secret)),
+        {
+          execute: [oidc.allowInsecureRequests],
+        },
+      ),
       redirectUri,
     );
   }
@@ -69,12 +75,20 @@ export async function signIn(browser: Browser, loginPage: string, username: stri
  * First sign-in of a person without an authenticator: password, then the activation code at the code page, then
  * enrolment with a code from the new secret. Returns the secret, the recovery codes and where to continue.
  */
-export async function activate(browser: Browser, loginPage: string, username: string, password: string, activationCode: string) {
+export async function activate(
+  browser: Browser,
+  loginPage: string,
+  username: string,
+  password: string,
+  activationCode: string,
+) {
   const { res: enrol } = await signIn(browser, loginPage, username, password, activationCode);
   const enrolPage = await enrol.text();
   const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)?.[1];
   if (!secret) throw new Error(`no enrolment page after the activation code:\n${enrolPage.slice(0, 2000)}`);
-  const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, { code: await totpCode(secret) });
+  const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, {
+    code: await totpCode(secret),
+  });
   const codesPage = await codesRes.text();
   const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
   const continueTo = /<a href="([^"]+)" id="continue">/.exec(codesPage)?.[1];

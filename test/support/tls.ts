@@ -18,14 +18,36 @@ export interface TlsSite {
 }
 
 /** A fresh self-signed P-256 certificate for `subject`, written as key.pem and cert.pem under `dir`. */
-export function selfSignedCertificate(dir: string, subject = '/CN=localhost', name = 'cert'): { keyFile: string; certFile: string } {
+export function selfSignedCertificate(
+  dir: string,
+  subject = '/CN=localhost',
+  name = 'cert',
+): { keyFile: string; certFile: string } {
   const keyFile = path.join(dir, `${name}-key.pem`);
   const certFile = path.join(dir, `${name}.pem`);
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-subj', subject, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    '-keyout', keyFile, '-out', certFile,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      subject,
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+    ],
+    { stdio: 'ignore' },
+  );
   return { keyFile, certFile };
 }
 
@@ -36,7 +58,10 @@ export type TlsHandler = (req: IncomingMessage, res: ServerResponse) => void;
  * An https site on localhost serving fixed JSON documents by path (e.g. a sector_identifier_uri), or answering a
  * path with a {@link TlsHandler}, with a fresh certificate.
  */
-export async function startTlsSite(documents: Record<string, unknown>, handlers: Record<string, TlsHandler> = {}): Promise<TlsSite> {
+export async function startTlsSite(
+  documents: Record<string, unknown>,
+  handlers: Record<string, TlsHandler> = {},
+): Promise<TlsSite> {
   const dir = await tempDir('kluis-tls');
   const { keyFile, certFile } = selfSignedCertificate(dir.path);
   const server = createServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
@@ -84,5 +109,12 @@ export function heldDocument(document: unknown) {
     void released.then(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(document)));
   };
   const arrived = (n: number) => new Promise<void>((resolve) => (held >= n ? resolve() : waiting.push({ n, resolve })));
-  return { handler, arrived, release, get held() { return held; } };
+  return {
+    handler,
+    arrived,
+    release,
+    get held() {
+      return held;
+    },
+  };
 }

@@ -6,10 +6,12 @@ import { checkClientMetadata, checkRegistrableMetadata, imitatesKluis } from '..
 const web = (changes: Record<string, unknown> = {}) => ({ redirect_uris: ['https://shop.example/cb'], ...changes });
 
 /** An oidc-provider client-metadata error whose description matches `pattern`. */
-const refused = (pattern: RegExp, error = 'invalid_client_metadata') => (err: unknown) => {
-  const { error: code, error_description: description } = err as { error?: string; error_description?: string };
-  return code === error && pattern.test(description ?? '');
-};
+const refused =
+  (pattern: RegExp, error = 'invalid_client_metadata') =>
+  (err: unknown) => {
+    const { error: code, error_description: description } = err as { error?: string; error_description?: string };
+    return code === error && pattern.test(description ?? '');
+  };
 // oidc-provider reports a client metadata error about redirect_uris as invalid_redirect_uri.
 const badRedirect = (pattern: RegExp) => refused(pattern, 'invalid_redirect_uri');
 
@@ -109,7 +111,18 @@ describe('what a registrant may write', () => {
 
 describe('names that pass for Kluis', () => {
   test('a word starting with Kluis, whatever the case, accents, look-alike letters or separators', () => {
-    const names = ['Kluis', 'kluis app', 'KLUIS', 'Klüis', 'K.l.u.i.s', 'K l u i s', 'Кluis', 'K1uis', 'KIuis', 'ｋｌｕｉｓ'];
+    const names = [
+      'Kluis',
+      'kluis app',
+      'KLUIS',
+      'Klüis',
+      'K.l.u.i.s',
+      'K l u i s',
+      'Кluis',
+      'K1uis',
+      'KIuis',
+      'ｋｌｕｉｓ',
+    ];
     for (const name of names) {
       assert.equal(imitatesKluis(name), true, name);
     }

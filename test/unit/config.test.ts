@@ -26,7 +26,10 @@ describe('configuration', () => {
   test('DEMO=auto seeds the demo only for a plain start: embedded database and http issuer', () => {
     assert.equal(loadConfig({}).demo, true);
     assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/kluis' }).demo, false);
-    assert.equal(loadConfig({ ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' }).demo, false);
+    assert.equal(
+      loadConfig({ ISSUER: 'https://login.example.com', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' }).demo,
+      false,
+    );
     assert.equal(loadConfig({ DEMO: 'off' }).demo, false);
     assert.equal(loadConfig({ DEMO: 'on', DATABASE_URL: 'postgres://db/kluis' }).demo, true);
     assert.throws(
@@ -51,24 +54,49 @@ describe('configuration', () => {
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '3600' }, /^ACCESS_TOKEN_TTL must be at most 600 seconds/],
     ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must hold at least 256 bits of random data/],
-    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: '10.0.0.300' }, /^TRUSTED_PROXIES: "10.0.0.300" is not an IP address or CIDR range/],
-    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: '10.0.0.0/33' }, /^TRUSTED_PROXIES: "10.0.0.0\/33" is not an IP address or CIDR range with a prefix of 0-32 bits/],
-    ['TRUSTED_PROXIES', { TRUSTED_PROXIES: 'proxy.internal' }, /^TRUSTED_PROXIES: "proxy.internal" is not an IP address/],
+    [
+      'TRUSTED_PROXIES',
+      { TRUSTED_PROXIES: '10.0.0.300' },
+      /^TRUSTED_PROXIES: "10.0.0.300" is not an IP address or CIDR range/,
+    ],
+    [
+      'TRUSTED_PROXIES',
+      { TRUSTED_PROXIES: '10.0.0.0/33' },
+      /^TRUSTED_PROXIES: "10.0.0.0\/33" is not an IP address or CIDR range with a prefix of 0-32 bits/,
+    ],
+    [
+      'TRUSTED_PROXIES',
+      { TRUSTED_PROXIES: 'proxy.internal' },
+      /^TRUSTED_PROXIES: "proxy.internal" is not an IP address/,
+    ],
     ['TRUSTED_PROXIES', { TRUSTED_PROXIES: ',' }, /^TRUSTED_PROXIES must list proxy addresses or CIDR ranges/],
-    ['MTLS_CERTIFICATE_HEADER', { MTLS_CERTIFICATE_HEADER: 'X SSL: cert' }, /^MTLS_CERTIFICATE_HEADER must be an HTTP header name/],
+    [
+      'MTLS_CERTIFICATE_HEADER',
+      { MTLS_CERTIFICATE_HEADER: 'X SSL: cert' },
+      /^MTLS_CERTIFICATE_HEADER must be an HTTP header name/,
+    ],
   ];
   for (const [variable, env, message] of bad) {
     test(`a bad ${variable} (${JSON.stringify(Object.values(env)[0])}) names the variable and what it expects`, () => {
-      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+      );
     });
   }
 
   test('the value of a secret is never echoed in an error', () => {
-    assert.throws(() => loadConfig({ KLUIS_SECRET: 'short-secret' }), (err: Error) => !err.message.includes('short-secret'));
+    assert.throws(
+      () => loadConfig({ KLUIS_SECRET: 'short-secret' }),
+      (err: Error) => !err.message.includes('short-secret'),
+    );
   });
 
   test('an https issuer (production) refuses to start without KLUIS_SECRET', () => {
-    assert.throws(() => loadConfig({ ISSUER: 'https://login.bank.example' }), /KLUIS_SECRET is required when ISSUER is https/);
+    assert.throws(
+      () => loadConfig({ ISSUER: 'https://login.bank.example' }),
+      /KLUIS_SECRET is required when ISSUER is https/,
+    );
     const config = loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET, TRUST_PROXY: 'true' });
     assert.equal(config.production, true);
     assert.equal(config.secret, SECRET);
@@ -77,17 +105,27 @@ describe('configuration', () => {
   test('an https issuer needs a trusted proxy: Kluis serves plain HTTP behind a TLS-terminating proxy', () => {
     assert.throws(
       () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET }),
-      (err: unknown) => err instanceof ConfigError && /^ISSUER is https but Kluis serves plain HTTP: .* set TRUSTED_PROXIES to its address/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /^ISSUER is https but Kluis serves plain HTTP: .* set TRUSTED_PROXIES to its address/.test(err.message),
     );
-    assert.equal(loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET, TRUSTED_PROXIES: '10.0.0.5' }).production, true);
+    assert.equal(
+      loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: SECRET, TRUSTED_PROXIES: '10.0.0.5' })
+        .production,
+      true,
+    );
   });
 
   test('the client certificate header is believed only from a trusted proxy (MTLS_CERTIFICATE_HEADER needs one)', () => {
     assert.throws(
       () => loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert' }),
-      (err: unknown) => err instanceof ConfigError && /MTLS_CERTIFICATE_HEADER is set but no proxy is trusted/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError && /MTLS_CERTIFICATE_HEADER is set but no proxy is trusted/.test(err.message),
     );
-    assert.equal(loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', TRUST_PROXY: 'true' }).mtlsCertificateHeader, 'x-ssl-client-cert');
+    assert.equal(
+      loadConfig({ MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', TRUST_PROXY: 'true' }).mtlsCertificateHeader,
+      'x-ssl-client-cert',
+    );
   });
 
   test('TRUSTED_PROXIES turns proxy trust on for exactly its addresses; TRUST_PROXY=true alone trusts loopback only', () => {
@@ -96,14 +134,18 @@ describe('configuration', () => {
     assert.deepEqual(listed.trustedProxies, ['10.0.0.5', '172.28.0.0/16', 'fd00::/64', '::ffff:192.0.2.1']);
     assert.deepEqual(loadConfig({ TRUST_PROXY: 'true' }).trustedProxies, ['127.0.0.1', '::1']);
     assert.deepEqual(loadConfig({ TRUST_PROXY: 'false' }).trustedProxies, []);
-    assert.throws(() => loadConfig({ TRUST_PROXY: 'false', TRUSTED_PROXIES: '10.0.0.5' }), /TRUSTED_PROXIES is set but TRUST_PROXY=false/);
+    assert.throws(
+      () => loadConfig({ TRUST_PROXY: 'false', TRUSTED_PROXIES: '10.0.0.5' }),
+      /TRUSTED_PROXIES is set but TRUST_PROXY=false/,
+    );
   });
 
   test('forwarded headers from everyone are refused: a /0 range is not a proxy', () => {
     for (const everyone of ['0.0.0.0/0', '::/0', '10.0.0.5,0.0.0.0/0']) {
       assert.throws(
         () => loadConfig({ TRUSTED_PROXIES: everyone, HOST: '0.0.0.0' }),
-        (err: unknown) => err instanceof ConfigError && /^TRUSTED_PROXIES: ".*\/0" is too wide a range to be proxies/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConfigError && /^TRUSTED_PROXIES: ".*\/0" is too wide a range to be proxies/.test(err.message),
         everyone,
       );
     }
@@ -111,12 +153,23 @@ describe('configuration', () => {
 
   test('ranges that trust every IPv4 peer some other way are refused too: halves, wide IPv6, the IPv4-mapped block', () => {
     // Node matches an IPv4 peer against IPv4-mapped IPv6 entries, so ::/1 and ::ffff:0:0/96 hold every IPv4 address.
-    const wide = ['0.0.0.0/1,128.0.0.0/1', '10.0.0.0/7', '::/1', '::/15', '::/16', '::ffff:0:0/96', '::ffff:0:0/103', '2001:db8::/15'];
+    const wide = [
+      '0.0.0.0/1,128.0.0.0/1',
+      '10.0.0.0/7',
+      '::/1',
+      '::/15',
+      '::/16',
+      '::ffff:0:0/96',
+      '::ffff:0:0/103',
+      '2001:db8::/15',
+    ];
     for (const entries of wide) {
       assert.throws(
         () => loadConfig({ TRUSTED_PROXIES: entries }),
         (err: unknown) =>
-          err instanceof ConfigError && !err.message.includes('\n') && /^TRUSTED_PROXIES: ".+" is too wide a range to be proxies: use \/8/.test(err.message),
+          err instanceof ConfigError &&
+          !err.message.includes('\n') &&
+          /^TRUSTED_PROXIES: ".+" is too wide a range to be proxies: use \/8/.test(err.message),
         entries,
       );
     }
@@ -125,17 +178,29 @@ describe('configuration', () => {
   });
 
   test('a weak KLUIS_SECRET is refused, named and never echoed; 32 random bytes in hex or base64 are accepted', () => {
-    const weak = ['a'.repeat(32), 'a'.repeat(64), 'an-operator-supplied-secret-of-48-characters-xx', 'CorrectHorseBatteryStapleCorrectHorseBattery', randomBytes(31).toString('base64')];
+    const weak = [
+      'a'.repeat(32),
+      'a'.repeat(64),
+      'an-operator-supplied-secret-of-48-characters-xx',
+      'CorrectHorseBatteryStapleCorrectHorseBattery',
+      randomBytes(31).toString('base64'),
+    ];
     for (const secret of weak) {
       assert.throws(
         () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }),
-        (err: unknown) => err instanceof ConfigError && /^KLUIS_SECRET must hold at least 256 bits of random data/.test(err.message) && !err.message.includes(secret),
+        (err: unknown) =>
+          err instanceof ConfigError &&
+          /^KLUIS_SECRET must hold at least 256 bits of random data/.test(err.message) &&
+          !err.message.includes(secret),
         secret,
       );
     }
     for (const encoding of ['hex', 'base64', 'base64url'] as const) {
       const secret = randomBytes(32).toString(encoding);
-      assert.equal(loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }).secret, secret);
+      assert.equal(
+        loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }).secret,
+        secret,
+      );
     }
   });
 
@@ -151,7 +216,8 @@ describe('configuration', () => {
     for (const secret of handMade) {
       assert.throws(
         () => loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }),
-        (err: unknown) => err instanceof ConfigError && /^KLUIS_SECRET must hold at least 256 bits of random data/.test(err.message),
+        (err: unknown) =>
+          err instanceof ConfigError && /^KLUIS_SECRET must hold at least 256 bits of random data/.test(err.message),
         secret,
       );
     }
@@ -159,7 +225,10 @@ describe('configuration', () => {
     for (let i = 0; i < 2000; i += 1) {
       for (const encoding of ['hex', 'base64', 'base64url'] as const) {
         const secret = randomBytes(32).toString(encoding);
-        assert.equal(loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }).secret, secret);
+        assert.equal(
+          loadConfig({ ISSUER: 'https://login.bank.example', KLUIS_SECRET: secret, TRUST_PROXY: 'true' }).secret,
+          secret,
+        );
       }
     }
   });
@@ -175,7 +244,10 @@ describe('configuration shape (inferred from the schema)', () => {
   };
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const refuses = (env: Record<string, string>, message: RegExp) =>
-    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+    assert.throws(
+      () => loadConfig(env),
+      (err: unknown) => err instanceof ConfigError && message.test(err.message),
+    );
 
   test('with nothing set, every setting has its documented default', () => {
     const expected: Config = {
@@ -220,19 +292,52 @@ describe('configuration shape (inferred from the schema)', () => {
 
   test('every variable lands in its place in the shape callers read', () => {
     const env = {
-      PORT: '8443', HOST: '0.0.0.0', ISSUER: 'https://login.example.com', DATABASE_URL: 'postgres://db/kluis',
-      DATABASE_POOL_MAX: '20', KLUIS_DATA_DIR: '/var/lib/kluis', EMBEDDED_PG_PORT: '55000', TRUST_PROXY: 'yes',
-      TRUSTED_PROXIES: '10.0.0.5', MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert', CLIENT_SECRET_ROTATION_GRACE: '3600',
-      REGISTRATION_ACCESS_TOKEN_TTL: '86400', SOFTWARE_STATEMENT_JWKS: 'https://directory.example/jwks',
-      SOFTWARE_STATEMENT_ISSUER: 'https://directory.example', SOFTWARE_STATEMENT_REQUIRED: 'on',
-      RATE_LIMIT_WINDOW: '30', RATE_LIMIT_LOGIN: '5', RATE_LIMIT_TOKEN: '50', RATE_LIMIT_AUTHORIZE: '60',
-      RATE_LIMIT_REGISTER: '2', METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0', WORKERS: '4', DEMO: 'off',
-      LOG_LEVEL: 'warn', KLUIS_SECRET: SECRET, ACCESS_TOKEN_TTL: '300', JWT_ACCESS_TOKEN_TTL: '120',
-      USERNAME_QUARANTINE: '0', KEY_ROTATION_OVERLAP: '600', KEY_RETENTION: '7200', KEYS_REFRESH_INTERVAL: '10',
-      SWEEP_INTERVAL: '120', SWEEP_BATCH_SIZE: '500', SECURITY_EVENT_RETENTION: '2592000', SHUTDOWN_TIMEOUT: '20',
-      SCA_MAX_AGE: '600', LOCKOUT_THRESHOLD: '3', LOCKOUT_DURATION: '120', LOCKOUT_MAX_DURATION: '3600',
-      LOGIN_IP_LIMIT: '10', LOGIN_IP_WINDOW: '600', ACTIVATION_CODE_TTL: '3600', ARGON2_MEMORY_KIB: '65536',
-      ARGON2_ITERATIONS: '3', ARGON2_PARALLELISM: '2',
+      PORT: '8443',
+      HOST: '0.0.0.0',
+      ISSUER: 'https://login.example.com',
+      DATABASE_URL: 'postgres://db/kluis',
+      DATABASE_POOL_MAX: '20',
+      KLUIS_DATA_DIR: '/var/lib/kluis',
+      EMBEDDED_PG_PORT: '55000',
+      TRUST_PROXY: 'yes',
+      TRUSTED_PROXIES: '10.0.0.5',
+      MTLS_CERTIFICATE_HEADER: 'X-SSL-Client-Cert',
+      CLIENT_SECRET_ROTATION_GRACE: '3600',
+      REGISTRATION_ACCESS_TOKEN_TTL: '86400',
+      SOFTWARE_STATEMENT_JWKS: 'https://directory.example/jwks',
+      SOFTWARE_STATEMENT_ISSUER: 'https://directory.example',
+      SOFTWARE_STATEMENT_REQUIRED: 'on',
+      RATE_LIMIT_WINDOW: '30',
+      RATE_LIMIT_LOGIN: '5',
+      RATE_LIMIT_TOKEN: '50',
+      RATE_LIMIT_AUTHORIZE: '60',
+      RATE_LIMIT_REGISTER: '2',
+      METRICS_PORT: '9464',
+      METRICS_HOST: '0.0.0.0',
+      WORKERS: '4',
+      DEMO: 'off',
+      LOG_LEVEL: 'warn',
+      KLUIS_SECRET: SECRET,
+      ACCESS_TOKEN_TTL: '300',
+      JWT_ACCESS_TOKEN_TTL: '120',
+      USERNAME_QUARANTINE: '0',
+      KEY_ROTATION_OVERLAP: '600',
+      KEY_RETENTION: '7200',
+      KEYS_REFRESH_INTERVAL: '10',
+      SWEEP_INTERVAL: '120',
+      SWEEP_BATCH_SIZE: '500',
+      SECURITY_EVENT_RETENTION: '2592000',
+      SHUTDOWN_TIMEOUT: '20',
+      SCA_MAX_AGE: '600',
+      LOCKOUT_THRESHOLD: '3',
+      LOCKOUT_DURATION: '120',
+      LOCKOUT_MAX_DURATION: '3600',
+      LOGIN_IP_LIMIT: '10',
+      LOGIN_IP_WINDOW: '600',
+      ACTIVATION_CODE_TTL: '3600',
+      ARGON2_MEMORY_KIB: '65536',
+      ARGON2_ITERATIONS: '3',
+      ARGON2_PARALLELISM: '2',
     };
     // The test sets every variable the schema reads, so a new one cannot be left out of the shape unnoticed.
     assert.deepEqual(Object.keys(env).sort(), Object.keys(configSchema.in.shape).sort());

@@ -3,15 +3,23 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { AuditChainBroken } from '../../src/audit/chain.ts';
-import { ClientExists, ClientNotFound, ClientWithoutSecret, InvalidMetadata, InvalidResourceServer, ReservedClient,
-  ResourceServerExists, ResourceServerNotFound } from '../../src/clients/errors.ts';
+import {
+  ClientExists,
+  ClientNotFound,
+  ClientWithoutSecret,
+  InvalidMetadata,
+  InvalidResourceServer,
+  ReservedClient,
+  ResourceServerExists,
+  ResourceServerNotFound,
+} from '../../src/clients/errors.ts';
 import { CliError } from '../../src/cli/context.ts';
 import { ConfigError } from '../../src/config/env.ts';
 import { ConsentNotFound } from '../../src/consents/consents.ts';
 import { EmbeddedPostgresError } from '../../src/db/embedded.ts';
 import { DatabaseUnavailable, RowAlreadyConsumed, UniqueViolation, UnstorableInput } from '../../src/db/errors.ts';
 import { MigrationError } from '../../src/db/migrate.ts';
-import { KluisError, shownMessage } from '../../src/errors.ts';
+import { type KluisError, shownMessage } from '../../src/errors.ts';
 import { OutboundFailure } from '../../src/oidc/clients/outbound.ts';
 import { InvalidPerson, UserExists, UsernameRetired, UserNotFound } from '../../src/people/errors.ts';
 import { DecryptionFailed } from '../../src/secrets/secret-box.ts';

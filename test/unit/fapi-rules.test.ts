@@ -20,10 +20,12 @@ const fapiClient = (changes: Record<string, unknown> = {}): Record<string, unkno
 });
 
 /** An oidc-provider client-metadata error whose description matches `pattern`. */
-const refused = (pattern: RegExp, error = 'invalid_client_metadata') => (err: unknown) => {
-  const { error: code, error_description: description } = err as { error?: string; error_description?: string };
-  return code === error && pattern.test(description ?? '');
-};
+const refused =
+  (pattern: RegExp, error = 'invalid_client_metadata') =>
+  (err: unknown) => {
+    const { error: code, error_description: description } = err as { error?: string; error_description?: string };
+    return code === error && pattern.test(description ?? '');
+  };
 
 describe('FAPI 2.0 client metadata', () => {
   test('a client without fapi_profile is left as it is', () => {

@@ -24,7 +24,8 @@ test('no file in src is longer than 300 lines', () => {
 });
 
 // A statement as Kluis writes them: a keyword at the start of a template or string literal, lower or upper case.
-const SQL = /[`'"]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
+const SQL =
+  /[`'"]\s*(select\s[\s\S]*?\sfrom\s|insert\s+into\s|update\s+\w+\s+set\s|delete\s+from\s|with\s+\w+\s+as\s*\()/i;
 
 test('SQL is written only under src/db', () => {
   const outside = files.filter((file) => !file.path.startsWith('src/db/') && SQL.test(file.text)).map((f) => f.path);

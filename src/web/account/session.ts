@@ -77,7 +77,7 @@ export class AccountSession {
     if (!session.accountId || session.acr !== SCA_ACR || !loginTs) return undefined;
     if (Date.now() / 1000 - loginTs > this.#config.sca.maxAge) return undefined;
     const account = await findAccountById(this.#db, session.accountId);
-    if (!account || account.status !== 'active') return undefined;
+    if (account?.status !== 'active') return undefined;
     return { account, authenticatedAt: loginTs, csrf: this.#csrfFor(session.jti) };
   }
 

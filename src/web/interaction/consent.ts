@@ -10,7 +10,9 @@ import { saveGrant, scopeChoices } from './scopes.ts';
 export async function consentPage(ctx: Context, { host }: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
   const client = await host.provider.Client.find(String(interaction.params.client_id));
-  const requested = String(interaction.params.scope ?? 'openid').split(' ').filter(Boolean);
+  const requested = String(interaction.params.scope ?? 'openid')
+    .split(' ')
+    .filter(Boolean);
   const details = requestedDetails(interaction.params);
   sendPage(ctx, 'interaction/consent', {
     uid: interaction.uid,

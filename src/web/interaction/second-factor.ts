@@ -11,7 +11,10 @@ import { stageOf, writeState } from './state.ts';
 /** The code page: a TOTP code, a recovery code or (for an account without an authenticator) an activation code. */
 export function secondFactorPage(ctx: Context): void {
   const { interaction, state } = loaded(ctx);
-  if (stageOf(interaction.prompt.name, state) !== 'second-factor') return seeOther(ctx, interactionPath(interaction));
+  if (stageOf(interaction.prompt.name, state) !== 'second-factor') {
+    seeOther(ctx, interactionPath(interaction));
+    return;
+  }
   const details = requestedDetails(interaction.params).map(describe);
   sendPage(ctx, 'interaction/mfa', { uid: interaction.uid, csrf: state.csrf, details });
 }
