@@ -8,7 +8,7 @@ import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, RECOVERY_CODE, totpCode } from '../support/people.ts';
-import { REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
+import { activate, REDIRECT, RelyingParty, signIn } from '../support/rp.ts';
 
 // A relying party (openid-client) sends a person through sign-in, activation and TOTP enrolment and consent, then
 // redeems the code.
@@ -38,9 +38,32 @@ before(async () => {
 });
 after(() => house?.stop());
 
-describe('sign-in with strong customer authentication', () => {
-  let secret: string;
+/**
+ * A person who has been through the first sign-in (activation code, TOTP enrolment on the page, consent to profile
+ * and email for the web client); returns the secret enrolled there, whose current 30 s step is now used up.
+ */
+async function enrolledThroughFirstSignIn(username: string) {
+  const person = await addPerson(t.url, username, PASSWORD);
+  const browser = new Browser(kluis.issuer);
+  const request = await rp.request();
+  const { res: login } = await browser.follow(request.url);
+  const { secret, continueTo } = await activate(
+    browser,
+    await login.text(),
+    username,
+    PASSWORD,
+    person.activation_code!,
+  );
+  const consentPage = await (await browser.follow(continueTo!)).res.text();
+  const { external } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+    scope: ['profile', 'email'],
+  });
+  assert.ok(external, `${username} consented at the first sign-in`);
+  await rp.redeem(external, request);
+  return secret;
+}
 
+describe('sign-in with strong customer authentication', () => {
   test('first sign-in: password, activation code, TOTP enrolment with QR code and recovery codes, consent, code exchange, ID token and userinfo', async () => {
     const alice = await addPerson(t.url, 'alice', PASSWORD, { email: 'alice@example.com', name: 'Alice Example' });
     const request = await rp.request();
@@ -64,7 +87,7 @@ describe('sign-in with strong customer authentication', () => {
     const { res: enrol } = await browser.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: alice.activation_code! });
     const enrolPage = await enrol.text();
     assert.match(enrolPage, /<img src="data:image\/png;base64,/, 'QR code rendered server-side as an inline image');
-    secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
+    const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)![1]!;
     assert.match(enrolPage, /autocomplete="one-time-code"/);
 
     const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, {
@@ -102,11 +125,12 @@ describe('sign-in with strong customer authentication', () => {
   });
 
   test('a returning person signs in with password and TOTP; the same code is refused a second time', async () => {
+    const secret = await enrolledThroughFirstSignIn('ada');
     const first = new Browser(kluis.issuer);
     const request = await rp.request({ prompt: 'login' });
     const { res } = await first.follow(request.url);
     const code = await totpCode(secret, 1); // the enrolment used the current step; the next one is still within the window
-    const { external } = await signIn(first, await res.text(), 'alice', PASSWORD, code);
+    const { external } = await signIn(first, await res.text(), 'ada', PASSWORD, code);
     assert.ok(external, 'signed in with a fresh code; consent was remembered');
     assert.ok(external.searchParams.get('code'));
     const tokens = await rp.redeem(external, request);
@@ -115,7 +139,7 @@ describe('sign-in with strong customer authentication', () => {
     const second = new Browser(kluis.issuer);
     const again = await rp.request();
     const { res: login } = await second.follow(again.url);
-    const { res: failed, external: none } = await signIn(second, await login.text(), 'alice', PASSWORD, code);
+    const { res: failed, external: none } = await signIn(second, await login.text(), 'ada', PASSWORD, code);
     assert.equal(none, undefined, 'no code for a replayed TOTP');
     assert.match(await failed.text(), /not correct/);
   });
