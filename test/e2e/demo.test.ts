@@ -1,24 +1,35 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
 import { Browser, formAction } from '../support/browser.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createTestDatabase } from '../support/database.ts';
+import { withKluis } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
 import { totpCode } from '../support/people.ts';
 import { activate, signIn } from '../support/rp.ts';
 
 // DEMO=on against a test database: what a plain `npm start` (DEMO=auto on the embedded database) does.
-let t: TestDatabase;
-let kluis: TestKluis;
 
-before(async () => {
-  t = await createTestDatabase();
-  kluis = await startTestKluis(t.url, { DEMO: 'on' });
-});
-after(async () => {
-  await kluis?.stop();
-  await t?.drop();
-});
+/** Kluis with DEMO=on on a database of its own: each test meets the demo person as a first start leaves them. */
+async function demoKluis(t: TestContext): Promise<TestKluis> {
+  const house = await withKluis({ env: { DEMO: 'on' } });
+  t.after(() => house.stop());
+  return house.kluis;
+}
+
+/** The demo person's first sign-in through the demo app (activation code, enrolment, consent); returns the secret. */
+async function enrolDemo(kluis: TestKluis): Promise<string> {
+  const demo = kluis.demo!;
+  const browser = new Browser(kluis.issuer);
+  const { res: login } = await browser.follow('/demo/login');
+  const activated = await activate(browser, await login.text(), 'demo', demo.password, (await demo.activationCode())!);
+  const consentPage = await (await browser.follow(activated.continueTo!)).res.text();
+  const { res } = await browser.submit(formAction(consentPage, 'consent'), consentPage, {
+    scope: ['profile', 'email'],
+  });
+  assert.equal(res.status, 200, 'the demo app shows the signed-in person');
+  return activated.secret;
+}
 
 /** The ID token claims the demo app shows, parsed back from its page. */
 function shownClaims(page: string): Record<string, unknown> {
@@ -28,9 +39,8 @@ function shownClaims(page: string): Record<string, unknown> {
 }
 
 describe('demo data', () => {
-  let secret: string;
-
-  test('the demo password alone never enrols the demo person; a new activation code replaces the last one', async () => {
+  test('the demo password alone never enrols the demo person; a new activation code replaces the last one', async (t) => {
+    const kluis = await demoKluis(t);
     const earlier = await kluis.demo!.activationCode();
     const current = await kluis.demo!.activationCode();
     assert.ok(earlier && current && earlier !== current);
@@ -42,7 +52,8 @@ describe('demo data', () => {
     assert.match(page, /not correct/);
   });
 
-  test('the demo person signs in through the demo app: password, activation code, TOTP enrolment, consent, validated ID token and userinfo', async () => {
+  test('the demo person signs in through the demo app: password, activation code, TOTP enrolment, consent, validated ID token and userinfo', async (t) => {
+    const kluis = await demoKluis(t);
     const demo = kluis.demo!;
     assert.equal(demo.username, 'demo');
     assert.equal(demo.redirectUri, `${kluis.issuer}/demo/callback`);
@@ -58,7 +69,6 @@ describe('demo data', () => {
     const activationCode = await demo.activationCode();
     assert.ok(activationCode, 'an activation code for the un-enrolled demo person');
     const activated = await activate(browser, loginPage, 'demo', demo.password, activationCode);
-    secret = activated.secret;
     const next = activated.continueTo!;
     const { res: consent } = await browser.follow(next);
     const consentPage = await consent.text();
@@ -77,7 +87,9 @@ describe('demo data', () => {
     assert.match(page, /demo@example.com/, 'userinfo with the email claim');
   });
 
-  test('Deny on the consent screen comes back to the demo app as access_denied', async () => {
+  test('Deny on the consent screen comes back to the demo app as access_denied', async (t) => {
+    const kluis = await demoKluis(t);
+    const secret = await enrolDemo(kluis);
     const browser = new Browser(kluis.issuer);
     const { res: login } = await browser.follow('/demo/login?prompt=consent');
     const loginPage = await login.text();
@@ -95,21 +107,31 @@ describe('demo data', () => {
     assert.match(await res.text(), /id="demo-error">access_denied</);
   });
 
-  test('a callback the demo app did not start is refused without calling the token endpoint', async () => {
+  test('a callback the demo app did not start is refused without calling the token endpoint', async (t) => {
+    const kluis = await demoKluis(t);
     const res = await new Browser(kluis.issuer).request('/demo/callback?code=forged&state=forged');
     assert.equal(res.status, 400);
     assert.match(await res.text(), /not started here or has expired/);
   });
 
-  test('a restart keeps the same demo person, password and client, and records their creation once', async () => {
+  test('a restart keeps the same demo person, password and client, and records their creation once', async (t) => {
+    // Its own database and Kluis, as the others have, but stopped and started again by the test itself.
+    const database = await createTestDatabase();
+    let kluis: TestKluis | undefined;
+    t.after(async () => {
+      await kluis?.stop();
+      await database.drop();
+    });
+    kluis = await startTestKluis(database.url, { DEMO: 'on' });
+    await enrolDemo(kluis);
     const before = kluis.demo!;
     await kluis.stop();
-    kluis = await startTestKluis(t.url, { DEMO: 'on' });
+    kluis = await startTestKluis(database.url, { DEMO: 'on' });
     assert.equal(kluis.demo!.password, before.password);
     assert.equal(await kluis.demo!.activationCode(), undefined, 'enrolled: the banner shows no activation code');
     assert.equal(kluis.demo!.clientSecret, before.clientSecret);
     assert.equal(kluis.demo!.redirectUri, `${kluis.issuer}/demo/callback`, 'the redirect URI follows the new issuer');
-    const { rows } = await t.db.query<{ type: string; n: number }>(
+    const { rows } = await database.db.query<{ type: string; n: number }>(
       `select type, count(*)::int as n from audit_events where type in ('account.created', 'client.created') group by type order by type`,
     );
     assert.deepEqual(rows, [
