@@ -65,16 +65,27 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       (provider) => provider.use(scriptHashesOnly),
       (provider) => wireProviderEvents(provider, audit, log, grants),
     ];
-    const host = await ProviderHost.create({ config, db, secrets, log, clientCache, pages: providerPages, plugins });
+    const accounts = new PgAccountStore(db);
+    const host = await ProviderHost.create({
+      config,
+      db,
+      accounts,
+      secrets,
+      log,
+      clientCache,
+      pages: providerPages,
+      plugins,
+    });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);
 
-    const signIn = new SignIn(new PgAccountStore(db), secrets.box, audit, config.sca);
+    const signIn = new SignIn(accounts, secrets.box, audit, config.sca);
     const consents = new Consents(db, secrets.box, host, audit, log);
     await ensureAccountClient(host, db, secrets.box, config.issuer);
     const interactions = interactionRoutes({
       host,
       db,
+      accounts,
       signIn,
       audit,
       consents,
@@ -83,13 +94,14 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const account = accountRoutes({
       config,
       db,
+      accounts,
       secrets,
-      session: new AccountSession(host, db, secrets, config),
+      session: new AccountSession(host, accounts, secrets, config),
       consents,
       signIn,
       audit,
     });
-    const demo = config.demo ? await seedDemo({ config, db, secrets, host, audit }) : undefined;
+    const demo = config.demo ? await seedDemo({ config, db, accounts, secrets, host, audit }) : undefined;
     const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
     const metrics = new Metrics(db);
     audit.onRecord((event) => metrics.observe(event));

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
+import { type AccountStore, PgAccountStore } from '../db/account-store.ts';
 import { PgAuditStore } from '../db/audit-chain.ts';
 import { loadConfig, type Config } from '../config/env.ts';
 import { rewrapLegacyRecoveryCodes } from '../auth/recovery-codes.ts';
@@ -27,6 +28,7 @@ export interface CliContext {
   config: Config;
   log: Logger;
   db: Database;
+  accounts: AccountStore;
   secrets: ServerSecrets;
   audit: AuditLog;
   connection: Connection;
@@ -50,7 +52,8 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
-    return { config, log, db: connection.db, secrets, audit, connection };
+    const accounts = new PgAccountStore(connection.db);
+    return { config, log, db: connection.db, accounts, secrets, audit, connection };
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
@@ -71,5 +74,5 @@ export async function clientDeps(ctx: CliContext): Promise<ClientDeps> {
 /** What the commands about people need (src/people/). */
 export async function peopleDeps(ctx: CliContext): Promise<PeopleDeps> {
   const consents = new Consents(ctx.db, ctx.secrets.box, await providerHost(ctx), ctx.audit, ctx.log);
-  return { db: ctx.db, secrets: ctx.secrets, audit: ctx.audit, consents, config: ctx.config };
+  return { db: ctx.db, accounts: ctx.accounts, secrets: ctx.secrets, audit: ctx.audit, consents, config: ctx.config };
 }

@@ -4,8 +4,7 @@ import type { AuditLog } from '../audit/writer.ts';
 import { issueActivationCode } from '../auth/activation-codes.ts';
 import { DEMO_CLIENT_ID } from '../clients/kluis-clients.ts';
 import type { Config } from '../config/env.ts';
-import { PgAccountStore } from '../db/account-store.ts';
-import * as accounts from '../db/accounts.ts';
+import type { AccountStore } from '../db/account-store.ts';
 import type { Database } from '../db/database.ts';
 import { writeManagedClient } from '../oidc/clients/managed-clients.ts';
 import type { ProviderHost } from '../oidc/provider/host.ts';
@@ -34,6 +33,7 @@ export interface DemoSetup {
 interface SeedDependencies {
   config: Pick<Config, 'issuer' | 'sca'>;
   db: Database;
+  accounts: AccountStore;
   secrets: ServerSecrets;
   host: ProviderHost;
   audit: AuditLog;
@@ -44,16 +44,15 @@ interface SeedDependencies {
  * and kept encrypted, so it can be printed at every start without being a well-known default; the client is
  * rewritten at every start so its redirect URI follows ISSUER.
  */
-export async function seedDemo({ config, db, secrets, host, audit }: SeedDependencies): Promise<DemoSetup> {
+export async function seedDemo({ config, db, accounts, secrets, host, audit }: SeedDependencies): Promise<DemoSetup> {
   const password = await sealedValue(db, secrets.box, 'demo_password', () => randomBytes(12).toString('base64url'));
-  const personId = await ensureDemoPerson({ db, secrets, audit, config }, password);
+  const personId = await ensureDemoPerson({ db, accounts, secrets, audit, config }, password);
   // Enrolment needs an activation code, for the demo person as for anyone (the password alone never enrols an
   // authenticator); only its hash is stored, so each start prints a new one.
   const activationCode = async () => {
-    const person = await accounts.findAccountById(db, personId);
+    const person = await accounts.findById(personId);
     if (!person || person.totpSecretEncrypted) return undefined;
-    return (await issueActivationCode(new PgAccountStore(db), secrets.box, personId, config.sca.activationCodeTtl))
-      .code;
+    return (await issueActivationCode(accounts, secrets.box, personId, config.sca.activationCodeTtl)).code;
   };
 
   const clientSecret = await sealedValue(db, secrets.box, 'demo_client_secret', () =>
@@ -94,7 +93,7 @@ export async function seedDemo({ config, db, secrets, host, audit }: SeedDepende
 
 /** The demo person's account id, added now (as `kluis users add` adds anyone) if missing. */
 async function ensureDemoPerson(deps: Omit<SeedDependencies, 'host'>, password: string): Promise<string> {
-  const existing = await accounts.findAccountByUsername(deps.db, DEMO_USERNAME);
+  const existing = await deps.accounts.findByUsername(DEMO_USERNAME);
   if (existing) return existing.id;
   const person = {
     username: DEMO_USERNAME,
@@ -108,7 +107,7 @@ async function ensureDemoPerson(deps: Omit<SeedDependencies, 'host'>, password: 
     return (await addPerson(deps, person, { actor: 'system', details: { demo: true } })).id;
   } catch (err) {
     // Another process seeded it at the same moment.
-    if (err instanceof UserExists) return (await accounts.findAccountByUsername(deps.db, DEMO_USERNAME))!.id;
+    if (err instanceof UserExists) return (await deps.accounts.findByUsername(DEMO_USERNAME))!.id;
     throw err;
   }
 }

@@ -5,7 +5,6 @@ import { TOTP_PURPOSE } from '../auth/sign-in.ts';
 import { newTotpSecret, totpUri } from '../auth/totp.ts';
 import type { Config } from '../config/env.ts';
 import { PgAccountStore } from '../db/account-store.ts';
-import * as accounts from '../db/accounts.ts';
 import { UniqueViolation } from '../db/errors.ts';
 import { retiredUntil } from '../db/retired-usernames.ts';
 import type { PeopleDeps } from './deps.ts';
@@ -52,16 +51,17 @@ function checkNewPerson({ username, password, email }: NewPerson): void {
 export async function addPerson(
   {
     db,
+    accounts,
     secrets,
     audit,
     config,
-  }: Pick<PeopleDeps, 'db' | 'secrets' | 'audit'> & { config: Pick<Config, 'issuer' | 'sca'> },
+  }: Pick<PeopleDeps, 'db' | 'accounts' | 'secrets' | 'audit'> & { config: Pick<Config, 'issuer' | 'sca'> },
   person: NewPerson,
   by: AddedBy = { actor: 'operator' },
 ) {
   checkNewPerson(person);
   const { username, email, name } = person;
-  if (await accounts.findAccountByUsername(db, username)) throw new UserExists(`a user ${username} already exists`);
+  if (await accounts.findByUsername(username)) throw new UserExists(`a user ${username} already exists`);
   const retired = by.actor === 'operator' && (await retiredUntil(db, usernameHash(secrets.pairwiseSalt, username)));
   if (retired) {
     throw new UsernameRetired(
@@ -75,7 +75,8 @@ export async function addPerson(
   let activation: { code: string; expiresAt: Date } | undefined;
   try {
     activation = await db.transaction(async (tx) => {
-      await accounts.insertAccount(tx, {
+      const store = new PgAccountStore(tx);
+      await store.insert({
         id,
         username,
         email: email ?? null,
@@ -83,9 +84,7 @@ export async function addPerson(
         claims: { ...person.claims, ...(name ? { name } : {}) },
         totpSecretEncrypted: secret ? secrets.box.encrypt(secret, TOTP_PURPOSE) : null,
       });
-      return secret
-        ? undefined
-        : issueActivationCode(new PgAccountStore(tx), secrets.box, id, config.sca.activationCodeTtl);
+      return secret ? undefined : issueActivationCode(store, secrets.box, id, config.sca.activationCodeTtl);
     });
   } catch (err) {
     if (err instanceof UniqueViolation)

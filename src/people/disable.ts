@@ -1,6 +1,6 @@
 import type { AuditLog } from '../audit/writer.ts';
 import type { Consents } from '../consents/consents.ts';
-import { setStatus } from '../db/accounts.ts';
+import type { AccountRecords } from '../db/account-store.ts';
 import type { Database } from '../db/database.ts';
 import { PgGrantStore } from '../db/grants.ts';
 import { personNamed, type PeopleDeps } from './deps.ts';
@@ -12,10 +12,10 @@ import { personNamed, type PeopleDeps } from './deps.ts';
  * interaction and the account area's own grant go with their tokens.
  */
 async function disableAccount(
-  deps: { db: Database; consents: Consents; audit: AuditLog },
+  deps: { db: Database; accounts: Pick<AccountRecords, 'setStatus'>; consents: Consents; audit: AuditLog },
   accountId: string,
 ): Promise<{ consentsRevoked: number; artefactsRemoved: number }> {
-  await setStatus(deps.db, accountId, 'disabled');
+  await deps.accounts.setStatus(accountId, 'disabled');
   const { consentsRevoked, artefactsRemoved } = await endEverything(deps, accountId);
   await deps.audit.record({
     type: 'account.disabled',
@@ -41,8 +41,11 @@ export async function endEverything(
 }
 
 /** The operator's `users disable USERNAME`: sign-in refused from now on; every consent, session and token ends. */
-export async function disablePerson(deps: Pick<PeopleDeps, 'db' | 'consents' | 'audit'>, username: string) {
-  const { id } = await personNamed(deps.db, username);
+export async function disablePerson(
+  deps: Pick<PeopleDeps, 'db' | 'accounts' | 'consents' | 'audit'>,
+  username: string,
+) {
+  const { id } = await personNamed(deps.accounts, username);
   const { consentsRevoked } = await disableAccount(deps, id);
   return { username, status: 'disabled', consents_revoked: consentsRevoked };
 }

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
 import type { AuditLog } from '../audit/writer.ts';
 import type { Consents } from '../consents/consents.ts';
+import type { AccountRecords } from '../db/account-store.ts';
 import type { Database } from '../db/database.ts';
-import { findAccountById } from '../db/accounts.ts';
 import { eraseAccountRows } from '../db/account-erasure.ts';
 import { personNamed, type PeopleDeps } from './deps.ts';
 
@@ -22,11 +22,18 @@ export function usernameHash(salt: string, username: string): string {
  * username is held back for USERNAME_QUARANTINE so nobody can take it over at once.
  */
 export async function eraseAccount(
-  deps: { db: Database; consents: Consents; audit: AuditLog; salt: string; quarantineSeconds: number },
+  deps: {
+    db: Database;
+    accounts: Pick<AccountRecords, 'findById'>;
+    consents: Consents;
+    audit: AuditLog;
+    salt: string;
+    quarantineSeconds: number;
+  },
   accountId: string,
   actor: 'person' | 'operator',
 ): Promise<void> {
-  const account = await findAccountById(deps.db, accountId);
+  const account = await deps.accounts.findById(accountId);
   if (!account) return;
   await deps.consents.revokeAll(
     accountId,
@@ -45,9 +52,10 @@ export async function eraseAccount(
 }
 
 /** The operator's `users delete USERNAME`: an erasure request (GDPR Art 17), same effect as the person's own. */
-export async function erasePerson({ db, consents, audit, secrets, config }: PeopleDeps, username: string) {
-  const { id } = await personNamed(db, username);
-  const deps = { db, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds: config.usernameQuarantine };
+export async function erasePerson({ db, accounts, consents, audit, secrets, config }: PeopleDeps, username: string) {
+  const { id } = await personNamed(accounts, username);
+  const quarantineSeconds = config.usernameQuarantine;
+  const deps = { db, accounts, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds };
   await eraseAccount(deps, id, 'operator');
   return { deleted: username };
 }

@@ -1,19 +1,21 @@
 import { consentRecord, type Consents } from '../consents/consents.ts';
-import type { Database } from '../db/database.ts';
+import type { SecondFactors, SecurityActivity } from '../db/account-store.ts';
 import type { AccountRecord } from '../db/accounts.ts';
-import { unusedRecoveryCodes } from '../db/second-factors.ts';
-import { securityEventsFor } from '../db/security-events.ts';
 
 /**
  * GDPR Art 15 and 20: everything Kluis holds about the person, in one machine-readable document. Secrets
  * (password hash, TOTP secret, recovery code hashes) are described, not exported.
  */
-export async function exportPersonalData(db: Database, consents: Consents, account: AccountRecord) {
+export async function exportPersonalData(
+  accounts: Pick<SecondFactors, 'unusedRecoveryCodes'> & Pick<SecurityActivity, 'securityEventsFor'>,
+  consents: Consents,
+  account: AccountRecord,
+) {
   const [current, history, activity, recoveryCodesLeft] = await Promise.all([
     consents.list(account.id),
     consents.history(account.id),
-    securityEventsFor(db, account.id, 1000),
-    unusedRecoveryCodes(db, account.id),
+    accounts.securityEventsFor(account.id, 1000),
+    accounts.unusedRecoveryCodes(account.id),
   ]);
   return {
     exported_at: new Date().toISOString(),

@@ -1,11 +1,9 @@
 import { isLocked } from '../auth/sign-in.ts';
-import { listAccounts } from '../db/accounts.ts';
-import { activationCodeExpiries } from '../db/activation-codes.ts';
 import type { PeopleDeps } from './deps.ts';
 
 /** Every person with status, lockout and second-factor state; no credential. */
-export async function listPeople({ db }: Pick<PeopleDeps, 'db'>) {
-  const [people, activation] = await Promise.all([listAccounts(db), activationCodeExpiries(db)]);
+export async function listPeople({ accounts }: Pick<PeopleDeps, 'accounts'>) {
+  const [people, activation] = await Promise.all([accounts.list(), accounts.activationCodeExpiries()]);
   return people.map((account) => {
     const activationUntil = account.totpSecretEncrypted ? null : (activation.get(account.id) ?? null);
     return {

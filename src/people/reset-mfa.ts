@@ -1,7 +1,5 @@
 import { issueActivationCode } from '../auth/activation-codes.ts';
 import { PgAccountStore } from '../db/account-store.ts';
-import { resetMfa as clearMfa } from '../db/second-factors.ts';
-import { recordSecurityEvent } from '../db/security-events.ts';
 import { personNamed, type PeopleDeps } from './deps.ts';
 import { endEverything } from './disable.ts';
 
@@ -12,11 +10,12 @@ import { endEverything } from './disable.ts';
  * so, as with disabling, every consent is revoked and every session, interaction and token of the person ends:
  * whoever held it keeps nothing they got with it.
  */
-export async function resetMfa({ db, secrets, audit, consents, config }: PeopleDeps, username: string) {
-  const { id } = await personNamed(db, username);
+export async function resetMfa({ db, accounts, secrets, audit, consents, config }: PeopleDeps, username: string) {
+  const { id } = await personNamed(accounts, username);
   const activation = await db.transaction(async (tx) => {
-    await clearMfa(tx, id);
-    return issueActivationCode(new PgAccountStore(tx), secrets.box, id, config.sca.activationCodeTtl);
+    const store = new PgAccountStore(tx);
+    await store.resetMfa(id);
+    return issueActivationCode(store, secrets.box, id, config.sca.activationCodeTtl);
   });
   const { consentsRevoked, artefactsRemoved } = await endEverything({ db, consents }, id);
   await audit.record({
@@ -25,7 +24,7 @@ export async function resetMfa({ db, secrets, audit, consents, config }: PeopleD
     accountId: id,
     details: { activation_code: true, consents_revoked: consentsRevoked, artefacts_removed: artefactsRemoved },
   });
-  await recordSecurityEvent(db, id, 'mfa.reset');
+  await accounts.recordSecurityEvent(id, 'mfa.reset');
   return {
     username,
     mfa: 'awaiting activation',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { eraseAccountRows } from '../../src/db/account-erasure.ts';
-import { findAccountById, insertAccount } from '../../src/db/accounts.ts';
+import { PgAccountStore } from '../../src/db/account-store.ts';
 import { PostgresAdapter } from '../../src/db/oidc-adapter.ts';
 import { retiredUntil } from '../../src/db/retired-usernames.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
@@ -13,7 +13,7 @@ const box = SecretBox.fromMasterSecret('contract-test-master-secret-0123456789')
 async function withPerson(t: { after: (fn: () => Promise<void>) => void }, id: string) {
   const database = await createTestDatabase();
   t.after(() => database.drop());
-  await insertAccount(database.db, {
+  await new PgAccountStore(database.db).insert({
     id,
     username: `${id}-name`,
     email: null,
@@ -31,7 +31,7 @@ test('eraseAccountRows deletes the account and what names it, holds the username
   await new PostgresAdapter('Session', db, box).upsert('s-other', { accountId: 'someone-else' }, 60);
 
   assert.equal(await eraseAccountRows(db, 'erin', { usernameHash: 'hash-of-erin', quarantineSeconds: 3600 }), true);
-  assert.equal(await findAccountById(db, 'erin'), undefined);
+  assert.equal(await new PgAccountStore(db).findById('erin'), undefined);
   assert.equal(await new PostgresAdapter('Session', db, box).find('s-erin'), undefined);
   assert.equal(await new PostgresAdapter('Grant', db, box).find('g-erin'), undefined);
   assert.ok(await new PostgresAdapter('Session', db, box).find('s-other'));
@@ -45,6 +45,6 @@ test('eraseAccountRows of an unknown account reports it and holds no username ba
     await eraseAccountRows(db, 'nobody', { usernameHash: 'hash-of-nobody', quarantineSeconds: 3600 }),
     false,
   );
-  assert.ok(await findAccountById(db, 'erin'));
+  assert.ok(await new PgAccountStore(db).findById('erin'));
   assert.equal(await retiredUntil(db, 'hash-of-nobody'), undefined);
 });

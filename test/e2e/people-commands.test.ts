@@ -4,7 +4,6 @@ import type { AdapterPayload } from 'oidc-provider';
 import { clientDeps, openContext, peopleDeps, type CliContext } from '../../src/cli/context.ts';
 import { addClient } from '../../src/clients/add.ts';
 import type { ClientDeps } from '../../src/clients/deps.ts';
-import { findAccountByUsername } from '../../src/db/accounts.ts';
 import { KluisError } from '../../src/errors.ts';
 import { addPerson } from '../../src/people/add.ts';
 import { listConsentsOf, revokeConsentsOf } from '../../src/people/consents.ts';
@@ -60,7 +59,7 @@ describe('commands about people', () => {
     const added = await addPerson(people, { username: 'ada', password, email: 'ada@example.com', name: 'Ada' });
     assert.match(String(added.activation_code), /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/);
     assert.equal(added.otpauth_uri, undefined);
-    assert.deepEqual((await findAccountByUsername(t.db, 'ada'))?.claims, { name: 'Ada' });
+    assert.deepEqual((await people.accounts.findByUsername('ada'))?.claims, { name: 'Ada' });
     const enrolled = await addPerson(people, { username: 'bob', password, totp: true });
     assert.match(String(enrolled.otpauth_uri), /^otpauth:\/\/totp\//);
     assert.equal(enrolled.activation_code, undefined);
@@ -127,7 +126,7 @@ describe('commands about people', () => {
     const { id } = await addPerson(people, { username: 'hal', password, totp: true });
     await consentTo(id);
     assert.deepEqual(await disablePerson(people, 'hal'), { username: 'hal', status: 'disabled', consents_revoked: 1 });
-    assert.equal((await findAccountByUsername(t.db, 'hal'))?.status, 'disabled');
+    assert.equal((await people.accounts.findByUsername('hal'))?.status, 'disabled');
     await refused(disablePerson(people, 'nobody'), 'ERR_USER_NOT_FOUND', 404);
   });
 
@@ -137,15 +136,15 @@ describe('commands about people', () => {
     const reset = await resetMfa(people, 'ivy');
     assert.match(reset.activation_code, /^[a-z2-9]{4}(-[a-z2-9]{4}){4}$/);
     assert.equal(reset.consents_revoked, 1);
-    assert.equal((await findAccountByUsername(t.db, 'ivy'))?.totpSecretEncrypted, null);
+    assert.equal((await people.accounts.findByUsername('ivy'))?.totpSecretEncrypted, null);
     assert.equal((await listPeople(people)).find((person) => person.username === 'ivy')?.mfa, 'awaiting activation');
   });
 
   test('exportPersonalData describes the profile, credentials and consents without exporting a secret', async () => {
     const { id } = await addPerson(people, { username: 'jo', password, email: 'jo@example.com', totp: true });
     await consentTo(id);
-    const account = (await findAccountByUsername(t.db, 'jo'))!;
-    const data = await exportPersonalData(t.db, people.consents, account);
+    const account = (await people.accounts.findByUsername('jo'))!;
+    const data = await exportPersonalData(people.accounts, people.consents, account);
     assert.equal(data.profile.username, 'jo');
     assert.equal(data.authentication.totp, 'enrolled');
     assert.deepEqual(
@@ -159,7 +158,7 @@ describe('commands about people', () => {
     const { id } = await addPerson(people, { username: 'kim', password, totp: true });
     await consentTo(id);
     assert.deepEqual(await erasePerson(people, 'kim'), { deleted: 'kim' });
-    assert.equal(await findAccountByUsername(t.db, 'kim'), undefined);
+    assert.equal(await people.accounts.findByUsername('kim'), undefined);
     await refused(
       addPerson(people, { username: 'kim', password }),
       'ERR_USERNAME_RETIRED',

@@ -17,7 +17,7 @@ import { tokens } from './configuration/tokens.ts';
 /** oidc-provider's configuration, strict by default (RFC 9700, FAPI 2.0 SP 5), assembled from one slice per feature. */
 export function providerConfiguration(settings: ProviderSettings): Configuration {
   const { config, db, secrets } = settings;
-  const findAccount = accountFinder(db);
+  const findAccount = accountFinder(settings.accounts);
   // Shared by storage and registration: registrations under way are written with an insert, never an upsert.
   const newClients = new NewClients();
   return assembleSlices([

@@ -1,6 +1,5 @@
 import type { Account, FindAccount } from 'oidc-provider';
-import { findAccountById } from '../../db/accounts.ts';
-import type { Database } from '../../db/database.ts';
+import type { AccountRecords } from '../../db/account-store.ts';
 import { unlessUnavailable } from '../provider/errors.ts';
 
 /** Standard claims (OIDC Core 5.4) per scope; oidc-provider releases only those of granted scopes. */
@@ -15,9 +14,9 @@ export const CLAIMS = {
 };
 
 /** Looks people up for oidc-provider; a disabled account is treated as gone, so its tokens stop working. */
-export function accountFinder(db: Database): FindAccount {
+export function accountFinder(accounts: Pick<AccountRecords, 'findById'>): FindAccount {
   return async (_ctx, id) => {
-    const account = await unlessUnavailable(findAccountById(db, id));
+    const account = await unlessUnavailable(accounts.findById(id));
     if (account?.status !== 'active') return undefined;
     const found: Account = {
       accountId: account.id,

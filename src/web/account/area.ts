@@ -3,6 +3,7 @@ import type { AuditLog } from '../../audit/writer.ts';
 import type { SignIn } from '../../auth/sign-in.ts';
 import type { Config } from '../../config/env.ts';
 import type { Consents } from '../../consents/consents.ts';
+import type { AccountStore } from '../../db/account-store.ts';
 import type { Database } from '../../db/database.ts';
 import type { ServerSecrets } from '../../secrets/server-secrets.ts';
 import { requireCsrf } from '../csrf.ts';
@@ -14,6 +15,7 @@ import type { AccountSession, Person } from './session.ts';
 export interface AccountDependencies {
   config: Pick<Config, 'issuer' | 'production' | 'sca' | 'usernameQuarantine'>;
   db: Database;
+  accounts: AccountStore;
   secrets: ServerSecrets;
   session: AccountSession;
   consents: Consents;

@@ -13,11 +13,11 @@ export function deletedRoute(router: Router): void {
 
 /** The person's own data: a download of all of it (GDPR Art 15, 20) and deleting the account (Art 17). */
 export function dataRoutes(router: Router, area: AccountArea): void {
-  const { db, consents, audit, secrets, config } = area.deps;
+  const { db, accounts, consents, audit, secrets, config } = area.deps;
 
   router.get('/export', area.signedIn, async (ctx) => {
     const me = person(ctx);
-    const data = await exportPersonalData(db, consents, me.account);
+    const data = await exportPersonalData(accounts, consents, me.account);
     await audit.record({ type: 'account.exported', actor: `account:${me.account.id}`, accountId: me.account.id });
     ctx.type = 'application/json';
     ctx.attachment('kluis-account-export.json');
@@ -35,7 +35,8 @@ export function dataRoutes(router: Router, area: AccountArea): void {
     if (formField(ctx, 'confirm', 128) !== me.account.username) {
       return area.see(ctx, '/account/delete', 'The username you typed did not match, so your account was not deleted.');
     }
-    const erasure = { db, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds: config.usernameQuarantine };
+    const quarantineSeconds = config.usernameQuarantine;
+    const erasure = { db, accounts, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds };
     await eraseAccount(erasure, me.account.id, 'person');
     area.see(ctx, '/account/deleted');
   });

@@ -2,8 +2,6 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import QRCode from 'qrcode';
 import { totpUri } from '../../auth/totp.ts';
-import { unusedRecoveryCodes } from '../../db/second-factors.ts';
-import { securityEventsFor } from '../../db/security-events.ts';
 import { formField } from '../forms.ts';
 import { sendPage } from '../page.ts';
 import { origin } from '../request-origin.ts';
@@ -29,7 +27,7 @@ const LABELS: Record<string, string> = {
 
 /** Security activity and the second factor: new recovery codes, a new authenticator app. */
 export function securityRoutes(router: Router, area: AccountArea): void {
-  const { db, signIn, secrets, config } = area.deps;
+  const { accounts, signIn, secrets, config } = area.deps;
 
   async function reenrolPage(ctx: Context, me: Person, secret: string, ticket: string, error?: string) {
     const uri = totpUri(secret, new URL(config.issuer).host, me.account.username);
@@ -39,10 +37,10 @@ export function securityRoutes(router: Router, area: AccountArea): void {
 
   router.get('/security', area.signedIn, async (ctx) => {
     const me = person(ctx);
-    const events = await securityEventsFor(db, me.account.id);
+    const events = await accounts.securityEventsFor(me.account.id);
     area.page(ctx, 'account/security', {
       events: events.map((event) => ({ ...event, label: LABELS[event.type] ?? event.type })),
-      recoveryCodesLeft: await unusedRecoveryCodes(db, me.account.id),
+      recoveryCodesLeft: await accounts.unusedRecoveryCodes(me.account.id),
     });
   });
 

@@ -1,8 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../../config/env.ts';
-import { findAccountById, type AccountRecord } from '../../db/accounts.ts';
-import type { Database } from '../../db/database.ts';
+import type { AccountRecords } from '../../db/account-store.ts';
+import type { AccountRecord } from '../../db/accounts.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUri } from '../../oidc/clients/account-client.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import type { ProviderHost } from '../../oidc/provider/host.ts';
@@ -43,18 +43,18 @@ export function safeReturn(value: unknown): string {
  */
 export class AccountSession {
   readonly #host: ProviderHost;
-  readonly #db: Database;
+  readonly #accounts: Pick<AccountRecords, 'findById'>;
   readonly #secrets: ServerSecrets;
   readonly #config: Pick<Config, 'issuer' | 'production' | 'sca'>;
 
   constructor(
     host: ProviderHost,
-    db: Database,
+    accounts: Pick<AccountRecords, 'findById'>,
     secrets: ServerSecrets,
     config: Pick<Config, 'issuer' | 'production' | 'sca'>,
   ) {
     this.#host = host;
-    this.#db = db;
+    this.#accounts = accounts;
     this.#secrets = secrets;
     this.#config = config;
   }
@@ -76,7 +76,7 @@ export class AccountSession {
     const loginTs = session.loginTs;
     if (!session.accountId || session.acr !== SCA_ACR || !loginTs) return undefined;
     if (Date.now() / 1000 - loginTs > this.#config.sca.maxAge) return undefined;
-    const account = await findAccountById(this.#db, session.accountId);
+    const account = await this.#accounts.findById(session.accountId);
     if (account?.status !== 'active') return undefined;
     return { account, authenticatedAt: loginTs, csrf: this.#csrfFor(session.jti) };
   }

@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import QRCode from 'qrcode';
 import { totpUri } from '../../auth/totp.ts';
-import { findAccountById } from '../../db/accounts.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
@@ -13,7 +12,7 @@ type Enrolment = NonNullable<InteractionState['enrolment']>;
 
 async function enrolmentPage(ctx: Context, deps: InteractionDependencies, enrolment: Enrolment, error?: string) {
   const { interaction, state } = loaded(ctx);
-  const account = await findAccountById(deps.db, enrolment.accountId);
+  const account = await deps.accounts.findById(enrolment.accountId);
   const secret = deps.signIn.openEnrolment(enrolment.sealed);
   const uri = totpUri(secret, deps.issuerName, account?.username ?? 'account');
   const qr = await QRCode.toDataURL(uri, { margin: 1, width: 220 });

@@ -3,6 +3,7 @@ import { errors } from 'oidc-provider';
 import type { AuditLog } from '../../audit/writer.ts';
 import type { SignIn } from '../../auth/sign-in.ts';
 import type { Consents } from '../../consents/consents.ts';
+import type { AccountRecords } from '../../db/account-store.ts';
 import type { Database } from '../../db/database.ts';
 import { DatabaseUnavailable, UnstorableInput } from '../../db/errors.ts';
 import type { ProviderHost } from '../../oidc/provider/host.ts';
@@ -14,6 +15,7 @@ import { readState, writeState, type InteractionState } from './state.ts';
 export interface InteractionDependencies {
   host: ProviderHost;
   db: Database;
+  accounts: Pick<AccountRecords, 'findById'>;
   signIn: SignIn;
   audit: AuditLog;
   consents: Consents;

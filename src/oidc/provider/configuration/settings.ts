@@ -1,4 +1,5 @@
 import type { Config } from '../../../config/env.ts';
+import type { AccountRecords } from '../../../db/account-store.ts';
 import type { ClientCache } from '../../../db/client-cache.ts';
 import type { Database } from '../../../db/database.ts';
 import type { ServerSecrets } from '../../../secrets/server-secrets.ts';
@@ -8,6 +9,8 @@ import type { ProviderPages } from '../pages.ts';
 export interface ProviderSettings {
   config: Config;
   db: Database;
+  /** Whom tokens and claims are issued for. */
+  accounts: Pick<AccountRecords, 'findById'>;
   secrets: ServerSecrets;
   keys: KeyRing;
   /** Scopes of the registered resource servers; oidc-provider only lets clients register known scopes. */
