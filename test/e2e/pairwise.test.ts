@@ -79,15 +79,16 @@ async function subjects(rp: RelyingParty, params: Record<string, string> = {}, c
   return { idToken, userinfo, introspection, browser, tokens };
 }
 
-describe('pairwise subject identifiers', () => {
-  let a: Awaited<ReturnType<typeof subjects>>;
-  let first: RelyingParty;
+/** The sub paula has at a client redirecting to a.example (one sector, so at every such client), from a sign-in. */
+async function subAtA() {
+  return (await subjects((await client(['https://a.example/cb'])).rp)).idToken;
+}
 
+describe('pairwise subject identifiers', () => {
   test('a client gets a sub that is not the account id, the same in the ID token, userinfo and introspection', async () => {
     const { registered, rp } = await client(['https://a.example/cb']);
     assert.equal(registered.subject_type, 'pairwise', 'pairwise is the default');
-    first = rp;
-    a = await subjects(rp);
+    const a = await subjects(rp);
     assert.notEqual(a.idToken, person.id);
     assert.equal(a.userinfo, a.idToken);
     assert.equal(a.introspection, a.idToken);
@@ -95,18 +96,22 @@ describe('pairwise subject identifiers', () => {
   });
 
   test('the value is stable: the same client gets the same sub at the next sign-in', async () => {
-    const again = await subjects(first);
+    const { rp } = await client(['https://a.example/cb']);
+    const a = await subjects(rp);
+    const again = await subjects(rp);
     assert.equal(again.idToken, a.idToken);
   });
 
   test('a client in another sector gets an unrelated sub; a client in the same sector (other path) the same', async () => {
+    const atA = await subAtA();
     const other = await subjects((await client(['https://b.example/cb'])).rp);
-    assert.notEqual(other.idToken, a.idToken);
+    assert.notEqual(other.idToken, atA);
     const samePlace = await subjects((await client(['https://a.example/elsewhere'])).rp);
-    assert.equal(samePlace.idToken, a.idToken);
+    assert.equal(samePlace.idToken, atA);
   });
 
   test('with a sector_identifier_uri the sector is its host, across redirect hosts', async () => {
+    const atA = await subAtA();
     const sectorUri = `${site.origin}/sector.json`;
     const result = await runCli(
       ['clients', 'add'],
@@ -122,7 +127,7 @@ describe('pairwise subject identifiers', () => {
     const viaD1 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d1.example/cb'));
     const viaD2 = await subjects(await RelyingParty.create(kluis.issuer, spanning, 'https://d2.example/cb'));
     assert.equal(viaD1.idToken, viaD2.idToken);
-    assert.notEqual(viaD1.idToken, a.idToken);
+    assert.notEqual(viaD1.idToken, atA);
     // The sector is the sector_identifier_uri's host (localhost here); a client redirecting to that loopback host
     // is its own sector all the same: a loopback host names nobody.
     const onSectorHost = await subjects((await client([`${site.origin}/cb`])).rp);
@@ -175,15 +180,17 @@ describe('pairwise subject identifiers', () => {
   });
 
   test('a JWT access token for an API carries the same pairwise sub', async () => {
+    const atA = await subAtA();
     const { rp } = await client(['https://a.example/api-cb'], { scope: `${SCOPE} accounts:read` });
     const { idToken, tokens } = await subjects(rp, { resource: API, scope: 'openid accounts:read' }, ['accounts:read']);
     const accessToken = decodeJwt(tokens.access_token);
     assert.equal(accessToken.aud, API);
     assert.equal(accessToken.sub, idToken);
-    assert.equal(idToken, a.idToken);
+    assert.equal(idToken, atA);
   });
 
   test('a back-channel logout token carries the pairwise sub the client knows', async () => {
+    const atA = await subAtA();
     const receiver = await startLogoutReceiver();
     try {
       const { rp } = await client(['https://a.example/logout-cb'], { backchannel_logout_uri: receiver.uri });
@@ -202,7 +209,7 @@ describe('pairwise subject identifiers', () => {
       assert.equal(received.length, 1, 'one logout token');
       const logoutToken = decodeJwt(received[0]!);
       assert.equal(logoutToken.sub, idToken);
-      assert.equal(logoutToken.sub, a.idToken);
+      assert.equal(logoutToken.sub, atA);
     } finally {
       receiver.close();
     }
