@@ -44,6 +44,16 @@ module.exports = {
       from: { path: EDGE },
       to: { path: TOP },
     },
+    {
+      name: 'accounts-only-through-the-store',
+      comment:
+        'Outside src/db, accounts are reached through AccountStore (db/account-store.ts), so every caller can be given ' +
+        'a store (a fake in unit tests). Types are compiled away and not seen. The one-time re-wrap of old recovery ' +
+        'codes runs on its own transaction, outside the store.',
+      severity: 'error',
+      from: { path: '^(src|bench)/', pathNot: ['^src/db/', '^src/auth/recovery-codes[.]ts$'] },
+      to: { path: '^src/db/(accounts|activation-codes|lockout|second-factors|security-events|sign-in-steps)[.]ts$' },
+    },
     { name: 'src-never-imports-tests', severity: 'error', from: { path: '^(src|bench)/' }, to: { path: '^test/' } },
   ],
   options: {

@@ -1,5 +1,4 @@
-import type { AccountRecords } from '../db/account-store.ts';
-import type { AccountRecord } from '../db/accounts.ts';
+import type { AccountRecord, AccountRecords } from '../db/account-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { type Argon2Parameters, PasswordHasher, parametersOf } from './password.ts';
 

@@ -1,5 +1,4 @@
-import type { ActivationCodes, SecondFactors } from '../db/account-store.ts';
-import type { AccountRecord } from '../db/accounts.ts';
+import type { AccountRecord, ActivationCodes, SecondFactors } from '../db/account-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { hashActivationCode } from './activation-codes.ts';
 import { hashRecoveryCode, looksLikeRecoveryCode } from './recovery-codes.ts';

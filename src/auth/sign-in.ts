@@ -1,8 +1,6 @@
 import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
-import type { AccountStore } from '../db/account-store.ts';
-import type { AccountRecord } from '../db/accounts.ts';
-import type { Reservation } from '../db/lockout.ts';
+import type { AccountRecord, AccountStore, Reservation } from '../db/account-store.ts';
 import type { SecretBox } from '../secrets/secret-box.ts';
 import { PasswordCheck } from './knowledge.ts';
 import { PossessionCheck } from './possession.ts';

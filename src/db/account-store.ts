@@ -9,6 +9,9 @@ import * as securityEvents from './security-events.ts';
 import type { SecurityEvent, SecurityEventType } from './security-events.ts';
 import * as signInSteps from './sign-in-steps.ts';
 
+// What callers outside src/db need of the account modules' types: they import only this module.
+export type { AccountRecord, NewAccount, LockoutPolicy, Reservation, SecurityEvent, SecurityEventType };
+
 /** Where an attempt came from, as kept in the person's security activity. */
 export interface AttemptOrigin {
   ip: string;

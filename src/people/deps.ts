@@ -1,8 +1,7 @@
 import type { AuditLog } from '../audit/writer.ts';
 import type { Config } from '../config/env.ts';
 import type { Consents } from '../consents/consents.ts';
-import type { AccountRecords, AccountStore } from '../db/account-store.ts';
-import type { AccountRecord } from '../db/accounts.ts';
+import type { AccountRecord, AccountRecords, AccountStore } from '../db/account-store.ts';
 import type { Database } from '../db/database.ts';
 import type { ServerSecrets } from '../secrets/server-secrets.ts';
 import { UserNotFound } from './errors.ts';

@@ -1,6 +1,5 @@
 import { consentRecord, type Consents } from '../consents/consents.ts';
-import type { SecondFactors, SecurityActivity } from '../db/account-store.ts';
-import type { AccountRecord } from '../db/accounts.ts';
+import type { AccountRecord, SecondFactors, SecurityActivity } from '../db/account-store.ts';
 
 /**
  * GDPR Art 15 and 20: everything Kluis holds about the person, in one machine-readable document. Secrets

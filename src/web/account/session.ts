@@ -1,8 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
 import type { Config } from '../../config/env.ts';
-import type { AccountRecords } from '../../db/account-store.ts';
-import type { AccountRecord } from '../../db/accounts.ts';
+import type { AccountRecord, AccountRecords } from '../../db/account-store.ts';
 import { ACCOUNT_CLIENT_ID, accountCallbackUri } from '../../oidc/clients/account-client.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import type { ProviderHost } from '../../oidc/provider/host.ts';
