@@ -12,9 +12,7 @@ const API = 'https://api.example/keys';
 /** Each test rotates keys of its own: a Kluis that re-reads them every second, with one JWT-token API and a client. */
 async function house(t: TestContext): Promise<KluisFixture<'client', never>> {
   const house = await withKluis({
-    resourceServers: [
-      { identifier: API, scope: 'read', accessTokenFormat: 'jwt', signingAlg: 'ES256', accessTokenTtl: null },
-    ],
+    resourceServers: [{ identifier: API, scope: 'read', accessTokenFormat: 'jwt', signingAlg: 'ES256' }],
     clients: { client: { ...M2M_METADATA, scope: 'read' } },
     env: { KEYS_REFRESH_INTERVAL: '1' },
   });

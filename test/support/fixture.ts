@@ -1,5 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
-import { addResourceServer, type ResourceServerRecord } from '../../src/db/resource-servers.ts';
+import { addResourceServer, type NewResourceServer } from '../../src/clients/resource-servers.ts';
 import { registerClient } from './clients.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startTestKluis, type TestKluis } from './kluis.ts';
@@ -14,7 +14,7 @@ export type AddedPerson = Awaited<ReturnType<typeof addPerson>>;
 
 export interface HouseOptions<C extends string, P extends string> {
   /** APIs (`kluis resources add`), stored first: clients' scopes and Kluis's scope list come from them. */
-  resourceServers?: ResourceServerRecord[];
+  resourceServers?: NewResourceServer[];
   /** Client metadata by a name the test picks, registered in this order as `kluis clients add` does. */
   clients?: Record<C, Record<string, unknown>>;
   /** People by username, added after the clients as `kluis users add` does. */
@@ -41,7 +41,7 @@ export async function withDatabase<C extends string = never, P extends string = 
 ): Promise<SeededDatabase<C, P>> {
   const database = await createTestDatabase();
   try {
-    for (const server of options.resourceServers ?? []) await addResourceServer(database.db, server);
+    for (const server of options.resourceServers ?? []) await addResourceServer(database, server);
     const env = options.env ?? {};
     const clients = {} as Record<C, AdapterPayload>;
     for (const [name, metadata] of Object.entries(options.clients ?? {}) as [C, Record<string, unknown>][]) {
