@@ -28,7 +28,7 @@ export interface StoredGrant {
 export interface GrantStore {
   /** The newest live grant of `accountId` to `clientId` a sign-in may reuse; never an open banking one. */
   reusableGrantId(accountId: string, clientId: string): Promise<string | undefined>;
-  /** Every live grant of the person, newest first. */
+  /** Every live grant of the person, newest first; those of the same second by grant id, so the list never shuffles. */
   grantsOf(accountId: string): Promise<StoredGrant[]>;
   /** One live grant, only if it belongs to `accountId` (a person can never act on another person's grant). */
   grantOf(accountId: string, grantId: string): Promise<StoredGrant | undefined>;
@@ -69,7 +69,7 @@ export class PgGrantStore implements GrantStore {
 
   async grantsOf(accountId: string): Promise<StoredGrant[]> {
     const { rows } = await this.#db.query<GrantRow>(
-      `${GRANT_SELECT} and ${grant.accountId} = $1 order by ${grant.issuedAt} desc`,
+      `${GRANT_SELECT} and ${grant.accountId} = $1 order by ${grant.issuedAt} desc, g.id desc`,
       [accountId],
     );
     return rows.map(toGrant);

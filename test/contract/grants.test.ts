@@ -88,6 +88,26 @@ test("a person's live grants are listed newest first with scopes, claims, resour
     assert.equal(budget?.lastUsedAt, null);
   }));
 
+test('grants given in the same second are listed in the same order every time: by grant id, descending', () =>
+  withStore(async (store, t) => {
+    // Written out of id order, so neither the insertion order nor the primary key's gives the expected list by chance.
+    for (const id of ['g-c', 'g-a', 'g-d', 'g-b']) await save(t, 'Grant', id, grantPayload('acc-1', id, 1_700_000_000));
+    await save(t, 'Grant', 'g-newer', grantPayload('acc-1', 'newer', 1_700_000_001));
+    await save(t, 'Grant', 'g-older', grantPayload('acc-1', 'older', 1_699_999_999));
+    const expected = ['g-newer', 'g-d', 'g-c', 'g-b', 'g-a', 'g-older'];
+    assert.deepEqual(
+      (await store.grantsOf('acc-1')).map((grant) => grant.id),
+      expected,
+    );
+    // Rewriting a grant moves its row; the order stays.
+    await save(t, 'Grant', 'g-a', grantPayload('acc-1', 'g-a', 1_700_000_000));
+    await save(t, 'Grant', 'g-b', grantPayload('acc-1', 'g-b', 1_700_000_000));
+    assert.deepEqual(
+      (await store.grantsOf('acc-1')).map((grant) => grant.id),
+      expected,
+    );
+  }));
+
 test('one grant is found only for the person it belongs to, and only while it lives', () =>
   withStore(async (store, t) => {
     await save(t, 'Grant', 'g-1', grantPayload('acc-1', 'budget', 100));
