@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, describe, test } from 'node:test';
+import { after, before, beforeEach, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient } from '../support/clients.ts';
@@ -78,10 +78,14 @@ function tokenFrom(
   });
 }
 
+/** The last audit event before the running test: its own events come after it. */
+let since: string;
+
 async function audited(limit: string): Promise<number> {
   const { rows } = await t.db.query<{ n: number }>(
-    `select count(*)::int as n from audit_events where type = 'rate_limit.exceeded' and details->>'limit' = $1`,
-    [limit],
+    `select count(*)::int as n from audit_events
+     where type = 'rate_limit.exceeded' and details->>'limit' = $1 and seq > $2`,
+    [limit, since],
   );
   return rows[0]!.n;
 }
@@ -214,6 +218,12 @@ describe('rate limits under every spelling of a path', () => {
 });
 
 describe('rate limits', () => {
+  // Each test starts with fresh windows: the counters (and refusals) of the tests before it are not its own.
+  beforeEach(async () => {
+    await t.db.query('delete from rate_limits');
+    since = (await t.db.query<{ seq: string }>('select coalesce(max(seq), 0) as seq from audit_events')).rows[0]!.seq;
+  });
+
   test('per client on /token: the limit is shared by both processes; 429 with Retry-After and an OAuth error body', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 5; i += 1)
@@ -334,7 +344,6 @@ describe('rate limits', () => {
   });
 
   test('per address on the authorization endpoint', async () => {
-    await t.db.query(`delete from rate_limits where key like 'authorize-ip:%'`);
     const url = `/auth?client_id=${String(web.client_id)}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
     const statuses: number[] = [];
     for (let i = 0; i < 7; i += 1)
