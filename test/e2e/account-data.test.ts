@@ -2,55 +2,69 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
-import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
-import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
-import { runCli, type TestKluis } from '../support/kluis.ts';
-import { totpCode } from '../support/people.ts';
+import { runCli } from '../support/kluis.ts';
+import { addPerson, totpCode } from '../support/people.ts';
 import { startLogoutReceiver } from '../support/logout-receiver.ts';
 import { RelyingParty } from '../support/rp.ts';
 
 // GDPR Art 15/20 (export) and Art 17 (erasure), checked in the database, not only on the page.
-let t: TestDatabase;
-let kluis: TestKluis;
-let receiver: Awaited<ReturnType<typeof startLogoutReceiver>>;
 const PASSWORD = 'erasable passphrase';
-const USERNAME = 'dora-deletable';
-const EMAIL = 'dora.deletable@example.com';
-const NAME = 'Dora Deletable';
-let person: { id: string; secret?: string | undefined };
-let rp: RelyingParty;
-let tokens: Awaited<ReturnType<RelyingParty['redeem']>>;
-let me: Browser;
-let house: KluisFixture<'wallet', typeof USERNAME>;
+const ERIK = { username: 'erik-exporting', email: 'erik.exporting@example.com', name: 'Erik Exporting' };
+const RITA = { username: 'rita-reauthenticating', email: 'rita.reauth@example.com', name: 'Rita Reauthenticating' };
+const DORA = { username: 'dora-deletable', email: 'dora.deletable@example.com', name: 'Dora Deletable' };
 
-before(async () => {
-  receiver = await startLogoutReceiver();
-  house = await withKluis({
-    clients: {
-      wallet: {
-        client_name: 'Wallet',
-        redirect_uris: ['https://wallet.example/cb'],
-        grant_types: ['authorization_code', 'refresh_token'],
-        scope: 'openid profile email offline_access',
-        backchannel_logout_uri: receiver.uri,
+/** Kluis with the Wallet client, whose back-channel logout endpoint is a receiver of its own. */
+async function startSite() {
+  const receiver = await startLogoutReceiver();
+  try {
+    const house: KluisFixture<'wallet', never> = await withKluis({
+      clients: {
+        wallet: {
+          client_name: 'Wallet',
+          redirect_uris: ['https://wallet.example/cb'],
+          grant_types: ['authorization_code', 'refresh_token'],
+          scope: 'openid profile email offline_access',
+          backchannel_logout_uri: receiver.uri,
+        },
       },
-    },
-    people: { [USERNAME]: { password: PASSWORD, totp: true, email: EMAIL, name: NAME } },
+    });
+    const rp = await RelyingParty.create(house.kluis.issuer, house.clients.wallet, 'https://wallet.example/cb');
+    return {
+      ...house,
+      receiver,
+      rp,
+      async stop() {
+        receiver.close();
+        await house.stop();
+      },
+    };
+  } catch (err) {
+    receiver.close();
+    throw err;
+  }
+}
+type Site = Awaited<ReturnType<typeof startSite>>;
+
+/**
+ * Adds the person with password, TOTP, email and name, and signs them in at Wallet in Firefox on Linux, consenting
+ * to profile, email and offline access; returns the person, their browser and Wallet's tokens.
+ */
+async function signedIn(site: Site, who: { username: string; email: string; name: string }) {
+  const person = await addPerson(site.database.url, who.username, PASSWORD, {
+    totp: true,
+    email: who.email,
+    name: who.name,
   });
-  ({ database: t, kluis } = house);
-  person = house.people[USERNAME];
-  const client = house.clients.wallet;
-  rp = await RelyingParty.create(kluis.issuer, client as AdapterPayload, 'https://wallet.example/cb');
-  me = new Browser(kluis.issuer, {
+  const me = new Browser(site.kluis.issuer, {
     'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0',
   });
-  const request = await rp.request({ scope: 'openid profile email offline_access', prompt: 'consent' });
+  const request = await site.rp.request({ scope: 'openid profile email offline_access', prompt: 'consent' });
   const { res } = await me.follow(request.url);
   const loginPage = await res.text();
   const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, {
-    username: USERNAME,
+    username: who.username,
     password: PASSWORD,
   });
   const mfaPage = await mfa.text();
@@ -61,23 +75,28 @@ before(async () => {
   const { external } = await me.submit(formAction(consentPage, 'consent'), consentPage, {
     scope: ['profile', 'email', 'offline_access'],
   });
-  tokens = await rp.redeem(external!, request);
+  return { person, me, tokens: await site.rp.redeem(external!, request) };
+}
+
+// The export and the refused deletion share one Kluis, each with a person of their own; the deletion gets a Kluis
+// of its own, because it checks that no table anywhere holds a Firefox device and that exactly one logout went out.
+let shared: Site;
+before(async () => {
+  shared = await startSite();
 });
-after(async () => {
-  receiver?.close();
-  await house?.stop();
-});
+after(() => shared?.stop());
 
 describe('export and erasure', () => {
   test('export is one JSON download with profile, consents, consent history and security activity', async () => {
+    const { person, me } = await signedIn(shared, ERIK);
     const { res } = await me.follow('/account/export');
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="kluis-account-export.json"/);
     // biome-ignore lint/suspicious/noExplicitAny: the export document is read field by field below
     const data = (await res.json()) as Record<string, any>;
-    assert.equal(data.profile.username, USERNAME);
-    assert.equal(data.profile.email, EMAIL);
-    assert.equal(data.profile.claims.name, NAME);
+    assert.equal(data.profile.username, ERIK.username);
+    assert.equal(data.profile.email, ERIK.email);
+    assert.equal(data.profile.claims.name, ERIK.name);
     assert.equal(data.authentication.totp, 'enrolled');
     assert.ok(!JSON.stringify(data).includes(person.secret!), 'no TOTP secret in the export');
     assert.equal(data.consents.length, 1);
@@ -91,6 +110,8 @@ describe('export and erasure', () => {
   });
 
   test('deleting needs a fresh sign-in and the typed username', async () => {
+    const { person, me } = await signedIn(shared, RITA);
+    const t = shared.database;
     await t.db.query(
       `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((extract(epoch from now()) - 200)::bigint))
        where model = 'Session' and payload->>'accountId' = $1`,
@@ -104,7 +125,7 @@ describe('export and erasure', () => {
     const { res } = await me.follow('/account/login?fresh=1&return=/account/delete');
     const loginPage = await res.text();
     const { res: mfa } = await me.submit(formAction(loginPage, 'login'), loginPage, {
-      username: USERNAME,
+      username: RITA.username,
       password: PASSWORD,
     });
     const mfaPage = await mfa.text();
@@ -129,13 +150,18 @@ describe('export and erasure', () => {
     assert.equal(rows.length, 1);
   });
 
-  test('deletion erases every row of personal data, kills every token, tells the client, and quarantines the username', async () => {
+  test('deletion erases every row of personal data, kills every token, tells the client, and quarantines the username', async (context) => {
+    const site = await startSite();
+    context.after(() => site.stop());
+    const { database: t, rp, receiver } = site;
+    // Freshly signed in, so the confirmation page shows without another sign-in.
+    const { person, me, tokens } = await signedIn(site, DORA);
     const page = await (await me.follow('/account/delete')).res.text();
     const csrf = /name="csrf" value="([^"]+)"/.exec(page)![1]!;
     const res = await me.request('/account/delete', {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf, confirm: USERNAME }),
+      body: new URLSearchParams({ csrf, confirm: DORA.username }),
     });
     assert.equal(res.status, 303);
     assert.equal(res.headers.get('location'), '/account/deleted');
@@ -162,7 +188,7 @@ describe('export and erasure', () => {
     for (const { table_name } of tables) {
       const { rows } = await t.db.query<{ n: number }>(
         `select count(*)::int as n from "${table_name}" r where r::text ilike any($1)`,
-        [[`%${USERNAME}%`, `%${EMAIL}%`, `%${NAME}%`, '%Firefox%']],
+        [[`%${DORA.username}%`, `%${DORA.email}%`, `%${DORA.name}%`, '%Firefox%']],
       );
       assert.equal(rows[0]!.n, 0, `personal data left in ${table_name}`);
     }
@@ -189,7 +215,7 @@ describe('export and erasure', () => {
     assert.equal(audit.length, 1);
 
     const again = await runCli(
-      ['users', 'add', USERNAME.toUpperCase()],
+      ['users', 'add', DORA.username.toUpperCase()],
       { DATABASE_URL: t.url },
       'a new long passphrase',
     );
