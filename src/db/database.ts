@@ -94,6 +94,14 @@ export class Database {
   }
 }
 
+/**
+ * Runs `work` in one transaction: a new one when `db` is the pool, the caller's own when `db` is already a
+ * transaction's `tx` (a store built on it), so a store's multi-statement step is atomic either way.
+ */
+export function inTransaction<T>(db: Queryable, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  return db instanceof Database ? db.transaction(work) : work(db);
+}
+
 const names = new Map<string, string>();
 function statementName(text: string): string {
   let name = names.get(text);

@@ -1,4 +1,4 @@
-import type { Queryable } from './database.ts';
+import { inTransaction, type Queryable } from './database.ts';
 
 /* The second factors kept with an account: its TOTP authenticator (in `accounts`) and `recovery_codes`. */
 
@@ -47,43 +47,62 @@ export async function enrolFirstTotp(
 }
 
 /**
- * Replaces the authenticator of a signed-in person (account area re-enrolment) and their recovery codes, in one
- * statement.
+ * Locks the account row, so that of two replacements of one account's second factors (two tabs confirming a
+ * re-enrolment, two regenerations of recovery codes) one waits for the other. The statement after it then takes a
+ * snapshot that sees the codes the other one committed and deletes them too; inside one statement the delete would
+ * work from the snapshot taken before the wait and leave both sets valid.
  */
-export async function replaceTotp(
+async function lockAccount(tx: Queryable, id: string): Promise<void> {
+  await tx.query('select 1 from accounts where id = $1 for update', [id]);
+}
+
+/**
+ * Replaces the authenticator of a signed-in person (account area re-enrolment) and their recovery codes: only the
+ * last replacement's codes stay valid.
+ */
+export function replaceTotp(
   db: Queryable,
   id: string,
   secretEncrypted: string,
   step: number,
   codeHashes: string[],
 ): Promise<void> {
-  await db.query(
-    `with account as (
-       update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1
-     ), old as (
-       delete from recovery_codes where account_id = $1
-     )
-     insert into recovery_codes (account_id, code_hash, scheme) select $1, unnest($4::text[]), 'hmac'`,
-    [id, secretEncrypted, step, codeHashes],
-  );
+  return inTransaction(db, async (tx) => {
+    await lockAccount(tx, id);
+    await tx.query(
+      `with account as (
+         update accounts set totp_secret_encrypted = $2, totp_last_step = $3, updated_at = now() where id = $1
+       ), old as (
+         delete from recovery_codes where account_id = $1
+       )
+       insert into recovery_codes (account_id, code_hash, scheme) select $1, unnest($4::text[]), 'hmac'`,
+      [id, secretEncrypted, step, codeHashes],
+    );
+  });
 }
 
-/** New recovery codes (keyed hashes) replace every old one, in one statement. */
-export async function replaceRecoveryCodes(db: Queryable, id: string, codeHashes: string[]): Promise<void> {
-  await db.query(
-    `with old as (delete from recovery_codes where account_id = $1)
-     insert into recovery_codes (account_id, code_hash, scheme) select $1, unnest($2::text[]), 'hmac'`,
-    [id, codeHashes],
-  );
+/** New recovery codes (keyed hashes) replace every old one: only the last regeneration's codes stay valid. */
+export function replaceRecoveryCodes(db: Queryable, id: string, codeHashes: string[]): Promise<void> {
+  return inTransaction(db, async (tx) => {
+    await lockAccount(tx, id);
+    await tx.query(
+      `with old as (delete from recovery_codes where account_id = $1)
+       insert into recovery_codes (account_id, code_hash, scheme) select $1, unnest($2::text[]), 'hmac'`,
+      [id, codeHashes],
+    );
+  });
 }
 
 /** The account has no authenticator and no recovery codes afterwards (`users reset-mfa`). */
-export async function resetMfa(db: Queryable, id: string): Promise<void> {
-  await db.query(
-    `with codes as (delete from recovery_codes where account_id = $1)
-     update accounts set totp_secret_encrypted = null, totp_last_step = null, updated_at = now() where id = $1`,
-    [id],
-  );
+export function resetMfa(db: Queryable, id: string): Promise<void> {
+  return inTransaction(db, async (tx) => {
+    await lockAccount(tx, id);
+    await tx.query(
+      `with codes as (delete from recovery_codes where account_id = $1)
+       update accounts set totp_secret_encrypted = null, totp_last_step = null, updated_at = now() where id = $1`,
+      [id],
+    );
+  });
 }
 
 /** Replaces every recovery code stored as a plain SHA-256 by `wrap` of it (scheme 'hmac-sha256'), a batch at a time. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { type AttemptPolicy, PgAccountStore } from '../../src/db/account-store.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -210,6 +211,62 @@ describe('second factors', () => {
       await store.resetMfa(id);
       assert.equal((await store.findById(id))?.totpSecretEncrypted, null);
       assert.equal(await store.unusedRecoveryCodes(id), 0);
+    }));
+
+  // Two replacements queued behind another writer of the account row (a sign-in's reservation, an unlock), as two
+  // tabs confirming one re-enrolment would be: only the set of the one that wrote last may stay valid.
+  async function racingBehindALock(t: TestDatabase, id: string, replace: (tag: string) => Promise<void>) {
+    let first!: Promise<void>;
+    let second!: Promise<void>;
+    await t.db.transaction(async (tx) => {
+      await tx.query('select 1 from accounts where id = $1 for update', [id]);
+      first = replace('a');
+      await sleep(150);
+      second = replace('b');
+      await sleep(150);
+    });
+    await Promise.all([first, second]);
+    const { rows } = await t.db.query<{ code_hash: string }>(
+      'select code_hash from recovery_codes where account_id = $1 and used_at is null order by code_hash',
+      [id],
+    );
+    return rows.map((row) => row.code_hash);
+  }
+  const tenCodes = (tag: string) => Array.from({ length: 10 }, (_, i) => `${tag}-${i}`);
+
+  test('of two racing re-enrolments only the recovery codes of the authenticator that stays are valid', () =>
+    withStore(async (store, t) => {
+      const id = await person(store);
+      await store.replaceRecoveryCodes(id, tenCodes('old'));
+      const valid = await racingBehindALock(t, id, (tag) => store.replaceTotp(id, `secret-${tag}`, 1, tenCodes(tag)));
+      const kept = (await store.findById(id))?.totpSecretEncrypted === 'secret-a' ? 'a' : 'b';
+      assert.deepEqual(valid, tenCodes(kept).sort());
+    }));
+
+  test('of two racing regenerations of recovery codes only one set of ten is valid', () =>
+    withStore(async (store, t) => {
+      const id = await person(store);
+      await store.replaceRecoveryCodes(id, tenCodes('old'));
+      const valid = await racingBehindALock(t, id, (tag) => store.replaceRecoveryCodes(id, tenCodes(tag)));
+      assert.ok(
+        [tenCodes('a').sort(), tenCodes('b').sort()].some((set) => set.join() === valid.join()),
+        `${valid}`,
+      );
+    }));
+
+  test('a store built on a caller’s transaction replaces codes inside it, and rolls back with it', () =>
+    withStore(async (store, t) => {
+      const id = await person(store);
+      await store.replaceRecoveryCodes(id, ['kept']);
+      await assert.rejects(
+        t.db.transaction(async (tx) => {
+          await new PgAccountStore(tx).replaceTotp(id, 'never', 3, ['gone']);
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.equal((await store.findById(id))?.totpSecretEncrypted, 'sealed secret');
+      assert.equal(await store.unusedRecoveryCodes(id), 1);
     }));
 });
 
