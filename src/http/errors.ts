@@ -1,5 +1,4 @@
 import type { Middleware } from 'koa';
-import { KluisError } from '../errors.ts';
 import { DatabaseUnavailable, UnstorableInput } from '../db/errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { StorageUnavailable } from '../oidc/provider/errors.ts';
@@ -19,9 +18,9 @@ const REFUSED = 'Request refused';
 
 /**
  * Errors from Kluis's own routes, answered by the one error page (HTML on browser pages, JSON elsewhere): a
- * {@link PageError} as written, 503 while Postgres is away, 400 for input Postgres cannot store, a client error
- * raised by a middleware (a body over its limit: 413, malformed: 400) with its status, and 500 with only the
- * request id otherwise. The provider renders its own errors (see oidc/provider/errors.ts).
+ * {@link PageError} as written, 503 while Postgres is away, 400 for input Postgres cannot store, any other client
+ * error (a body over its limit: 413, malformed: 400) with its status and a generic description, and 500 with only
+ * the request id otherwise. The provider renders its own errors (see oidc/provider/errors.ts).
  */
 export function errorBoundary(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -36,12 +35,9 @@ export function errorBoundary(log: Logger): Middleware {
         const json = { error: 'invalid_request', error_description: err.message };
         return answerError(ctx, { status: 400, heading: REFUSED, description, error: 'invalid_request', json });
       }
-      // Any other Kluis error written to be shown (KluisError.expose) answers with its own status and message.
-      if (err instanceof KluisError && err.expose && err.status < 500) {
-        const json = { error: 'invalid_request', error_description: err.message };
-        const { status, message } = err;
-        return answerError(ctx, { status, heading: REFUSED, description: message, error: 'invalid_request', json });
-      }
+      // Any other client error keeps its status but not its message: only a PageError is written for the person at
+      // the browser or client. A Kluis error's message is written for the operator (a constraint name, a resolver
+      // error naming internal hosts), and a middleware's (a body over its limit: 413) for a developer.
       const { status, expose } = err as { status?: unknown; expose?: unknown };
       if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
         const description = status === 413 ? 'The request is too large.' : 'The request could not be understood.';
