@@ -3,19 +3,18 @@ import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import { Browser, formAction } from '../support/browser.ts';
 import type { TestDatabase } from '../support/database.ts';
-import { withKluis, type KluisFixture } from '../support/fixture.ts';
+import { type AddedPerson, withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
-import { totpCode } from '../support/people.ts';
-import { registerWebApp, type RelyingParty, type PendingRequest } from '../support/rp.ts';
+import { addPerson, totpCode } from '../support/people.ts';
+import { registerWebApp, signIn, type RelyingParty, type PendingRequest } from '../support/rp.ts';
 
 // A person consents to two apps, then withdraws one in the account area: that app's access ends at once, the
 // other app and the SSO session are untouched, and the consent ledger shows it all.
+// One Kluis for the file; each test that signs in has a person, a browser and apps of its own.
 let t: TestDatabase;
 let kluis: TestKluis;
-let person: { id: string; secret?: string | undefined };
 const PASSWORD = 'account area passphrase';
 const browser = () => new Browser(kluis.issuer);
-let me: Browser;
 let house: KluisFixture<never, 'anna'>;
 
 before(async () => {
@@ -23,15 +22,15 @@ before(async () => {
     people: { anna: { password: PASSWORD, totp: true, email: 'anna@example.com', name: 'Anna Account' } },
   });
   ({ database: t, kluis } = house);
-  person = house.people.anna;
-  me = browser();
 });
 after(() => house?.stop());
 
 const app = (name: string, redirect: string) => registerWebApp(t.url, kluis.issuer, name, redirect);
+/** A person of the calling test's own, with the file's password and an enrolled authenticator. */
+const newPerson = (username: string) => addPerson(t.url, username, PASSWORD, { totp: true });
 
-/** Follows an authorization request in `me`: signs in if asked, consents if asked; returns the tokens. */
-async function authorize(rp: RelyingParty, params: Record<string, string> = {}) {
+/** Follows an authorization request in `me` as `person`: signs in if asked, consents if asked; returns the tokens. */
+async function authorize(me: Browser, person: AddedPerson, rp: RelyingParty, params: Record<string, string> = {}) {
   const request: PendingRequest = await rp.request({
     scope: 'openid profile offline_access',
     prompt: 'consent',
@@ -43,12 +42,7 @@ async function authorize(rp: RelyingParty, params: Record<string, string> = {}) 
     const page = await res.text();
     if (page.includes('/login"')) {
       seen.push('login');
-      await t.db.query('update accounts set totp_last_step = null where id = $1', [person.id]);
-      ({ res } = await me.submit(formAction(page, 'login'), page, { username: 'anna', password: PASSWORD }));
-      const mfaPage = await res.text();
-      ({ res, external } = await me.submit(formAction(mfaPage, 'mfa'), mfaPage, {
-        code: await totpCode(person.secret!),
-      }));
+      ({ res, external } = await signIn(me, page, person.username, PASSWORD, await totpCode(person.secret!)));
     } else if (page.includes('/consent"')) {
       seen.push('consent');
       ({ res, external } = await me.submit(formAction(page, 'consent'), page, {
@@ -64,11 +58,13 @@ async function authorize(rp: RelyingParty, params: Record<string, string> = {}) 
 
 describe('the account area', () => {
   test("withdrawing one consent ends that app's access at once; the other app and the SSO session keep working; the ledger shows it", async () => {
+    const person = house.people.anna;
+    const me = browser();
     const budget = await app('Budget app', 'https://budget.example/cb');
     const savings = await app('Savings app', 'https://savings.example/cb');
-    const first = await authorize(budget.rp);
+    const first = await authorize(me, person, budget.rp);
     assert.deepEqual(first.seen, ['login', 'consent']);
-    const second = await authorize(savings.rp);
+    const second = await authorize(me, person, savings.rp);
     assert.deepEqual(second.seen, ['consent'], 'SSO: no second sign-in');
     assert.ok(first.tokens.refresh_token && second.tokens.refresh_token);
 
@@ -121,8 +117,8 @@ describe('the account area', () => {
     assert.ok(refreshed.access_token);
 
     // The SSO session remains: Savings signs in without a login; Budget has to ask for consent again.
-    assert.deepEqual((await authorize(savings.rp, { prompt: 'none', scope: 'openid profile' })).seen, []);
-    assert.deepEqual((await authorize(budget.rp, { prompt: '' })).seen, ['consent']);
+    assert.deepEqual((await authorize(me, person, savings.rp, { prompt: 'none', scope: 'openid profile' })).seen, []);
+    assert.deepEqual((await authorize(me, person, budget.rp, { prompt: '' })).seen, ['consent']);
 
     // The ledger: both consents given at the consent screen, Budget's withdrawn in the account area, then given again.
     const { rows } = await t.db.query<{ client_id: string; action: string; channel: string }>(
@@ -146,8 +142,10 @@ describe('the account area', () => {
   });
 
   test("an app that revokes its own refresh token gives up the consent; the ledger records it as the app's doing", async () => {
+    const person = await newPerson('leo');
+    const me = browser();
     const loans = await app('Loans app', 'https://loans.example/cb');
-    const { tokens } = await authorize(loans.rp);
+    const { tokens } = await authorize(me, person, loans.rp);
     await oidc.tokenRevocation(loans.rp.config, tokens.refresh_token!);
     let rows: { channel: string; action: string }[] = [];
     for (let tries = 0; tries < 40 && rows.length === 0; tries += 1) {
@@ -162,13 +160,13 @@ describe('the account area', () => {
   });
 
   test('without a session the account area sends the browser to sign in with both factors, then back', async () => {
+    const person = await newPerson('nora');
     const fresh = browser();
     const { res } = await fresh.follow('/account/history');
     const page = await res.text();
     assert.match(page, /autocomplete="current-password"/, 'the normal sign-in page');
-    const { res: mfa } = await fresh.submit(formAction(page, 'login'), page, { username: 'anna', password: PASSWORD });
+    const { res: mfa } = await fresh.submit(formAction(page, 'login'), page, { username: 'nora', password: PASSWORD });
     const mfaPage = await mfa.text();
-    await t.db.query('update accounts set totp_last_step = null where id = $1', [person.id]);
     const { res: landed } = await fresh.submit(formAction(mfaPage, 'mfa'), mfaPage, {
       code: await totpCode(person.secret!),
     });
@@ -192,6 +190,11 @@ describe('the account area', () => {
   });
 
   test('an SSO session older than SCA_MAX_AGE must sign in again before the account area opens', async () => {
+    const person = await newPerson('sven');
+    const me = browser();
+    const { res: login } = await me.follow('/account');
+    const { res: home } = await signIn(me, await login.text(), 'sven', PASSWORD, await totpCode(person.secret!));
+    assert.match(await home.text(), /id="username">sven</, 'while the sign-in is fresh, the account area opens');
     await t.db.query(
       `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((extract(epoch from now()) - 400)::bigint))
        where model = 'Session' and payload->>'accountId' = $1`,
@@ -207,22 +210,26 @@ describe('the account area', () => {
   });
 
   test('the operator lists and revokes consents with the CLI, recorded with the operator channel', async () => {
+    const person = await newPerson('olga');
+    const me = browser();
+    await authorize(me, person, (await app('Pension app', 'https://pension.example/cb')).rp);
+    await authorize(me, person, (await app('Mortgage app', 'https://mortgage.example/cb')).rp);
     const { runCli } = await import('../support/kluis.ts');
     const env = { DATABASE_URL: t.url };
-    const listed = JSON.parse((await runCli(['consents', 'list', 'anna'], env)).stdout) as { client_id: string }[];
+    const listed = JSON.parse((await runCli(['consents', 'list', 'olga'], env)).stdout) as { client_id: string }[];
     assert.ok(listed.length >= 2);
     const target = listed[0]!.client_id;
-    const result = await runCli(['consents', 'revoke', 'anna', target], env);
+    const result = await runCli(['consents', 'revoke', 'olga', target], env);
     assert.equal(result.code, 0, result.stderr);
-    const after = JSON.parse((await runCli(['consents', 'list', 'anna'], env)).stdout) as { client_id: string }[];
+    const after = JSON.parse((await runCli(['consents', 'list', 'olga'], env)).stdout) as { client_id: string }[];
     assert.ok(!after.some((consent) => consent.client_id === target));
     const { rows } = await t.db.query(
       `select 1 from consent_ledger where account_id = $1 and channel = 'operator' and client_id = $2`,
       [person.id, target],
     );
     assert.equal(rows.length, 1);
-    const missing = await runCli(['consents', 'revoke', 'anna', 'no-such-client'], env);
+    const missing = await runCli(['consents', 'revoke', 'olga', 'no-such-client'], env);
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /^kluis: anna has no consent for client no-such-client\n$/);
+    assert.match(missing.stderr, /^kluis: olga has no consent for client no-such-client\n$/);
   });
 });
