@@ -15,13 +15,13 @@ let a: KluisProcess;
 let b: KluisProcess;
 let client: AdapterPayload;
 let house: SeededDatabase<'client', never>;
+const processEnv = () => ({ DATABASE_URL: t.url, KEYS_REFRESH_INTERVAL: '1', KEY_ROTATION_OVERLAP: '0' });
 
 before(async () => {
   house = await withDatabase({ clients: { client: M2M_METADATA } });
   t = house.database;
   client = house.clients.client;
-  const env = { DATABASE_URL: t.url, KEYS_REFRESH_INTERVAL: '1', KEY_ROTATION_OVERLAP: '0' };
-  [a, b] = await Promise.all([spawnKluis(env), spawnKluis(env)]);
+  [a, b] = await Promise.all([spawnKluis(processEnv()), spawnKluis(processEnv())]);
 });
 after(async () => {
   for (const p of [a, b]) if (p && p.child.exitCode === null) p.child.kill('SIGKILL');
@@ -60,9 +60,14 @@ describe('two processes on one database', () => {
     assert.deepEqual(await jwksKids(a), await jwksKids(b));
   });
 
-  test('SIGTERM lets an in-flight request finish, then the process exits 0', async () => {
+  test('SIGTERM lets an in-flight request finish, then the process exits 0', async (context) => {
+    // A third process of its own to stop, so that a and b keep serving the other tests.
+    const draining = await spawnKluis(processEnv());
+    context.after(() => {
+      if (draining.child.exitCode === null) draining.child.kill('SIGKILL');
+    });
     const body = 'grant_type=client_credentials';
-    const socket = connect(Number(new URL(a.issuer).port), '127.0.0.1');
+    const socket = connect(Number(new URL(draining.issuer).port), '127.0.0.1');
     await once(socket, 'connect');
     let response = '';
     socket.on('data', (chunk: Buffer) => (response += chunk.toString()));
@@ -72,15 +77,15 @@ describe('two processes on one database', () => {
       `POST /token HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ${auth}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
     );
     await new Promise((resolve) => setTimeout(resolve, 200));
-    a.child.kill('SIGTERM');
+    draining.child.kill('SIGTERM');
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal(a.child.exitCode, null, 'still draining');
+    assert.equal(draining.child.exitCode, null, 'still draining');
     socket.write(body.slice(10));
     await once(socket, 'end');
     assert.match(response, /^HTTP\/1.1 200 /);
     assert.match(response, /"access_token"/);
-    assert.equal(await a.exited, 0);
-    assert.match(a.output(), /draining and shutting down/);
+    assert.equal(await draining.exited, 0);
+    assert.match(draining.output(), /draining and shutting down/);
 
     // The other process is unaffected.
     const rpB = await relyingParty(b.issuer, client);
