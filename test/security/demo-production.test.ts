@@ -1,27 +1,26 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, type TestContext, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { kluisRefusal, runCli, spawnKluis } from '../support/kluis.ts';
 import { STRONG_SECRET } from '../support/secrets.ts';
 
-// A development database with the demo in it, started again with an https issuer.
-let t: TestDatabase;
 const PRODUCTION = { ISSUER: 'https://login.bank.example', TRUST_PROXY: 'true', KLUIS_SECRET: STRONG_SECRET };
 // Only what an operator sees when Kluis refuses: its one line on stderr, no request or start-up logs.
 const QUIET = { LOG_LEVEL: 'warn' };
 
-before(async () => {
-  t = await createTestDatabase();
+/** A development database with the demo in it, of this test's own, to start again with an https issuer. */
+async function developmentDatabase(context: TestContext): Promise<TestDatabase> {
+  const t = await createTestDatabase();
+  context.after(() => t.drop());
   const development = await spawnKluis({ DATABASE_URL: t.url, DEMO: 'on', KLUIS_SECRET: STRONG_SECRET });
   development.child.kill('SIGTERM');
   await development.exited;
-});
-after(async () => {
-  await t?.drop();
-});
+  return t;
+}
 
 describe('demo data in production', () => {
-  test('Kluis refuses to start in production while the demo person and client exist, in one line saying how to remove them', async () => {
+  test('Kluis refuses to start in production while the demo person and client exist, in one line saying how to remove them', async (context) => {
+    const t = await developmentDatabase(context);
     const { code, output } = await kluisRefusal({ DATABASE_URL: t.url, ...PRODUCTION, ...QUIET });
     assert.equal(code, 1);
     const lines = output.trim().split('\n');
@@ -35,7 +34,8 @@ describe('demo data in production', () => {
     assert.match(supervised.output, /^kluis: this database holds the development demo's/);
   });
 
-  test('after the commands it names, Kluis starts', async () => {
+  test('after the commands it names, Kluis starts', async (context) => {
+    const t = await developmentDatabase(context);
     const env = { DATABASE_URL: t.url, ...PRODUCTION };
     assert.equal((await runCli(['users', 'delete', 'demo'], env)).code, 0);
     const { output } = await kluisRefusal({ ...env, ...QUIET });
