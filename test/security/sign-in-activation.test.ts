@@ -71,17 +71,18 @@ describe('an account without an authenticator', () => {
   });
 
   test('the password with a guessed code fails exactly like any other failure and enrols nothing', async () => {
+    await addPerson(t.url, 'ulla', PASSWORD);
     const reference = new Browser(kluis.issuer);
     const { res: refRes } = await signIn(reference, (await loginPage(reference)).page, 'vera', PASSWORD, '000000');
     const expected = failure(await refRes.text());
     for (const code of ['123456', 'abcd-efgh-jkmn-pqrs-tuvw', '']) {
       const browser = new Browser(kluis.issuer);
-      const { res, external } = await signIn(browser, (await loginPage(browser)).page, 'una', PASSWORD, code);
+      const { res, external } = await signIn(browser, (await loginPage(browser)).page, 'ulla', PASSWORD, code);
       assert.equal(external, undefined);
       assert.equal(res.status, refRes.status);
       assert.equal(failure(await res.text()), expected);
     }
-    const { rows } = await t.db.query(`select totp_secret_encrypted from accounts where username = 'una'`);
+    const { rows } = await t.db.query(`select totp_secret_encrypted from accounts where username = 'ulla'`);
     assert.equal(rows[0]!.totp_secret_encrypted, null);
   });
 
