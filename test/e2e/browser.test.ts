@@ -79,12 +79,10 @@ after(async () => {
   await house?.stop();
 });
 
-let page: Awaited<ReturnType<Chromium['newPage']>>;
-
 test('a person signs in with an activation code, enrols an authenticator and consents by clicking and typing', {
   skip,
 }, async () => {
-  page = await browser!.newPage();
+  const page = await browser!.newPage();
   let callback: URL | undefined;
   // The relying party's redirect URI is not on this machine: catch the navigation there.
   await page.route('https://rp.example/**', async (route) => {
@@ -125,7 +123,26 @@ test('a person signs in with an activation code, enrols an authenticator and con
     assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
 
-test('the same person opens their account, finds the app and withdraws its access by clicking', { skip }, async () => {
+test('a person who consented opens their account, finds the app and withdraws its access by clicking', {
+  skip,
+}, async () => {
+  const valerie = await addPerson(t.url, 'valerie', 'valerie typed this password', { totp: true });
+  const context = await browser!.newContext();
+  const page = await context.newPage();
+  await page.route('https://rp.example/**', (route) =>
+    route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' }),
+  );
+  const request = await rp.request();
+  await page.goto(request.url.toString());
+  await page.getByLabel('Username').fill('valerie');
+  await page.getByLabel('Password').fill('valerie typed this password');
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByLabel('Code').fill(await totpCode(valerie.secret!));
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Savings app wants to access your account' }).waitFor();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/rp\.example/);
+
   // The SSO session from the sign-in above is fresh: the account area opens without another sign-in.
   await page.goto(`${kluis.issuer}/account`);
   await page.getByRole('heading', { name: 'Your account' }).waitFor();
@@ -150,6 +167,7 @@ test('the same person opens their account, finds the app and withdraws its acces
   await page.getByRole('link', { name: 'Consent history' }).click();
   assert.equal(await page.locator('.ledger-entry[data-action="revoked"][data-channel="account_area"]').count(), 1);
   await page.screenshot({ path: path.join(ARTIFACTS, 'account-history.png'), fullPage: true });
+  await context.close();
   for (const shot of ['account.png', 'account-consents.png', 'account-withdraw.png', 'account-withdrawn.png'])
     assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
