@@ -99,6 +99,13 @@ describe('dynamic client registration', () => {
     assert.equal(audited, 1);
   });
 
+  test('a registered client gets a UUID as its id, which never begins with a dash the CLI would read as an option', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, async () => String((await register(await iat(), WEB)).body.client_id)),
+    );
+    for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  });
+
   test('an expired initial access token is refused with 401', async () => {
     const token = await iat('--expires-in', '60');
     await t.db.query(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { errors, type Adapter, type AdapterFactory, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
@@ -99,6 +100,9 @@ export function registrationFeatures(
   return {
     registration: {
       enabled: true,
+      // UUIDs, like the ids `clients add` gives: oidc-provider's default (nanoid) may begin with `-`, which an
+      // operator's `kluis clients show <id>` would read as an option.
+      idFactory: () => randomUUID(),
       initialAccessToken: true,
       issueRegistrationAccessToken: true,
       policies: { [REGISTRATION_POLICY]: registrationPolicy, [SINGLE_USE_POLICY]: singleUsePolicy },
