@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { type AttemptPolicy, PgAccountStore } from '../../src/db/account-store.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The AccountStore's promises on real Postgres: what SignIn (test/unit/sign-in.test.ts drives it against a fake)
 // relies on. The atomic ones are raced: of parallel calls with one code or step, exactly one wins.
@@ -15,13 +15,8 @@ const ORIGIN = { ip: '192.0.2.30', device: 'contract test' };
 const HASH = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNo';
 
 /** A store on a database of the test's own, dropped afterwards. */
-async function withStore(run: (store: PgAccountStore, t: TestDatabase) => Promise<void>): Promise<void> {
-  const t = await createTestDatabase();
-  try {
-    await run(new PgAccountStore(t.db), t);
-  } finally {
-    await t.drop();
-  }
+function withStore(run: (store: PgAccountStore, t: TestDatabase) => Promise<void>): Promise<void> {
+  return withTestDatabase((t) => run(new PgAccountStore(t.db), t));
 }
 
 async function person(store: PgAccountStore, username = `p${randomUUID().slice(0, 8)}`, totp = true): Promise<string> {

@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type NewAuditEvent, PgAuditStore } from '../../src/db/audit-chain.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The AuditStore's promises on real Postgres: appended events form one hash chain in the order given, whoever
 // appends; verification names the first edited or missing event; reads follow the chain.
 
 /** A store on a database of the test's own, dropped afterwards. */
-async function withStore(run: (store: PgAuditStore, t: TestDatabase) => Promise<void>): Promise<void> {
-  const t = await createTestDatabase();
-  try {
-    await run(new PgAuditStore(t.db), t);
-  } finally {
-    await t.drop();
-  }
+function withStore(run: (store: PgAuditStore, t: TestDatabase) => Promise<void>): Promise<void> {
+  return withTestDatabase((t) => run(new PgAuditStore(t.db), t));
 }
 
 const event = (n: number, more: Partial<NewAuditEvent> = {}): NewAuditEvent => ({

@@ -3,18 +3,13 @@ import { test } from 'node:test';
 import { type ClientControlStore, PgClientControlStore } from '../../src/db/client-controls.ts';
 import { PostgresAdapter } from '../../src/db/oidc-adapter.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The ClientControlStore contract on real Postgres, each test on a database of its own.
 const box = SecretBox.fromMasterSecret('client-controls-contract-master-secret-0123');
 
-async function withStore(work: (store: ClientControlStore, t: TestDatabase) => Promise<void>): Promise<void> {
-  const t = await createTestDatabase();
-  try {
-    await work(new PgClientControlStore(t.db), t);
-  } finally {
-    await t.drop();
-  }
+function withStore(work: (store: ClientControlStore, t: TestDatabase) => Promise<void>): Promise<void> {
+  return withTestDatabase((t) => work(new PgClientControlStore(t.db), t));
 }
 
 async function models(t: TestDatabase): Promise<string[]> {

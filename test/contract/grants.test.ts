@@ -6,19 +6,14 @@ import { UnstorableInput } from '../../src/db/errors.ts';
 import { type GrantStore, PgGrantStore } from '../../src/db/grants.ts';
 import { PostgresAdapter } from '../../src/db/oidc-adapter.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The GrantStore contract on real Postgres, each test on a database of its own. Rows are written through the
 // oidc-provider adapter, in oidc-provider's payload format, as a running Kluis writes them.
 const box = SecretBox.fromMasterSecret('grants-contract-master-secret-0123456789');
 
-async function withStore(work: (store: GrantStore, t: TestDatabase) => Promise<void>): Promise<void> {
-  const t = await createTestDatabase();
-  try {
-    await work(new PgGrantStore(t.db), t);
-  } finally {
-    await t.drop();
-  }
+function withStore(work: (store: GrantStore, t: TestDatabase) => Promise<void>): Promise<void> {
+  return withTestDatabase((t) => work(new PgGrantStore(t.db), t));
 }
 
 function save(t: TestDatabase, model: string, id: string, payload: AdapterPayload, expiresIn = 3600) {

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PostgresRateLimits, sweepRateLimits, type RateLimitStore } from '../../src/db/rate-limits.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The RateLimitStore contract the rate limits rely on, against real Postgres: a database of its own per test.
 const WINDOW = 60;
 
-async function withStore(run: (store: RateLimitStore, t: TestDatabase) => Promise<void>): Promise<void> {
-  const t = await createTestDatabase();
-  try {
-    await run(new PostgresRateLimits(t.db), t);
-  } finally {
-    await t.drop();
-  }
+function withStore(run: (store: RateLimitStore, t: TestDatabase) => Promise<void>): Promise<void> {
+  return withTestDatabase((t) => run(new PostgresRateLimits(t.db), t));
 }
 
 /** Moves a key's window `seconds` into the past, as if that much time had gone by. */

@@ -14,6 +14,7 @@ import {
   PAYMENTS,
   registerFapiClient,
   type FapiClient,
+  PAYMENTS_API,
 } from '../support/fapi.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
@@ -40,15 +41,7 @@ let house: KluisFixture<'web', 'victor'>;
 before(async () => {
   if (skip) return;
   house = await withKluis({
-    resourceServers: [
-      {
-        identifier: PAYMENTS,
-        scope: 'payments',
-        accessTokenFormat: 'opaque',
-        signingAlg: 'ES256',
-        accessTokenTtl: 300,
-      },
-    ],
+    resourceServers: [PAYMENTS_API],
     clients: { web: { client_name: 'Savings app', redirect_uris: [REDIRECT], scope: 'openid profile email' } },
     people: { victor: { password: 'victor typed this password', name: 'Victor Browser', email: 'victor@example.com' } },
   });

@@ -18,6 +18,7 @@ import {
   PAYMENTS,
   registerFapiClient,
   type FapiClient,
+  PAYMENTS_API,
 } from '../support/fapi.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
@@ -50,13 +51,7 @@ const escapedPem = (file: string) => encodeURIComponent(readFileSync(file, 'utf8
 before(async () => {
   house = await withKluis({
     resourceServers: [
-      {
-        identifier: PAYMENTS,
-        scope: 'payments',
-        accessTokenFormat: 'opaque',
-        signingAlg: 'ES256',
-        accessTokenTtl: 300,
-      },
+      PAYMENTS_API,
       { identifier: ACCOUNTS, scope: 'accounts', accessTokenFormat: 'jwt', signingAlg: 'PS256', accessTokenTtl: 300 },
     ],
     clients: { introspector: { ...M2M_METADATA, client_name: 'Bank API', introspect_any_token: true } },

@@ -25,6 +25,7 @@ import {
   PAYMENTS,
   registerFapiClient,
   type FapiClient,
+  PAYMENTS_API,
 } from '../support/fapi.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
@@ -45,15 +46,7 @@ let house: KluisFixture<never, never>;
 
 before(async () => {
   house = await withKluis({
-    resourceServers: [
-      {
-        identifier: PAYMENTS,
-        scope: 'payments',
-        accessTokenFormat: 'opaque',
-        signingAlg: 'ES256',
-        accessTokenTtl: 300,
-      },
-    ],
+    resourceServers: [PAYMENTS_API],
   });
   ({ database: t, kluis } = house);
   fapi = await registerFapiClient(t.url, {

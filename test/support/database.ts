@@ -38,3 +38,13 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
     },
   };
 }
+
+/** Runs `work` on a fresh, migrated database of its own, dropped afterwards whatever `work` did. */
+export async function withTestDatabase<T>(work: (t: TestDatabase) => Promise<T>): Promise<T> {
+  const t = await createTestDatabase();
+  try {
+    return await work(t);
+  } finally {
+    await t.drop();
+  }
+}

@@ -8,8 +8,15 @@ import { registerClient } from './clients.ts';
 import { totpCode } from './people.ts';
 import { REDIRECT, signIn } from './rp.ts';
 
-/** The payments API of the tests, and a payment to it in RFC 9396 form. */
+/** The payments API of the tests, as a resource server for withKluis, and a payment to it in RFC 9396 form. */
 export const PAYMENTS = 'https://api.bank.example/payments';
+export const PAYMENTS_API = {
+  identifier: PAYMENTS,
+  scope: 'payments',
+  accessTokenFormat: 'opaque',
+  signingAlg: 'ES256',
+  accessTokenTtl: 300,
+} as const;
 export const PAYMENT = {
   type: 'payment_initiation',
   instructedAmount: { currency: 'EUR', amount: '50.00' },
