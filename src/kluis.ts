@@ -6,7 +6,7 @@ import { AuditLog } from './audit/writer.ts';
 import { PgAccountStore } from './db/account-store.ts';
 import { PgAuditStore } from './db/audit-chain.ts';
 import type { Config } from './config/env.ts';
-import { ClientCache } from './db/client-cache.ts';
+import { ChangeCache } from './db/change-cache.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { hashLegacyBearerIds } from './db/bearer-ids.ts';
 import { rewrapLegacyRecoveryCodes } from './auth/recovery-codes.ts';
@@ -47,7 +47,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
   const connection = await connect(config, log);
   const { db } = connection;
   let server: Server | undefined;
-  let clientCache: ClientCache | undefined;
+  let cache: ChangeCache | undefined;
   try {
     const secrets = await loadServerSecrets(db, config);
     if (config.production) await refuseDemoDataInProduction(db);
@@ -58,8 +58,8 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
-    clientCache = new ClientCache(connection.url, log);
-    await clientCache.start();
+    cache = new ChangeCache(connection.url, log);
+    await cache.start();
     const grants = new GrantActivity(db);
     const plugins: ProviderPlugin[] = [
       (provider) => provider.use(scriptHashesOnly),
@@ -72,7 +72,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       accounts,
       secrets,
       log,
-      clientCache,
+      cache,
       pages: providerPages,
       plugins,
     });
@@ -130,13 +130,13 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
         stopSweeper();
         await drain(listening, config.shutdownTimeout * 1000);
         await audit.drain();
-        await clientCache?.stop();
+        await cache?.stop();
         await connection.close();
       },
     };
   } catch (err) {
     server?.close();
-    await clientCache?.stop();
+    await cache?.stop();
     await connection.close().catch(() => undefined);
     throw err;
   }

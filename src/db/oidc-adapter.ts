@@ -1,6 +1,6 @@
 import type { Adapter, AdapterFactory, AdapterPayload } from 'oidc-provider';
 import type { SecretBox } from '../secrets/secret-box.ts';
-import type { ClientCache } from './client-cache.ts';
+import type { CacheView } from './change-cache.ts';
 import type { Database, Queryable } from './database.ts';
 import { RowAlreadyConsumed } from './errors.ts';
 import { openPayload, sealPayload } from './oidc-payloads.ts';
@@ -65,7 +65,7 @@ export class PostgresAdapter implements Adapter {
   readonly #db: Queryable;
   readonly #box: SecretBox;
   readonly #includeDisabled: boolean;
-  readonly #cache: ClientCache | undefined;
+  readonly #cache: CacheView<AdapterPayload> | undefined;
 
   /**
    * `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them.
@@ -75,7 +75,10 @@ export class PostgresAdapter implements Adapter {
     model: string,
     db: Queryable,
     box: SecretBox,
-    { includeDisabled = false, cache }: { includeDisabled?: boolean; cache?: ClientCache | undefined } = {},
+    {
+      includeDisabled = false,
+      cache,
+    }: { includeDisabled?: boolean; cache?: CacheView<AdapterPayload> | undefined } = {},
   ) {
     this.model = model;
     this.#db = db;
@@ -143,7 +146,7 @@ export class PostgresAdapter implements Adapter {
     if (this.model === 'ReplayDetection') return this.#claim(id);
     if (!this.#cache) return this.#findWhere('id', this.#key(id), id);
     const cached = this.#cache.get(id);
-    if (cached) return cached.payload && structuredClone(cached.payload);
+    if (cached) return cached.value && structuredClone(cached.value);
     const generation = this.#cache.generation(id);
     const payload = await this.#findWhere('id', this.#key(id), id);
     this.#cache.set(id, payload && structuredClone(payload), generation);
@@ -226,6 +229,6 @@ export class PostgresAdapter implements Adapter {
   }
 }
 
-export function postgresAdapter(db: Database, box: SecretBox, cache?: ClientCache): AdapterFactory {
+export function postgresAdapter(db: Database, box: SecretBox, cache?: CacheView<AdapterPayload>): AdapterFactory {
   return (model: string) => new PostgresAdapter(model, db, box, { cache });
 }

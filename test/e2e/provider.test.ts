@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
+import { addResourceServer, removeResourceServer } from '../../src/db/resource-servers.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
@@ -182,6 +183,49 @@ describe('client credentials, introspection, revocation', () => {
     await assert.rejects(
       oidc.clientCredentialsGrant(await relyingParty(kluis.issuer, clientA), { resource: 'https://unknown.example/' }),
       (err: oidc.ResponseBodyError) => err.error === 'invalid_target',
+    );
+  });
+
+  test('resource servers are read from the cache, and one added or removed while Kluis runs is used at once', async () => {
+    const rp = await relyingParty(kluis.issuer, clientA);
+    const lifetime = async (resource: string) => {
+      const { access_token } = await oidc.clientCredentialsGrant(rp, { resource, scope: 'payments:read' });
+      const { exp, iat } = decodeJwt(access_token);
+      return exp! - iat!;
+    };
+    const invalidTarget = (err: oidc.ResponseBodyError) => err.error === 'invalid_target';
+    const eventually = async (check: () => Promise<boolean>) => {
+      for (const deadline = Date.now() + 2000; !(await check()); await new Promise((r) => setTimeout(r, 20))) {
+        assert.ok(Date.now() < deadline, 'the change did not reach the running server within 2 s');
+      }
+    };
+    // Read once, then served from memory: a change nobody is told of (its trigger off) is not seen.
+    assert.ok((await lifetime(API)) <= 300);
+    await t.db.transaction(async (tx) => {
+      await tx.query('alter table resource_servers disable trigger resource_servers_changed');
+      await tx.query('update resource_servers set access_token_ttl = 60 where identifier = $1', [API]);
+      await tx.query('alter table resource_servers enable trigger resource_servers_changed');
+    });
+    assert.ok((await lifetime(API)) > 60, 'the resource server is read from the cache');
+    await t.db.query('update resource_servers set access_token_ttl = 300 where identifier = $1', [API]);
+
+    // Looked up before it exists ("no such resource server" is cached too), then added and removed.
+    const OTHER = 'https://api.bank.example/cached';
+    await assert.rejects(oidc.clientCredentialsGrant(rp, { resource: OTHER, scope: 'payments:read' }), invalidTarget);
+    const server = {
+      identifier: OTHER,
+      scope: 'payments:read',
+      accessTokenFormat: 'jwt',
+      signingAlg: 'ES256',
+    } as const;
+    await addResourceServer(t.db, { ...server, accessTokenTtl: 120 });
+    await eventually(async () => (await lifetime(OTHER).catch(() => 0)) === 120);
+    await removeResourceServer(t.db, OTHER);
+    await eventually(() =>
+      oidc.clientCredentialsGrant(rp, { resource: OTHER, scope: 'payments:read' }).then(
+        () => false,
+        (err) => invalidTarget(err),
+      ),
     );
   });
 

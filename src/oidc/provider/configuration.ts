@@ -29,7 +29,7 @@ export function providerConfiguration(settings: ProviderSettings): Configuration
     lifetimes(config),
     fapi(config, secrets),
     tokens(findAccount),
-    resources(config, db),
+    resources(config, db, settings.cache?.resourceServers),
     grants(db),
     pages(settings.pages),
   ]);

@@ -5,15 +5,15 @@ import type { NewClients } from '../../clients/registration.ts';
 import { providerAdapters } from '../adapter.ts';
 import type { ProviderSettings } from './settings.ts';
 
-type EngineSettings = Pick<ProviderSettings, 'db' | 'secrets' | 'keys' | 'clientCache'> & {
+type EngineSettings = Pick<ProviderSettings, 'db' | 'secrets' | 'keys' | 'cache'> & {
   config: Pick<Config, 'production'>;
 };
 
 /** What oidc-provider runs on: storage in Postgres, the signing keys, its cookies. */
 export function engine(settings: EngineSettings, newClients: NewClients): Configuration {
-  const { config, db, secrets, keys, clientCache } = settings;
+  const { config, db, secrets, keys, cache } = settings;
   return {
-    adapter: providerAdapters(newClients.adapters(postgresAdapter(db, secrets.box, clientCache))),
+    adapter: providerAdapters(newClients.adapters(postgresAdapter(db, secrets.box, cache?.clients))),
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
       keys: secrets.cookieKeys,

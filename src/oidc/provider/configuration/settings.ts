@@ -1,6 +1,6 @@
 import type { Config } from '../../../config/env.ts';
 import type { AccountRecords } from '../../../db/account-store.ts';
-import type { ClientCache } from '../../../db/client-cache.ts';
+import type { ChangeCache } from '../../../db/change-cache.ts';
 import type { Database } from '../../../db/database.ts';
 import type { ServerSecrets } from '../../../secrets/server-secrets.ts';
 import type { KeyRing } from '../keys.ts';
@@ -15,7 +15,7 @@ export interface ProviderSettings {
   keys: KeyRing;
   /** Scopes of the registered resource servers; oidc-provider only lets clients register known scopes. */
   resourceScopes: string[];
-  /** The server's client cache; the CLI runs without one. */
-  clientCache?: ClientCache | undefined;
+  /** The server's cache of clients and resource servers (invalidated by NOTIFY); the CLI runs without one. */
+  cache?: ChangeCache | undefined;
   pages: ProviderPages;
 }
