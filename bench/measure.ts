@@ -8,9 +8,20 @@ export interface Figures {
   /** Cores busy in the measured server processes (1.0 = one core fully used). */
   cpu: number;
   rssMB: number;
+  /** Per request (per flow for sca-login), over the timed window; absent where not measured. */
+  perRequest?: PerRequest;
 }
 
-const TICKS = 100; // USER_HZ on Linux
+export interface PerRequest {
+  /** CPU of the server's node process(es), µs. */
+  nodeUs: number;
+  /** CPU of the whole Postgres server, µs. */
+  postgresUs?: number;
+  statements?: number;
+  commits?: number;
+}
+
+export const TICKS = 100; // USER_HZ on Linux
 
 /** Every pid of a server: the process and, for a worker supervisor, its children. */
 export function processTree(pid: number): number[] {
@@ -26,11 +37,15 @@ export function processTree(pid: number): number[] {
   }
 }
 
-function cpuTicks(pids: number[]): number {
+/**
+ * CPU ticks of `pids` and of the children they have reaped (cutime, cstime): a Postgres backend or a worker that
+ * exits during a window still counts, in its parent's figures.
+ */
+export function treeTicks(pids: number[]): number {
   return pids.reduce((sum, pid) => {
     try {
       const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return sum + Number(fields[11]) + Number(fields[12]); // utime, stime
+      return sum + Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     } catch {
       return sum;
     }
@@ -58,15 +73,16 @@ function maxRssMB(pids: number[]): number {
 export async function sampled<T>(
   pids: number[],
   work: () => Promise<T>,
-): Promise<{ result: T; cpu: number; rssMB: number }> {
-  const startTicks = cpuTicks(pids);
+): Promise<{ result: T; cpu: number; rssMB: number; seconds: number }> {
+  const startTicks = treeTicks(pids);
   const started = performance.now();
   let rss = maxRssMB(pids);
   const timer = setInterval(() => (rss = Math.max(rss, maxRssMB(pids))), 200);
   try {
     const result = await work();
     const seconds = (performance.now() - started) / 1000;
-    return { result, cpu: (cpuTicks(pids) - startTicks) / TICKS / seconds, rssMB: Math.max(rss, maxRssMB(pids)) };
+    const cpu = (treeTicks(pids) - startTicks) / TICKS / seconds;
+    return { result, cpu, rssMB: Math.max(rss, maxRssMB(pids)), seconds };
   } finally {
     clearInterval(timer);
   }
@@ -83,7 +99,7 @@ export async function load(options: {
   headers?: Record<string, string>;
   body?: string;
   requests?: Requests;
-}): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number }> {
+}): Promise<{ rps: number; p50: number; p99: number; errors: number; non2xx: number; requests: number }> {
   const result = await autocannon({
     url: options.url,
     connections: options.connections,
@@ -99,6 +115,7 @@ export async function load(options: {
     p99: result.latency.p99,
     errors: result.errors,
     non2xx: result.non2xx,
+    requests: result.requests.total,
   };
 }
 

@@ -8,12 +8,29 @@ import { parseArgs } from 'node:util';
 import argon2 from 'argon2';
 import pg from 'pg';
 import { generate } from 'otplib';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { loadKeyRing } from '../src/oidc/provider/keys.ts';
 import { setUpHouse } from './support/house.ts';
 import { freePort, ROOT, UNREACHED_LIMITS } from './support/processes.ts';
-import { load, median, percentile, processTree, sampled, type Figures, type Requests } from './measure.ts';
+import { durableRowLimit, type DurableRowFigures } from './durable-rows.ts';
+import {
+  load,
+  median,
+  percentile,
+  processTree,
+  sampled,
+  TICKS,
+  type Figures,
+  type PerRequest,
+  type Requests,
+} from './measure.ts';
+import {
+  embeddedProbe,
+  sharedServerProbe,
+  startEmbeddedWithStatements,
+  type DatabaseCounters,
+  type DatabaseProbe,
+} from './postgres.ts';
 import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
 
 /**
@@ -48,7 +65,7 @@ async function finish(code: number): Promise<never> {
 }
 
 // --- database: a fresh one on DATABASE_URL's server, or an embedded PostgreSQL --------------------------------------
-async function database(): Promise<{ url: string; source: string }> {
+async function database(): Promise<{ url: string; source: string; probe: DatabaseProbe }> {
   if (process.env.DATABASE_URL) {
     const name = `kluis_bench_${randomBytes(4).toString('hex')}`;
     const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
@@ -63,16 +80,18 @@ async function database(): Promise<{ url: string; source: string }> {
     });
     const url = new URL(process.env.DATABASE_URL);
     url.pathname = `/${name}`;
-    return { url: url.toString(), source: 'PostgreSQL at DATABASE_URL' };
+    return { url: url.toString(), source: 'PostgreSQL at DATABASE_URL', probe: sharedServerProbe() };
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'kluis-bench-'));
   await chmod(dir, 0o755);
-  const server = await startEmbeddedPostgres(dir, await freePort(), log);
+  const server = await startEmbeddedWithStatements(dir, await freePort(), log);
   cleanups.push(async () => {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  return { url: server.url, source: 'embedded PostgreSQL' };
+  const probe = await embeddedProbe(server, dir, server.url);
+  cleanups.push(() => probe.close());
+  return { url: server.url, source: 'embedded PostgreSQL', probe };
 }
 
 // --- processes --------------------------------------------------------------------------------------------------
@@ -285,15 +304,53 @@ const SCENARIOS: HttpScenario[] = [
   { name: 'jwks', options: (t) => ({ url: `${t.issuer}/jwks`, connections: PLAN.connections, duration: 0 }) },
 ];
 
+/**
+ * Figures of one window: `count` requests (or flows) in `seconds` with the server's node CPU at `cpu` cores; with a
+ * probe, Postgres's CPU, statements and commits from its counters before and after.
+ */
+function perRequest(
+  count: number,
+  seconds: number,
+  cpu: number,
+  database?: { before: DatabaseCounters; after: DatabaseCounters },
+): PerRequest {
+  const per = (from?: number, to?: number) =>
+    from === undefined || to === undefined || !count ? undefined : (to - from) / count;
+  const ticks = per(database?.before.ticks, database?.after.ticks);
+  return {
+    nodeUs: count ? (cpu * seconds * 1e6) / count : 0,
+    postgresUs: ticks === undefined ? undefined : (ticks / TICKS) * 1e6,
+    statements: per(database?.before.statements, database?.after.statements),
+    commits: per(database?.before.commits, database?.after.commits),
+  };
+}
+
+/** Reads the database's counters around `work` when the target is Kluis (the ceiling has no database). */
+async function counted<T>(probe: DatabaseProbe | undefined, work: () => Promise<T>) {
+  const before = await probe?.read();
+  const result = await work();
+  const after = await probe?.read();
+  return { ...result, database: before && after ? { before, after } : undefined };
+}
+
 async function measure(scenario: HttpScenario, target: Target, label: string): Promise<Figures> {
   await scenario.prepare?.(target, label);
   await load({ ...scenario.options(target, label), duration: PLAN.warmup });
+  const probe = label === 'ceiling' ? undefined : db.probe;
   const rounds: (Figures & { bad: number })[] = [];
   for (let round = 0; round < PLAN.rounds; round += 1) {
-    const { result, cpu, rssMB } = await sampled(target.pids(), () =>
-      load({ ...scenario.options(target, label), duration: PLAN.duration }),
+    const { result, cpu, rssMB, seconds, database } = await counted(probe, () =>
+      sampled(target.pids(), () => load({ ...scenario.options(target, label), duration: PLAN.duration })),
     );
-    rounds.push({ rps: result.rps, p50: result.p50, p99: result.p99, cpu, rssMB, bad: result.errors + result.non2xx });
+    rounds.push({
+      rps: result.rps,
+      p50: result.p50,
+      p99: result.p99,
+      cpu,
+      rssMB,
+      perRequest: perRequest(result.requests, seconds, cpu, database),
+      bad: result.errors + result.non2xx,
+    });
   }
   const bad = rounds.reduce((sum, r) => sum + r.bad, 0);
   if (bad) say(`  ${scenario.name} ${label}: ${bad} failed responses`);
@@ -301,12 +358,27 @@ async function measure(scenario: HttpScenario, target: Target, label: string): P
 }
 
 function summarise(rounds: Figures[]): Figures {
+  const of = (pick: (p: PerRequest) => number | undefined, digits: number) => {
+    const values = rounds.map((r) => (r.perRequest ? pick(r.perRequest) : undefined));
+    return values.some((v) => v === undefined) ? undefined : round(median(values as number[]), digits);
+  };
+  const nodeUs = of((p) => p.nodeUs, 0);
   return {
     rps: round(median(rounds.map((r) => r.rps))),
     p50: round(median(rounds.map((r) => r.p50))),
     p99: round(median(rounds.map((r) => r.p99))),
     cpu: round(median(rounds.map((r) => r.cpu)), 2),
     rssMB: round(Math.max(...rounds.map((r) => r.rssMB))),
+    ...(nodeUs === undefined
+      ? {}
+      : {
+          perRequest: {
+            nodeUs,
+            postgresUs: of((p) => p.postgresUs, 0),
+            statements: of((p) => p.statements, 2),
+            commits: of((p) => p.commits, 2),
+          },
+        }),
   };
 }
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -327,7 +399,9 @@ async function scaLogin(target: LoginTarget, pids: () => number[]): Promise<Figu
   let failures = 0;
   for (let r = 0; r < PLAN.rounds; r += 1) {
     await resetAccounts();
-    const { result, cpu, rssMB } = await sampled(pids(), () => scaLogins(target, PLAN.connections, PLAN.duration));
+    const { result, cpu, rssMB, seconds, database } = await counted(db.probe, () =>
+      sampled(pids(), () => scaLogins(target, PLAN.connections, PLAN.duration)),
+    );
     if (result.exhausted)
       say(`  sca-login: all ${ACCOUNTS} accounts used within one round; the figure is a lower bound`);
     failures += result.failures;
@@ -337,6 +411,7 @@ async function scaLogin(target: LoginTarget, pids: () => number[]): Promise<Figu
       p99: percentile(result.latencies, 99),
       cpu,
       rssMB,
+      perRequest: perRequest(result.latencies.length + result.failures, seconds, cpu, database),
     });
   }
   return { ...summarise(rounds), failures };
@@ -414,6 +489,13 @@ try {
   const login2 = QUICK ? undefined : await scaLogin(loginTarget(kluis2.issuer), kluis2.pids);
   await kluis2.stop();
 
+  say('  durable rows…');
+  const durableRows = await durableRowLimit(db.url, db.probe, {
+    seconds: PLAN.duration,
+    connections: PLAN.connections,
+    batches: [1, 16, 32],
+  });
+
   for (const [name, figures] of results)
     rows.push({ name, ...figures, ratio: round(figures.kluis.rps / figures.ceiling.rps, 2) });
   const { failures: _f, ...loginFigures } = login;
@@ -434,7 +516,7 @@ try {
     plan: PLAN,
     date: new Date().toISOString(),
   };
-  const report = { machine, scenarios: rows };
+  const report: Report = { machine, notes: db.probe.notes, scenarios: rows, durableRows };
   await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
   const file = path.join(ROOT, 'bench-results', `${machine.date.replace(/[:.]/g, '-')}${QUICK ? '-quick' : ''}.json`);
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -449,24 +531,46 @@ try {
 }
 await finish(0);
 
-function table(report: { machine: Record<string, unknown>; scenarios: Row[] }): string {
+interface Report {
+  machine: Record<string, unknown>;
+  notes: string[];
+  scenarios: Row[];
+  durableRows: DurableRowFigures[];
+}
+
+function table(report: Report): string {
   const m = report.machine;
+  const shown = (value: number | undefined) => (value === undefined ? '–' : String(value));
   const lines = [
     `machine: ${String(m.cpu)}, ${String(m.cores)} cores, ${String(m.memoryGB)} GiB, Node ${String(m.node)}, ${String(m.database)}`,
     '',
-    '| scenario | Kluis rps | p50 ms | p99 ms | CPU | RSS MB | ceiling rps | p50 ms | p99 ms | CPU | RSS MB | ratio | Kluis ×2 rps |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | Kluis rps | ratio | p50 ms | p99 ms | node µs/req | PG µs/req | stmts/req | commits/req | CPU | RSS MB ' +
+      '| ceiling rps | p50 ms | p99 ms | node µs/req | CPU | RSS MB | Kluis ×2 rps |',
+    `|---|${'---:|'.repeat(17)}`,
   ];
   for (const row of report.scenarios) {
     const k = row.kluis;
     const c = row.ceiling;
+    const p = k.perRequest;
     lines.push(
-      `| ${row.name} | ${k.rps} | ${k.p50} | ${k.p99} | ${k.cpu} | ${k.rssMB} | ${c.rps} | ${c.p50} | ${c.p99} | ${c.cpu} | ${c.rssMB} | ${row.ratio} | ${row.kluis2?.rps ?? '–'} |`,
+      `| ${row.name} | ${k.rps} | ${row.ratio} | ${k.p50} | ${k.p99} | ${shown(p?.nodeUs)} | ${shown(p?.postgresUs)} ` +
+        `| ${shown(p?.statements)} | ${shown(p?.commits)} | ${k.cpu} | ${k.rssMB} | ${c.rps} | ${c.p50} | ${c.p99} ` +
+        `| ${shown(c.perRequest?.nodeUs)} | ${c.cpu} | ${c.rssMB} | ${row.kluis2?.rps ?? '–'} |`,
     );
   }
   lines.push(
     '',
-    'sca-login: complete flows per second (login, TOTP, consent, code, token); its ceiling is argon2id verifications per second on all cores.',
+    'sca-login: complete flows per second (login, TOTP, consent, code, token), per-request columns per flow; its ceiling',
+    'is argon2id verifications per second on all cores.',
+    ...report.notes.map((note) => `- ${note}`),
+    '',
+    "The machine's limit for one durable row per token (oidc_models's shape, each INSERT its own commit):",
+    '',
+    '| rows per INSERT | rows/s | commits/s | PG µs/row |',
+    '|---:|---:|---:|---:|',
+    ...report.durableRows.map(
+      (d) => `| ${d.batch} | ${d.rowsPerSecond} | ${d.commitsPerSecond} | ${shown(d.postgresUsPerRow)} |`,
+    ),
   );
   return `${lines.join('\n')}\n`;
 }
