@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { DatabaseProbe } from './postgres.ts';
-import { TICKS } from './measure.ts';
+import { TICKS, treeTicks } from './measure.ts';
 
 export interface DurableRowFigures {
   /** Rows per INSERT statement, each statement its own commit. */
   batch: number;
   rowsPerSecond: number;
   commitsPerSecond: number;
+  /** CPU per row of the inserting node process (the bench itself), µs. */
+  nodeUsPerRow: number;
   /** Postgres CPU per row, µs; absent on a shared server. */
   postgresUsPerRow?: number;
 }
@@ -69,6 +71,7 @@ async function insertFor(clients: pg.Client[], probe: DatabaseProbe, batch: numb
   let rows = 0;
   let commits = 0;
   const before = await probe.read();
+  const nodeBefore = treeTicks([process.pid]);
   const started = performance.now();
   const deadline = started + seconds * 1000;
   await Promise.all(
@@ -85,12 +88,14 @@ async function insertFor(clients: pg.Client[], probe: DatabaseProbe, batch: numb
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const nodeTicks = treeTicks([process.pid]) - nodeBefore;
   const after = await probe.read();
   const ticks = before.ticks === undefined || after.ticks === undefined ? undefined : after.ticks - before.ticks;
   return {
     batch,
     rowsPerSecond: Math.round(rows / elapsed),
     commitsPerSecond: Math.round(commits / elapsed),
+    nodeUsPerRow: Math.round(((nodeTicks / TICKS) * 1e6) / rows),
     ...(ticks === undefined ? {} : { postgresUsPerRow: Math.round(((ticks / TICKS) * 1e6) / rows) }),
   };
 }

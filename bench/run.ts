@@ -566,10 +566,11 @@ function table(report: Report): string {
     '',
     "The machine's limit for one durable row per token (oidc_models's shape, each INSERT its own commit):",
     '',
-    '| rows per INSERT | rows/s | commits/s | PG µs/row |',
-    '|---:|---:|---:|---:|',
+    '| rows per INSERT | rows/s | commits/s | node µs/row | PG µs/row |',
+    '|---:|---:|---:|---:|---:|',
     ...report.durableRows.map(
-      (d) => `| ${d.batch} | ${d.rowsPerSecond} | ${d.commitsPerSecond} | ${shown(d.postgresUsPerRow)} |`,
+      (d) =>
+        `| ${d.batch} | ${d.rowsPerSecond} | ${d.commitsPerSecond} | ${d.nodeUsPerRow} | ${shown(d.postgresUsPerRow)} |`,
     ),
   );
   return `${lines.join('\n')}\n`;
