@@ -4,6 +4,7 @@ import type { CacheView } from './change-cache.ts';
 import type { Database, Queryable } from './database.ts';
 import { RowAlreadyConsumed } from './errors.ts';
 import { openPayload, sealPayload } from './oidc-payloads.ts';
+import { type StoredRow, TOKEN_MODELS, TokenLookups } from './token-lookups.ts';
 
 /** Every model oidc-provider persists through its adapter. */
 export const MODELS = [
@@ -44,11 +45,6 @@ export function storedId(box: SecretBox, model: string, id: string): string {
   return HASHED_ID_MODELS.has(model) ? HASHED_ID_PREFIX + box.keyedHash(id, ID_PURPOSE) : id;
 }
 
-interface StoredRow {
-  payload: AdapterPayload;
-  consumed_at: Date | null;
-}
-
 /**
  * oidc-provider's storage contract on PostgreSQL: one row per model instance in `oidc_models`.
  * - Expired rows are never returned; {@link sweepExpired} deletes them later.
@@ -66,10 +62,12 @@ export class PostgresAdapter implements Adapter {
   readonly #box: SecretBox;
   readonly #includeDisabled: boolean;
   readonly #cache: CacheView<AdapterPayload> | undefined;
+  readonly #lookups: TokenLookups | undefined;
 
   /**
    * `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them.
    * `cache`: the server's client cache (invalidated by NOTIFY), used for Client lookups.
+   * `lookups`: shared by the server's token models, so one token looked up as several models costs one statement.
    */
   constructor(
     model: string,
@@ -78,13 +76,15 @@ export class PostgresAdapter implements Adapter {
     {
       includeDisabled = false,
       cache,
-    }: { includeDisabled?: boolean; cache?: CacheView<AdapterPayload> | undefined } = {},
+      lookups,
+    }: { includeDisabled?: boolean; cache?: CacheView<AdapterPayload> | undefined; lookups?: TokenLookups } = {},
   ) {
     this.model = model;
     this.#db = db;
     this.#box = box;
     this.#includeDisabled = includeDisabled;
     this.#cache = model === 'Client' && !includeDisabled ? cache : undefined;
+    this.#lookups = TOKEN_MODELS.has(model) ? lookups : undefined;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -208,16 +208,29 @@ export class PostgresAdapter implements Adapter {
       this.model === 'Client' && !this.#includeDisabled
         ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)'
         : '';
+    const row =
+      column === 'id' && this.#lookups
+        ? await this.#lookups.find(this.model, value)
+        : await this.#findRow(column, value, enabled);
+    if (!row) return undefined;
+    const payload = openPayload(
+      this.#box,
+      this.model,
+      row.payload as AdapterPayload,
+      HASHED_ID_MODELS.has(this.model),
+      id,
+    );
+    if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
+    return payload;
+  }
+
+  async #findRow(column: 'id' | 'uid' | 'user_code', value: string, enabled: string): Promise<StoredRow | undefined> {
     const { rows } = await this.#db.query<StoredRow & Record<string, unknown>>(
       `select payload, consumed_at from oidc_models
        where model = $1 and ${column} = $2 and (expires_at is null or expires_at > now()) ${enabled}`,
       [this.model, value],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    const payload = openPayload(this.#box, this.model, row.payload, HASHED_ID_MODELS.has(this.model), id);
-    if (row.consumed_at) payload.consumed = Math.floor(row.consumed_at.getTime() / 1000);
-    return payload;
+    return rows[0];
   }
 
   #key(id: string): string {
@@ -230,5 +243,6 @@ export class PostgresAdapter implements Adapter {
 }
 
 export function postgresAdapter(db: Database, box: SecretBox, cache?: CacheView<AdapterPayload>): AdapterFactory {
-  return (model: string) => new PostgresAdapter(model, db, box, { cache });
+  const lookups = new TokenLookups(db);
+  return (model: string) => new PostgresAdapter(model, db, box, { cache, lookups });
 }
