@@ -26,8 +26,8 @@ after(async () => {
 });
 
 /** What a superuser with psql could do; the append-only trigger has to be switched off first. */
-async function tamper(sql: string, values: unknown[]) {
-  await t.db.transaction(async (tx) => {
+async function tamper(database: TestDatabase, sql: string, values: unknown[]) {
+  await database.db.transaction(async (tx) => {
     await tx.query('alter table audit_events disable trigger audit_events_no_update_delete');
     await tx.query(sql, values);
     await tx.query('alter table audit_events enable trigger audit_events_no_update_delete');
@@ -51,6 +51,8 @@ describe('tamper-evident audit log', () => {
   });
 
   test('tail and export print JSON lines in chain order, each with its hash', async () => {
+    const rp = await relyingParty(kluis.issuer, client);
+    await Promise.all(Array.from({ length: 30 }, () => oidc.clientCredentialsGrant(rp, {})));
     const tail = (await runCli(['audit', 'tail', '--limit', '5'], env)).stdout
       .trim()
       .split('\n')
@@ -72,17 +74,35 @@ describe('tamper-evident audit log', () => {
   });
 
   test('an edited row is caught by audit verify, which names it', async () => {
-    const { rows } = await t.db.query<{ seq: string; id: string }>(
-      `select seq, id from audit_events where type = 'token.issued' order by seq limit 1 offset 3`,
-    );
-    const { seq, id } = rows[0]!;
-    await tamper(`update audit_events set details = jsonb_set(details, '{scope}', '"everything"') where id = $1`, [id]);
-    const result = await runCli(['audit', 'verify'], env);
-    assert.equal(result.code, 1);
-    assert.equal(
-      result.stderr,
-      `kluis: audit chain broken at event ${seq} (id ${id}): its content does not match its hash; ${Number(seq) - 1} events before it verified\n`,
-    );
+    // On a database of its own: the edit breaks the chain for every later verification.
+    const fresh = await createTestDatabase();
+    const own = await registerClient(fresh.url, M2M_METADATA);
+    try {
+      const server = await startTestKluis(fresh.url);
+      try {
+        const rp = await relyingParty(server.issuer, own);
+        for (let i = 0; i < 5; i += 1) await oidc.clientCredentialsGrant(rp, {});
+      } finally {
+        await server.stop(); // writes out the audit events still queued
+      }
+      const { rows } = await fresh.db.query<{ seq: string; id: string }>(
+        `select seq, id from audit_events where type = 'token.issued' order by seq limit 1 offset 3`,
+      );
+      const { seq, id } = rows[0]!;
+      await tamper(
+        fresh,
+        `update audit_events set details = jsonb_set(details, '{scope}', '"everything"') where id = $1`,
+        [id],
+      );
+      const result = await runCli(['audit', 'verify'], { DATABASE_URL: fresh.url });
+      assert.equal(result.code, 1);
+      assert.equal(
+        result.stderr,
+        `kluis: audit chain broken at event ${seq} (id ${id}): its content does not match its hash; ${Number(seq) - 1} events before it verified\n`,
+      );
+    } finally {
+      await fresh.drop();
+    }
   });
 
   test('a deleted row leaves a gap that audit verify reports', async () => {
@@ -90,11 +110,7 @@ describe('tamper-evident audit log', () => {
     try {
       const other = await registerClient(fresh.url, M2M_METADATA);
       await registerClient(fresh.url, M2M_METADATA);
-      await fresh.db.transaction(async (tx) => {
-        await tx.query('alter table audit_events disable trigger audit_events_no_update_delete');
-        await tx.query(`delete from audit_events where client_id = $1`, [other.client_id]);
-        await tx.query('alter table audit_events enable trigger audit_events_no_update_delete');
-      });
+      await tamper(fresh, 'delete from audit_events where client_id = $1', [other.client_id]);
       const result = await runCli(['audit', 'verify'], { DATABASE_URL: fresh.url });
       assert.equal(result.code, 1);
       assert.match(result.stderr, /audit chain broken at event \d+ \(id \d+\): event \d+ is missing/);
