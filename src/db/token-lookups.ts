@@ -39,8 +39,15 @@ export class TokenLookups {
       lookup = { models, rows };
       this.#pending.set(storedId, lookup);
     }
-    lookup.models.push(model);
-    return lookup.rows.then((rows) => rows.get(model));
+    const { models } = lookup;
+    models.push(model);
+    return lookup.rows.then((rows) => {
+      const row = rows.get(model);
+      // Two requests presenting one token at once asked for the same row: each gets a copy of its own, so neither
+      // sees what oidc-provider does to the other's.
+      const shared = models.indexOf(model) !== models.lastIndexOf(model);
+      return row && shared ? { ...row, payload: structuredClone(row.payload) } : row;
+    });
   }
 
   async #query(storedId: string, models: string[]): Promise<Map<string, StoredRow>> {

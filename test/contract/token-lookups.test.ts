@@ -82,3 +82,13 @@ test('a find asked for after the statement went out reads the row again', () =>
     assert.equal(await at.find('token-2'), undefined);
     assert.equal(statements() - before, 1);
   }));
+
+test('one token found twice as one model at once (two requests presenting it) gives each its own copy', () =>
+  withModels(async ({ at }, statements) => {
+    await at.upsert('token-3', { jti: 'token-3', extra: { nested: 'kept' } }, 60);
+    const before = statements();
+    const [first, second] = await Promise.all([at.find('token-3'), at.find('token-3')]);
+    assert.equal(statements() - before, 1);
+    (first!.extra as { nested: string }).nested = 'changed by one request';
+    assert.deepEqual(second!.extra, { nested: 'kept' });
+  }));
