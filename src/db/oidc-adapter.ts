@@ -88,8 +88,6 @@ export class PostgresAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const stored = this.#seal(payload);
-    const key = this.#key(id);
     await this.#db.query(
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
        values ($1, $2, $3, $4, $5, $6,
@@ -97,15 +95,7 @@ export class PostgresAdapter implements Adapter {
        on conflict (model, id) do update set
          payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
          user_code = excluded.user_code, expires_at = excluded.expires_at`,
-      [
-        this.model,
-        key,
-        stored,
-        payload.grantId ?? null,
-        payload.uid ?? null,
-        payload.userCode ?? null,
-        expiresIn ?? null,
-      ],
+      [...this.#row(id, payload), expiresIn ?? null],
     );
   }
 
@@ -114,14 +104,7 @@ export class PostgresAdapter implements Adapter {
     const { rowCount } = await this.#db.query(
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
        on conflict (model, id) do nothing`,
-      [
-        this.model,
-        this.#key(id),
-        this.#seal(payload),
-        payload.grantId ?? null,
-        payload.uid ?? null,
-        payload.userCode ?? null,
-      ],
+      this.#row(id, payload),
     );
     return rowCount === 1;
   }
@@ -130,14 +113,7 @@ export class PostgresAdapter implements Adapter {
   async replace(id: string, payload: AdapterPayload): Promise<boolean> {
     const { rowCount } = await this.#db.query(
       `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
-      [
-        this.model,
-        this.#key(id),
-        this.#seal(payload),
-        payload.grantId ?? null,
-        payload.uid ?? null,
-        payload.userCode ?? null,
-      ],
+      this.#row(id, payload),
     );
     return rowCount === 1;
   }
@@ -231,6 +207,12 @@ export class PostgresAdapter implements Adapter {
       [this.model, value],
     );
     return rows[0];
+  }
+
+  /** model, stored id, sealed payload and the indexed payload fields: the columns upsert, insert and replace write. */
+  #row(id: string, payload: AdapterPayload): unknown[] {
+    const { grantId, uid, userCode } = payload;
+    return [this.model, this.#key(id), this.#seal(payload), grantId ?? null, uid ?? null, userCode ?? null];
   }
 
   #key(id: string): string {
