@@ -61,6 +61,18 @@ async function register(token: string | undefined, metadata: Record<string, unkn
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** A registration as RFC 7592 2.2 takes it back in an update: without the fields the server alone sets. */
+function updatable(current: Record<string, unknown>): Record<string, unknown> {
+  const {
+    registration_access_token: _rat,
+    registration_client_uri: _uri,
+    client_secret_expires_at: _exp,
+    client_id_issued_at: _iat,
+    ...metadata
+  } = current;
+  return metadata;
+}
+
 function statement(claims: Record<string, unknown>, key = directoryKey, kid = 'dir-1') {
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'ES256', kid })
@@ -278,13 +290,7 @@ describe('registration management (RFC 7592)', () => {
     const current = (await read.json()) as Record<string, unknown>;
     assert.equal(current.client_name, 'Budget (verified)');
 
-    const {
-      registration_access_token: _rat,
-      registration_client_uri: _uri,
-      client_secret_expires_at: _exp,
-      client_id_issued_at: _iat,
-      ...metadata
-    } = current;
+    const metadata = updatable(current);
     const update = await fetch(uri, {
       method: 'PUT',
       headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
@@ -468,13 +474,7 @@ describe('software statements cannot take over clients (RFC 7591 2.3, 3.2.1)', (
     assert.equal(read.status, 200);
     assert.equal(current.client_secret, undefined);
     assert.ok(!JSON.stringify(current).includes(String(registered.client_secret)));
-    const {
-      registration_access_token: _rat,
-      registration_client_uri: _uri,
-      client_secret_expires_at: _exp,
-      client_id_issued_at: _iat,
-      ...metadata
-    } = current;
+    const metadata = updatable(current);
     const update = await fetch(String(registered.registration_client_uri), {
       method: 'PUT',
       headers: { ...bearer(registered.registration_access_token), 'content-type': 'application/json' },
