@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { wireProviderEvents } from './audit/provider-events.ts';
+import { tokenSaves, wireProviderEvents } from './audit/provider-events.ts';
 import { AuditLog } from './audit/writer.ts';
 import { PgAccountStore } from './db/account-store.ts';
 import { PgAuditStore } from './db/audit-chain.ts';
@@ -75,6 +75,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       cache,
       pages: providerPages,
       plugins,
+      onSave: tokenSaves(audit),
     });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);

@@ -1,5 +1,6 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { SaveRecorder } from '../db/oidc-adapter.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AuditEvent } from './events.ts';
 import type { AuditLog } from './writer.ts';
@@ -39,17 +40,33 @@ function tokenEvent(type: AuditEvent['type'], token: TokenLike): AuditEvent {
   };
 }
 
-const TOKEN_MODELS = [
-  'access_token',
-  'client_credentials',
-  'refresh_token',
-  'authorization_code',
-  'device_code',
-  'backchannel_authentication_request',
-];
+/** The token models (adapter model name → event prefix): each save of one is the issuance of a token or code. */
+const TOKEN_MODELS = new Map([
+  ['AccessToken', 'access_token'],
+  ['ClientCredentials', 'client_credentials'],
+  ['RefreshToken', 'refresh_token'],
+  ['AuthorizationCode', 'authorization_code'],
+  ['DeviceCode', 'device_code'],
+  ['BackchannelAuthenticationRequest', 'backchannel_authentication_request'],
+]);
 
 /**
- * The one place provider events reach the audit log. `saved` covers opaque tokens (stored), `issued` covers
+ * What a stored token's save writes in the token's own statement: its `token.issued` event and the use of its
+ * grant. So a token that was answered has its audit event, even if the process dies right after (a queued event
+ * would be lost), and the three writes are one commit.
+ */
+export function tokenSaves(audit: AuditLog): SaveRecorder {
+  return (model, payload) =>
+    TOKEN_MODELS.has(model)
+      ? {
+          audit: audit.rowFor(tokenEvent('token.issued', payload as TokenLike)),
+          grantUsed: typeof payload.grantId === 'string' ? payload.grantId : undefined,
+        }
+      : undefined;
+}
+
+/**
+ * The one place provider events reach the audit log (with {@link tokenSaves}). `saved` covers opaque tokens (stored), `issued` covers
  * JWT-format tokens (not stored); `destroyed` is a revocation; `consumed` a redeemed code or rotated refresh token.
  */
 export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Logger, grants: GrantActivity): void {
@@ -57,11 +74,9 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   const events = provider as unknown as NodeJS.EventEmitter;
   const failed = (what: string) => (err: unknown) =>
     log.warn({ err: (err as Error).message }, `${what} could not be recorded`);
-  for (const model of TOKEN_MODELS) {
-    events.on(`${model}.saved`, (token: TokenLike) => {
-      audit.recordLater(tokenEvent('token.issued', token));
-      if (token.grantId) grants.tokenIssued(token.grantId, null).catch(failed('grant use'));
-    });
+  for (const model of TOKEN_MODELS.values()) {
+    // Written with the token itself (tokenSaves); the listeners (metrics) hear of it once it is stored.
+    events.on(`${model}.saved`, (token: TokenLike) => audit.announce(tokenEvent('token.issued', token)));
     // Not stored (JWT format): it cannot be recalled, so the grant remembers until when it works.
     events.on(`${model}.issued`, (token: TokenLike) => {
       audit.recordLater(tokenEvent('token.issued', token));

@@ -1,4 +1,4 @@
-import type { AuditStore } from '../db/audit-chain.ts';
+import type { AuditStore, NewAuditEvent } from '../db/audit-chain.ts';
 import type { Logger } from '../log/logger.ts';
 import { currentRequestId } from '../log/request-context.ts';
 import type { AuditEvent } from './events.ts';
@@ -26,6 +26,19 @@ export class AuditLog {
   /** Called for every event as it is recorded (metrics count from here). */
   onRecord(listener: (event: AuditEvent) => void): void {
     this.#listeners.push(listener);
+  }
+
+  /**
+   * The row of an event that the caller writes in its own statement, so the event commits with what it records or
+   * not at all (a token's issuance: db/oidc-batches.ts). Tell the listeners with {@link announce} once it committed.
+   */
+  rowFor(event: AuditEvent): NewAuditEvent {
+    return { ...event, requestId: currentRequestId() ?? null };
+  }
+
+  /** Tells the listeners of an event whose row was written with {@link rowFor}. */
+  announce(event: AuditEvent): void {
+    for (const listener of this.#listeners) listener(event);
   }
 
   async record(event: AuditEvent): Promise<void> {

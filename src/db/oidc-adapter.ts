@@ -4,7 +4,15 @@ import type { CacheView } from './change-cache.ts';
 import type { Database, Queryable } from './database.ts';
 import { RowAlreadyConsumed } from './errors.ts';
 import { openPayload, sealPayload } from './oidc-payloads.ts';
-import { type StoredRow, TOKEN_MODELS, TokenLookups } from './token-lookups.ts';
+import {
+  consumeRows,
+  findRows,
+  type ModelRow,
+  OidcBatches,
+  type SavedWith,
+  type StoredRow,
+  upsertRows,
+} from './oidc-batches.ts';
 
 /** Every model oidc-provider persists through its adapter. */
 export const MODELS = [
@@ -62,12 +70,15 @@ export class PostgresAdapter implements Adapter {
   readonly #box: SecretBox;
   readonly #includeDisabled: boolean;
   readonly #cache: CacheView<AdapterPayload> | undefined;
-  readonly #lookups: TokenLookups | undefined;
+  readonly #batches: OidcBatches | undefined;
+  readonly #onSave: SaveRecorder | undefined;
 
   /**
    * `includeDisabled`: for the operator's CLI, which must see disabled clients to show, update or enable them.
    * `cache`: the server's client cache (invalidated by NOTIFY), used for Client lookups.
-   * `lookups`: shared by the server's token models, so one token looked up as several models costs one statement.
+   * `batches`: shared by all of the server's models, so the upserts, consumes and finds of the requests in flight
+   * share statements and commits (group commit, oidc-batches.ts).
+   * `onSave`: what a model's save writes in its own statement (the server's token audit events and grant uses).
    */
   constructor(
     model: string,
@@ -76,44 +87,47 @@ export class PostgresAdapter implements Adapter {
     {
       includeDisabled = false,
       cache,
-      lookups,
-    }: { includeDisabled?: boolean; cache?: CacheView<AdapterPayload> | undefined; lookups?: TokenLookups } = {},
+      batches,
+      onSave,
+    }: {
+      includeDisabled?: boolean;
+      cache?: CacheView<AdapterPayload> | undefined;
+      batches?: OidcBatches;
+      onSave?: SaveRecorder | undefined;
+    } = {},
   ) {
     this.model = model;
     this.#db = db;
     this.#box = box;
     this.#includeDisabled = includeDisabled;
     this.#cache = model === 'Client' && !includeDisabled ? cache : undefined;
-    this.#lookups = TOKEN_MODELS.has(model) ? lookups : undefined;
+    this.#batches = batches;
+    this.#onSave = onSave;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    await this.#db.query(
-      `insert into oidc_models (model, id, payload, grant_id, uid, user_code, expires_at)
-       values ($1, $2, $3, $4, $5, $6,
-               case when $7::float8 is null then null else now() + make_interval(secs => $7::float8) end)
-       on conflict (model, id) do update set
-         payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-         user_code = excluded.user_code, expires_at = excluded.expires_at`,
-      [...this.#row(id, payload), expiresIn ?? null],
-    );
+    const row: ModelRow = { ...this.#row(id, payload, expiresIn ?? null), with: this.#onSave?.(this.model, payload) };
+    if (this.#batches) return this.#batches.upsert(row);
+    await upsertRows(this.#db, [row]);
   }
 
   /** Stores a new instance; false when one with `id` exists already (never overwrites it). */
   async insert(id: string, payload: AdapterPayload): Promise<boolean> {
+    const row = this.#row(id, payload, null);
     const { rowCount } = await this.#db.query(
       `insert into oidc_models (model, id, payload, grant_id, uid, user_code) values ($1, $2, $3, $4, $5, $6)
        on conflict (model, id) do nothing`,
-      this.#row(id, payload),
+      [row.model, row.id, row.payload, row.grantId, row.uid, row.userCode],
     );
     return rowCount === 1;
   }
 
   /** Changes an instance that exists; false when there is none (never creates one). */
   async replace(id: string, payload: AdapterPayload): Promise<boolean> {
+    const row = this.#row(id, payload, null);
     const { rowCount } = await this.#db.query(
       `update oidc_models set payload = $3, grant_id = $4, uid = $5, user_code = $6 where model = $1 and id = $2`,
-      this.#row(id, payload),
+      [row.model, row.id, row.payload, row.grantId, row.uid, row.userCode],
     );
     return rowCount === 1;
   }
@@ -157,12 +171,9 @@ export class PostgresAdapter implements Adapter {
   }
 
   async consume(id: string): Promise<void> {
-    const { rowCount } = await this.#db.query(
-      `update oidc_models set consumed_at = now()
-       where model = $1 and id = $2 and consumed_at is null and (expires_at is null or expires_at > now())`,
-      [this.model, this.#key(id)],
-    );
-    if (rowCount !== 1) throw new RowAlreadyConsumed(this.model);
+    const key = { model: this.model, id: this.#key(id) };
+    const consumed = this.#batches ? await this.#batches.consume(key) : (await consumeRows(this.#db, [key]))[0];
+    if (!consumed) throw new RowAlreadyConsumed(this.model);
   }
 
   async destroy(id: string): Promise<void> {
@@ -184,10 +195,11 @@ export class PostgresAdapter implements Adapter {
       this.model === 'Client' && !this.#includeDisabled
         ? 'and not exists (select 1 from disabled_clients d where d.client_id = oidc_models.id)'
         : '';
-    const row =
-      column === 'id' && this.#lookups
-        ? await this.#lookups.find(this.model, value)
-        : await this.#findRow(column, value, enabled);
+    const byId = column === 'id' && !enabled;
+    const key = { model: this.model, id: value };
+    const row = byId
+      ? await (this.#batches ? this.#batches.find(key) : findRows(this.#db, [key]).then((rows) => rows[0]))
+      : await this.#findRow(column, value, enabled);
     if (!row) return undefined;
     const payload = openPayload(
       this.#box,
@@ -209,10 +221,18 @@ export class PostgresAdapter implements Adapter {
     return rows[0];
   }
 
-  /** model, stored id, sealed payload and the indexed payload fields: the columns upsert, insert and replace write. */
-  #row(id: string, payload: AdapterPayload): unknown[] {
+  /** Stored id, sealed payload and the indexed payload fields: the columns upsert, insert and replace write. */
+  #row(id: string, payload: AdapterPayload, expiresIn: number | null): ModelRow {
     const { grantId, uid, userCode } = payload;
-    return [this.model, this.#key(id), this.#seal(payload), grantId ?? null, uid ?? null, userCode ?? null];
+    return {
+      model: this.model,
+      id: this.#key(id),
+      payload: this.#seal(payload),
+      grantId: grantId ?? null,
+      uid: uid ?? null,
+      userCode: userCode ?? null,
+      expiresIn,
+    };
   }
 
   #key(id: string): string {
@@ -224,7 +244,14 @@ export class PostgresAdapter implements Adapter {
   }
 }
 
-export function postgresAdapter(db: Database, box: SecretBox, cache?: CacheView<AdapterPayload>): AdapterFactory {
-  const lookups = new TokenLookups(db);
-  return (model: string) => new PostgresAdapter(model, db, box, { cache, lookups });
+/** What the save of a model instance writes with it, in the same statement (undefined: nothing). */
+export type SaveRecorder = (model: string, payload: AdapterPayload) => SavedWith | undefined;
+
+export function postgresAdapter(
+  db: Database,
+  box: SecretBox,
+  { cache, onSave }: { cache?: CacheView<AdapterPayload> | undefined; onSave?: SaveRecorder | undefined } = {},
+): AdapterFactory {
+  const batches = new OidcBatches(db);
+  return (model: string) => new PostgresAdapter(model, db, box, { cache, batches, onSave });
 }

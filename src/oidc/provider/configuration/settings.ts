@@ -2,6 +2,7 @@ import type { Config } from '../../../config/env.ts';
 import type { AccountRecords } from '../../../db/account-store.ts';
 import type { ChangeCache } from '../../../db/change-cache.ts';
 import type { Database } from '../../../db/database.ts';
+import type { SaveRecorder } from '../../../db/oidc-adapter.ts';
 import type { ServerSecrets } from '../../../secrets/server-secrets.ts';
 import type { KeyRing } from '../keys.ts';
 import type { ProviderPages } from '../pages.ts';
@@ -18,4 +19,6 @@ export interface ProviderSettings {
   /** The server's cache of clients and resource servers (invalidated by NOTIFY); the CLI runs without one. */
   cache?: ChangeCache | undefined;
   pages: ProviderPages;
+  /** What a token's save writes in its own statement: its audit event and grant use (the server's audit log). */
+  onSave?: SaveRecorder | undefined;
 }
