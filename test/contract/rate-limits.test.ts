@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Database, type Queryable } from '../../src/db/database.ts';
 import { PostgresRateLimits, sweepRateLimits, type RateLimitStore } from '../../src/db/rate-limits.ts';
 import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
@@ -39,6 +40,54 @@ test('50 concurrent hits of one key are counted exactly: each sees a different c
       (await store.peek(['token-client:c1'], WINDOW)).map((c) => c.hits),
       [50],
     );
+  }));
+
+test('hits arriving together are counted by one statement, each with its exact count, several keys at once', () =>
+  withTestDatabase(async (t) => {
+    let statements = 0;
+    const counted: Queryable = {
+      query: (text, values) => {
+        statements += 1;
+        return t.db.query(text, values);
+      },
+    };
+    const store = new PostgresRateLimits(counted);
+    await store.hit('busy', WINDOW);
+    statements = 0;
+    const keys = ['busy', 'quiet', 'busy', 'busy', 'quiet'];
+    const counts = await Promise.all(keys.map((key) => store.hit(key, WINDOW)));
+    assert.equal(statements, 1);
+    assert.deepEqual(
+      counts.map((c) => c.hits),
+      [2, 1, 3, 4, 2],
+      'in the order submitted, as if counted one after another',
+    );
+  }));
+
+test('a window that ends under a batch restarts at one for that batch, whatever its count was', () =>
+  withStore(async (store, t) => {
+    for (let i = 0; i < 5; i++) await store.hit('k', WINDOW);
+    await age(t, 'k', WINDOW);
+    const counts = await Promise.all([store.hit('k', WINDOW), store.hit('k', WINDOW), store.hit('k', WINDOW)]);
+    assert.deepEqual(
+      counts.map((c) => c.hits),
+      [1, 2, 3],
+    );
+  }));
+
+test('two processes counting one key at once, 40 hits each, give every hit a different count, 1 to 80', () =>
+  withTestDatabase(async (t) => {
+    const other = new Database(t.url);
+    try {
+      const stores = [new PostgresRateLimits(t.db), new PostgresRateLimits(other)];
+      const counts = await Promise.all(Array.from({ length: 80 }, (_, i) => stores[i % 2]!.hit('shared', WINDOW)));
+      assert.deepEqual(
+        counts.map((c) => c.hits).sort((a, b) => a - b),
+        Array.from({ length: 80 }, (_, i) => i + 1),
+      );
+    } finally {
+      await other.close();
+    }
   }));
 
 test('keys are counted apart', () =>
