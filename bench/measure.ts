@@ -19,6 +19,8 @@ export interface PerRequest {
   postgresUs?: number;
   statements?: number;
   commits?: number;
+  /** The most frequent statements: calls and execution µs per request (from the last round). */
+  top?: { statement: string; perRequest: number; us: number }[];
 }
 
 export const TICKS = 100; // USER_HZ on Linux

@@ -13,6 +13,8 @@ export interface DatabaseCounters {
   statements?: number;
   /** Transactions that wrote (transaction ids assigned so far); undefined on a server others share. */
   commits?: number;
+  /** Calls so far of each statement (its normalised text) and their execution time in ms, where counted. */
+  calls?: Map<string, { calls: number; ms: number }>;
 }
 
 export interface DatabaseProbe {
@@ -72,7 +74,22 @@ export async function embeddedProbe(server: EmbeddedServer, dataDir: string, ben
                 pg_snapshot_xmax(pg_current_snapshot())::text as next`,
         [oid],
       );
-      return { ticks: treeTicks(processTree(postmaster)), statements: Number(row!.calls), commits: Number(row!.next) };
+      const { rows: each } = await client.query<{ query: string; calls: string; ms: number }>(
+        'select query, calls::text, total_exec_time as ms from pg_stat_statements where dbid = $1',
+        [oid],
+      );
+      const calls = new Map<string, { calls: number; ms: number }>();
+      for (const { query, calls: n, ms } of each) {
+        const text = query.replace(/\s+/g, ' ').slice(0, 90);
+        const seen = calls.get(text) ?? { calls: 0, ms: 0 };
+        calls.set(text, { calls: seen.calls + Number(n), ms: seen.ms + ms });
+      }
+      return {
+        ticks: treeTicks(processTree(postmaster)),
+        statements: Number(row!.calls),
+        commits: Number(row!.next),
+        calls,
+      };
     },
     close: () => client.end(),
   };

@@ -38,8 +38,12 @@ import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
  * side on this machine, same keys, client, API and token settings. HTTP scenarios are driven by autocannon; the full
  * SCA login by bench/sca-login.ts. Medians of several rounds after a warm-up; CPU and RSS read from /proc.
  */
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, json: { type: 'boolean' }, only: { type: 'string' } },
+});
 const QUICK = values.quick === true;
+/** `--only cc-jwt,refresh`: just those HTTP scenarios, one process, no login, workers or durable rows (development). */
+const ONLY = values.only?.split(',');
 const PLAN = QUICK
   ? { warmup: 0.5, duration: 2, rounds: 1, connections: 8 }
   : { warmup: 3, duration: 10, rounds: 3, connections: 16 };
@@ -126,6 +130,8 @@ async function startKluis(databaseUrl: string, workers: number) {
       LOG_LEVEL: 'warn',
       DEMO: 'off',
       ...UNREACHED_LIMITS,
+      // For profiling Kluis under the bench's load, e.g. BENCH_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
     },
   });
   children.push(child);
@@ -322,7 +328,29 @@ function perRequest(
     postgresUs: ticks === undefined ? undefined : (ticks / TICKS) * 1e6,
     statements: per(database?.before.statements, database?.after.statements),
     commits: per(database?.before.commits, database?.after.commits),
+    top: topStatements(count, database),
   };
+}
+
+/** The six statements called most often in the window, per request: where a scenario's statements go. */
+function topStatements(
+  count: number,
+  database?: { before: DatabaseCounters; after: DatabaseCounters },
+): PerRequest['top'] {
+  const { before, after } = database ?? {};
+  if (!before?.calls || !after?.calls || !count) return undefined;
+  return [...after.calls]
+    .map(([statement, { calls, ms }]) => {
+      const earlier = before.calls!.get(statement) ?? { calls: 0, ms: 0 };
+      return {
+        statement,
+        perRequest: round((calls - earlier.calls) / count, 2),
+        us: round(((ms - earlier.ms) * 1000) / count, 0),
+      };
+    })
+    .filter((entry) => entry.perRequest > 0)
+    .sort((a, b) => b.perRequest - a.perRequest)
+    .slice(0, 6);
 }
 
 /** Reads the database's counters around `work` when the target is Kluis (the ceiling has no database). */
@@ -377,6 +405,7 @@ function summarise(rounds: Figures[]): Figures {
             postgresUs: of((p) => p.postgresUs, 0),
             statements: of((p) => p.statements, 2),
             commits: of((p) => p.commits, 2),
+            top: rounds.at(-1)?.perRequest?.top,
           },
         }),
   };
@@ -463,12 +492,24 @@ try {
   refreshPools.set('ceiling', [...ceilingRefreshTokens]);
 
   const results = new Map<string, { kluis: Figures; ceiling: Figures; kluis2?: Figures }>();
-  for (const scenario of SCENARIOS) {
+  for (const scenario of SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.name))) {
     say(`  ${scenario.name}…`);
     results.set(scenario.name, {
       kluis: await measure(scenario, kluis, 'kluis'),
       ceiling: await measure(scenario, ceiling, 'ceiling'),
     });
+  }
+  if (ONLY) {
+    await kluis.stop();
+    for (const [name, figures] of results) {
+      const ratio = round(figures.kluis.rps / figures.ceiling.rps, 2);
+      const p = figures.kluis.perRequest;
+      say(
+        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts`,
+      );
+      for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
+    }
+    await finish(0);
   }
   say('  sca-login…');
   const login = await scaLogin(loginTarget(kluis.issuer), kluis.pids);
@@ -563,6 +604,15 @@ function table(report: Report): string {
     'sca-login: complete flows per second (login, TOTP, consent, code, token), per-request columns per flow; its ceiling',
     'is argon2id verifications per second on all cores.',
     ...report.notes.map((note) => `- ${note}`),
+    '',
+    'Where the statements go (calls per request, most frequent first; last round):',
+    ...report.scenarios.flatMap((row) =>
+      row.kluis.perRequest?.top?.length
+        ? [
+            `- ${row.name}: ${row.kluis.perRequest.top.map((t) => `${t.perRequest}× (${t.us} µs) ${t.statement}`).join(' · ')}`,
+          ]
+        : [],
+    ),
     '',
     "The machine's limit for one durable row per token (oidc_models's shape, each INSERT its own commit):",
     '',
