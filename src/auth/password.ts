@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import pLimit from 'p-limit';
 
 export interface Argon2Parameters {
   memoryKiB: number;
@@ -20,6 +22,14 @@ export function parametersOf(phc: string): Argon2Parameters | undefined {
   return m && t && p ? { memoryKiB: m, iterations: t, parallelism: p } : undefined;
 }
 
+/**
+ * Every argon2 hash and verification of this process takes one of these slots, as many as there are cores. Each
+ * holds ARGON2_MEMORY_KIB (19 MiB by default) while it runs: on libuv's four threads a burst of sign-ins would hold
+ * four times that, and take the threads DNS and file work need, for no more throughput, since the work is CPU-bound.
+ * The rest wait their turn here.
+ */
+export const argon2Slots = pLimit(availableParallelism());
+
 /** argon2id with explicit parameters; the PHC string records them, so old hashes keep verifying. */
 export class PasswordHasher {
   readonly #parameters: Argon2Parameters;
@@ -31,12 +41,14 @@ export class PasswordHasher {
   /** A new hash with the configured parameters, or with `parameters` (only for dummies made like older hashes). */
   hash(password: string, parameters: Argon2Parameters = this.#parameters): Promise<string> {
     const { memoryKiB, iterations, parallelism } = parameters;
-    return argon2.hash(password, { type: argon2.argon2id, memoryCost: memoryKiB, timeCost: iterations, parallelism });
+    return argon2Slots(() =>
+      argon2.hash(password, { type: argon2.argon2id, memoryCost: memoryKiB, timeCost: iterations, parallelism }),
+    );
   }
 
   async verify(hash: string, password: string): Promise<boolean> {
     if (password.length > MAX_PASSWORD_LENGTH) return false;
-    return argon2.verify(hash, password).catch(() => false);
+    return argon2Slots(() => argon2.verify(hash, password)).catch(() => false);
   }
 
   /** True when `hash` was made with other parameters than the configured ones (rehash at next login). */
