@@ -5,7 +5,8 @@ import * as oidc from 'openid-client';
 import pg from 'pg';
 import type { AdapterPayload } from 'oidc-provider';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { PgAuditStore } from '../../src/db/audit-chain.ts';
+import { createTestDatabase, type TestDatabase, withTestDatabase } from '../support/database.ts';
 import { runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
 
 // The audit log as an auditor and an attacker with database access see it.
@@ -49,6 +50,29 @@ describe('tamper-evident audit log', () => {
     assert.equal(verdict.verified, true);
     assert.ok(verdict.events >= 31, `${verdict.events} events`);
   });
+
+  test('a transaction appending in several statements, one of them rolled back, while others append, keeps one chain', () =>
+    withTestDatabase(async (own) => {
+      const store = new PgAuditStore(own.db);
+      const event = (type: string) => ({ type, actor: 'system', requestId: null });
+      const writer = async () => {
+        await own.db.transaction(async (tx) => {
+          const inTx = new PgAuditStore(tx);
+          await inTx.append([event('first'), event('second')]);
+          await tx.query('savepoint undone');
+          await inTx.append([event('rolled back')]);
+          await tx.query('rollback to savepoint undone');
+          await inTx.append([event('third')]);
+        });
+      };
+      await Promise.all([writer(), store.append([event('other')]), writer(), store.append([event('other')])]);
+      assert.deepEqual(await store.verify(), { ok: true, events: 8 });
+      const { rows } = await own.db.query<{ seq: string }>('select seq from audit_events order by seq');
+      assert.deepEqual(
+        rows.map((row) => Number(row.seq)),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
+    }));
 
   test('tail and export print JSON lines in chain order, each with its hash', async () => {
     const rp = await relyingParty(kluis.issuer, client);
