@@ -1,7 +1,8 @@
 import * as accounts from './accounts.ts';
 import type { AccountRecord, NewAccount } from './accounts.ts';
 import * as activationCodes from './activation-codes.ts';
-import type { Queryable } from './database.ts';
+import { Database, type Queryable } from './database.ts';
+import { GroupCommit } from './group-commit.ts';
 import * as lockout from './lockout.ts';
 import type { LockoutPolicy, Reservation } from './lockout.ts';
 import * as factors from './second-factors.ts';
@@ -96,12 +97,18 @@ export interface AccountStore
     ActivationCodes,
     SecurityActivity {}
 
-/** The {@link AccountStore} on Postgres; built on a pool or on a transaction's `tx`. */
+/**
+ * The {@link AccountStore} on Postgres; built on a pool or on a transaction's `tx`. On the pool, lookups by id of
+ * the requests in flight share one statement (group commit, group-commit.ts): every token request under a grant
+ * and every introspection of a person's token reads their account.
+ */
 export class PgAccountStore implements AccountStore {
   readonly #db: Queryable;
+  readonly #finds: GroupCommit<string, AccountRecord | undefined> | undefined;
 
   constructor(db: Queryable) {
     this.#db = db;
+    this.#finds = db instanceof Database ? new GroupCommit((ids) => accounts.findAccountsById(db, ids)) : undefined;
   }
 
   insert(account: NewAccount) {
@@ -109,7 +116,7 @@ export class PgAccountStore implements AccountStore {
   }
 
   findById(id: string) {
-    return accounts.findAccountById(this.#db, id);
+    return this.#finds ? this.#finds.submit(id) : accounts.findAccountById(this.#db, id);
   }
 
   findByUsername(username: string) {

@@ -53,6 +53,18 @@ export async function findAccountById(db: Queryable, id: string): Promise<Accoun
   return rows[0] && toAccountRecord(rows[0]);
 }
 
+/** The accounts of `ids`, one per id asked for (undefined where there is none), each caller's a record of its own. */
+export async function findAccountsById(db: Queryable, ids: readonly string[]): Promise<(AccountRecord | undefined)[]> {
+  const { rows } = await db.query<AccountRow>('select * from accounts where id = any($1::text[])', [[...new Set(ids)]]);
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const shared = ids.length > byId.size;
+  return ids.map((id) => {
+    const row = byId.get(id);
+    // Two requests asking for one account each get their own copy, nested claims included.
+    return row && toAccountRecord(shared ? structuredClone(row) : row);
+  });
+}
+
 export async function findAccountByUsername(db: Queryable, username: string): Promise<AccountRecord | undefined> {
   const { rows } = await db.query<AccountRow>('select * from accounts where lower(username) = lower($1)', [username]);
   return rows[0] && toAccountRecord(rows[0]);

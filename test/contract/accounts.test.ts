@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { type AttemptPolicy, PgAccountStore } from '../../src/db/account-store.ts';
+import { Database, type Row } from '../../src/db/database.ts';
 import { type TestDatabase, withTestDatabase } from '../support/database.ts';
 
 // The AccountStore's promises on real Postgres: what SignIn (test/unit/sign-in.test.ts drives it against a fake)
@@ -47,6 +48,35 @@ describe('accounts', () => {
         (await store.list()).map((a) => a.username),
         ['adam', 'Zoë'],
       );
+    }));
+
+  test('lookups by id asked for together share one statement, and each caller gets a record of its own', () =>
+    withTestDatabase(async (t) => {
+      let statements = 0;
+      class Counting extends Database {
+        override query<R extends Row = Row>(text: string, values?: unknown[]) {
+          statements += 1;
+          return super.query<R>(text, values);
+        }
+      }
+      const db = new Counting(t.url);
+      try {
+        const store = new PgAccountStore(db);
+        const [a, b] = [await person(store, 'ann'), await person(store, 'bob')];
+        statements = 0;
+        const [first, second, other, none] = await Promise.all([
+          store.findById(a),
+          store.findById(a),
+          store.findById(b),
+          store.findById(randomUUID()),
+        ]);
+        assert.equal(statements, 1);
+        assert.deepEqual([first?.username, second?.username, other?.username, none], ['ann', 'ann', 'bob', undefined]);
+        first!.claims.changed = true;
+        assert.equal(second!.claims.changed, undefined, 'not the same claims object');
+      } finally {
+        await db.close();
+      }
     }));
 
   test('the common password parameters are those most stored hashes share, and undefined without accounts', () =>

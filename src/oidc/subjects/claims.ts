@@ -1,5 +1,5 @@
 import type { Account, FindAccount } from 'oidc-provider';
-import type { AccountRecords } from '../../db/account-store.ts';
+import type { AccountRecord, AccountRecords } from '../../db/account-store.ts';
 import { unlessUnavailable } from '../provider/errors.ts';
 
 /** Standard claims (OIDC Core 5.4) per scope; oidc-provider releases only those of granted scopes. */
@@ -13,10 +13,18 @@ export const CLAIMS = {
   phone: ['phone_number', 'phone_number_verified'],
 };
 
-/** Looks people up for oidc-provider; a disabled account is treated as gone, so its tokens stop working. */
+/**
+ * Looks people up for oidc-provider; a disabled account is treated as gone, so its tokens stop working. A request
+ * reads an account once, however often it asks (oidc-provider, then Kluis's check that a token's person is active).
+ */
 export function accountFinder(accounts: Pick<AccountRecords, 'findById'>): FindAccount {
-  return async (_ctx, id) => {
-    const account = await unlessUnavailable(accounts.findById(id));
+  const read = new WeakMap<object, Map<string, Promise<AccountRecord | undefined>>>();
+  return async (ctx, id) => {
+    const seen = read.get(ctx) ?? new Map<string, Promise<AccountRecord | undefined>>();
+    read.set(ctx, seen);
+    const lookup = seen.get(id) ?? unlessUnavailable(accounts.findById(id));
+    seen.set(id, lookup);
+    const account = await lookup;
     if (account?.status !== 'active') return undefined;
     const found: Account = {
       accountId: account.id,
