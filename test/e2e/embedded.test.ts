@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
+import pg from 'pg';
 import type { AdapterPayload } from 'oidc-provider';
 import { relyingParty } from '../support/clients.ts';
 import { freePort, runCli, spawnKluis, type KluisProcess } from '../support/kluis.ts';
@@ -74,6 +76,34 @@ describe('embedded PostgreSQL', () => {
     );
     // Measured, not asserted (speed is the benchmark's business): printed for the record.
     console.log(`# first start with initdb served discovery after ${Date.now() - started} ms`);
+  });
+
+  test('Kluis talks to its embedded Postgres over a Unix socket in the data directory, not TCP', async (t) => {
+    const data = await dataDir(t);
+    await start(data);
+    const databaseDir = path.join(data.path, 'postgres');
+    assert.ok(existsSync(path.join(databaseDir, `.s.PGSQL.${data.env.EMBEDDED_PG_PORT}`)), 'the socket is there');
+    const password = (await readFile(path.join(data.path, 'postgres.password'), 'utf8')).trim();
+    const admin = new pg.Client({
+      host: databaseDir,
+      port: Number(data.env.EMBEDDED_PG_PORT),
+      user: 'postgres',
+      password,
+      database: 'postgres',
+    });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ tcp: boolean }>(
+        `select client_addr is not null as tcp from pg_stat_activity where application_name = 'kluis'`,
+      );
+      assert.ok(rows.length > 0, 'Kluis is connected');
+      assert.ok(
+        rows.every((row) => !row.tcp),
+        'every connection of Kluis is local',
+      );
+    } finally {
+      await admin.end();
+    }
   });
 
   const joins =
