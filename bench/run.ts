@@ -500,12 +500,16 @@ try {
     });
   }
   if (ONLY) {
+    if (ONLY.includes('sca-login')) {
+      const { failures: _f, ...login } = await scaLogin(loginTarget(kluis.issuer), kluis.pids);
+      results.set('sca-login', { kluis: login, ceiling: await argon2Rate() });
+    }
     await kluis.stop();
     for (const [name, figures] of results) {
       const ratio = round(figures.kluis.rps / figures.ceiling.rps, 2);
       const p = figures.kluis.perRequest;
       say(
-        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts`,
+        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts, RSS ${figures.kluis.rssMB} MB`,
       );
       for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
     }
