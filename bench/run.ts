@@ -353,12 +353,28 @@ function topStatements(
     .slice(0, 6);
 }
 
-/** Reads the database's counters around `work` when the target is Kluis (the ceiling has no database). */
+/**
+ * Reads the database's counters around `work` when the target is Kluis (the ceiling has no database). First the
+ * bench database is analysed, as autovacuum keeps a running server's statistics: it starts empty and fills within
+ * the run, and a plan Postgres cached while `oidc_models` held a few rows scans the whole table until the next
+ * analyse (autovacuum looks once a minute; a window is shorter).
+ */
 async function counted<T>(probe: DatabaseProbe | undefined, work: () => Promise<T>) {
+  if (probe) await analyse();
   const before = await probe?.read();
   const result = await work();
   const after = await probe?.read();
   return { ...result, database: before && after ? { before, after } : undefined };
+}
+
+async function analyse(): Promise<void> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    await client.query('analyze');
+  } finally {
+    await client.end();
+  }
 }
 
 async function measure(scenario: HttpScenario, target: Target, label: string): Promise<Figures> {
