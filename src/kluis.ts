@@ -7,6 +7,7 @@ import { PgAccountStore } from './db/account-store.ts';
 import { PgAuditStore } from './db/audit-chain.ts';
 import type { Config } from './config/env.ts';
 import { ChangeCache } from './db/change-cache.ts';
+import { OidcBatches } from './db/oidc-batches.ts';
 import { connect, type Connection } from './db/connect.ts';
 import { hashLegacyBearerIds } from './db/bearer-ids.ts';
 import { rewrapLegacyRecoveryCodes } from './auth/recovery-codes.ts';
@@ -54,7 +55,9 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const rekeyed = await hashLegacyBearerIds(db, secrets.box);
     if (rekeyed) log.info({ rows: rekeyed }, 'stored token ids replaced by keyed hashes');
     if (await rewrapLegacyRecoveryCodes(db, secrets.box)) log.info('old recovery codes re-wrapped as keyed hashes');
-    const audit = new AuditLog(new PgAuditStore(db), log);
+    // One set of group-committed statements for the provider's storage and the audit log (db/oidc-batches.ts).
+    const batches = new OidcBatches(db);
+    const audit = new AuditLog(new PgAuditStore(db, batches), log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
@@ -76,6 +79,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       pages: providerPages,
       plugins,
       onSave: tokenSaves(audit),
+      batches,
     });
     host.startRefreshing(config.keys.refreshInterval);
     const stopSweeper = startSweeper(db, { ...config.sweep, loginIpWindow: config.sca.ipLimit.windowSeconds }, log);

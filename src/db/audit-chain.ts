@@ -112,16 +112,27 @@ export interface AuditStore {
   lastSeq(): Promise<number>;
 }
 
-/** The {@link AuditStore} on Postgres. */
+/** The server's group-committed write statements (oidc-batches.ts), which take audit events along. */
+interface AuditBatches {
+  appendAudit(events: NewAuditEvent[]): Promise<void>;
+}
+
+/**
+ * The {@link AuditStore} on Postgres. With the server's `batches`, appends go out in its write statements (with the
+ * tokens being stored), so the process holds the chain's lock for one statement at a time.
+ */
 export class PgAuditStore implements AuditStore {
   readonly #db: Queryable;
+  readonly #batches: AuditBatches | undefined;
 
-  constructor(db: Queryable) {
+  constructor(db: Queryable, batches?: AuditBatches) {
     this.#db = db;
+    this.#batches = batches;
   }
 
   append(events: NewAuditEvent[]) {
-    return appendAuditEvents(this.#db, events);
+    if (events.length === 0) return Promise.resolve();
+    return this.#batches ? this.#batches.appendAudit(events) : appendAuditEvents(this.#db, events);
   }
 
   verify(batchSize?: number) {

@@ -11,7 +11,7 @@ import {
   OidcBatches,
   type SavedWith,
   type StoredRow,
-  upsertRows,
+  write,
 } from './oidc-batches.ts';
 
 /** Every model oidc-provider persists through its adapter. */
@@ -108,7 +108,7 @@ export class PostgresAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     const row: ModelRow = { ...this.#row(id, payload, expiresIn ?? null), with: this.#onSave?.(this.model, payload) };
     if (this.#batches) return this.#batches.upsert(row);
-    await upsertRows(this.#db, [row]);
+    await write(this.#db, [{ row }]);
   }
 
   /** Stores a new instance; false when one with `id` exists already (never overwrites it). */
@@ -250,8 +250,11 @@ export type SaveRecorder = (model: string, payload: AdapterPayload) => SavedWith
 export function postgresAdapter(
   db: Database,
   box: SecretBox,
-  { cache, onSave }: { cache?: CacheView<AdapterPayload> | undefined; onSave?: SaveRecorder | undefined } = {},
+  {
+    cache,
+    onSave,
+    batches = new OidcBatches(db),
+  }: { cache?: CacheView<AdapterPayload> | undefined; onSave?: SaveRecorder | undefined; batches?: OidcBatches } = {},
 ): AdapterFactory {
-  const batches = new OidcBatches(db);
   return (model: string) => new PostgresAdapter(model, db, box, { cache, batches, onSave });
 }

@@ -35,10 +35,15 @@ export interface RowKey {
 
 const keyOf = ({ model, id }: RowKey) => `${model}\u0000${id}`;
 
+/** One caller's part of a write statement: a model row (with what its save writes), or audit events alone. */
+export type Write = { row: ModelRow; events?: undefined } | { row?: undefined; events: NewAuditEvent[] };
+
 /**
- * The adapter's hot statements, group-committed (issue 15): the upserts, consumes and finds of every request in
- * flight on this process share one statement of each kind at a time. Each caller still gets exactly what a statement
- * of its own would have given it:
+ * The server's hot statements, group-committed (issue 15): the upserts, consumes and finds of every request in
+ * flight on this process share one statement of each kind at a time, and the audit log's events go out in the
+ * upserts' statement too. Every audit event takes the audit chain's lock until its commit (migration 0005), so this
+ * process holds it for one statement at a time instead of one for the tokens and one for the other events. Each
+ * caller still gets exactly what a statement of its own would have given it:
  * - upserts of the same row in one batch: the last one submitted is written (as if they had run in that order);
  * - consumes of the same row in one batch: the first one submitted consumes it, every other one finds it consumed
  *   (one conditional UPDATE, so of many parallel redemptions exactly one succeeds, across processes too);
@@ -46,18 +51,23 @@ const keyOf = ({ model, id }: RowKey) => `${model}\u0000${id}`;
  * Rows are written in key order, so two processes' batches lock shared rows in the same order.
  */
 export class OidcBatches {
-  readonly #upserts: GroupCommit<ModelRow, undefined>;
+  readonly #writes: GroupCommit<Write, undefined>;
   readonly #consumes: GroupCommit<RowKey, boolean>;
   readonly #finds: GroupCommit<RowKey, StoredRow | undefined>;
 
   constructor(db: Queryable) {
-    this.#upserts = new GroupCommit((rows) => upsertRows(db, rows));
+    this.#writes = new GroupCommit((writes) => write(db, writes));
     this.#consumes = new GroupCommit((keys) => consumeRows(db, keys));
     this.#finds = new GroupCommit((keys) => findRows(db, keys));
   }
 
   upsert(row: ModelRow): Promise<void> {
-    return this.#upserts.submit(row);
+    return this.#writes.submit({ row });
+  }
+
+  /** Appends `events` to the audit chain, in order, in the next write statement. */
+  appendAudit(events: NewAuditEvent[]): Promise<void> {
+    return this.#writes.submit({ events });
   }
 
   /** True when this call consumed the row; false when it was consumed already, expired or never stored. */
@@ -71,14 +81,16 @@ export class OidcBatches {
 }
 
 /**
- * Writes `rows` (insert or update) in one statement, with their audit events and grant uses: a token that is
- * answered has its audit event, and no audit event names a token that was not stored.
+ * Writes the model rows of `writes` (insert or update) in one statement, with their audit events and grant uses,
+ * and the audit events of the rest, in the order submitted: a token that is answered has its audit event, and no
+ * audit event names a token that was not stored.
  */
-export async function upsertRows(db: Queryable, rows: readonly ModelRow[]): Promise<undefined[]> {
+export async function write(db: Queryable, writes: readonly Write[]): Promise<undefined[]> {
+  const rows = writes.flatMap((item) => (item.row ? [item.row] : []));
   // ON CONFLICT cannot touch one row twice in a statement: the last write of a row stands for all of them.
   const last = new Map(rows.map((row) => [keyOf(row), row]));
   const unique = [...last.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, row]) => row);
-  const events = rows.flatMap((row) => (row.with?.audit ? [row.with.audit] : []));
+  const events = writes.flatMap((item) => item.events ?? (item.row.with?.audit ? [item.row.with.audit] : []));
   const grants = [...new Set(rows.flatMap((row) => (row.with?.grantUsed ? [row.with.grantUsed] : [])))].sort();
   await db.query(
     `with saved as (
@@ -122,7 +134,7 @@ export async function upsertRows(db: Queryable, rows: readonly ModelRow[]): Prom
       grants,
     ],
   );
-  return rows.map(() => undefined);
+  return writes.map(() => undefined);
 }
 
 /** Consumes each row once; true for the caller that consumed it. */

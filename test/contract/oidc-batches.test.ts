@@ -241,3 +241,25 @@ test('a token Postgres refuses leaves no audit event naming it', () =>
     const { rows } = await t.db.query<{ n: number }>('select count(*)::int as n from audit_events');
     assert.equal(rows[0]!.n, 1);
   }));
+
+test('audit events appended while tokens are saved go out in the same statement, in the order submitted', () =>
+  withTestDatabase(async (t) => {
+    const { db, statements } = counting(t.db);
+    const batches = new OidcBatches(db);
+    const onSave = () => ({ audit: { type: 'token.issued', actor: 'client:c', requestId: null } });
+    const at = new PostgresAdapter('AccessToken', db, box, { batches, onSave });
+    const store = new PgAuditStore(db, batches);
+    const before = statements();
+    await Promise.all([
+      store.append([{ type: 'login.succeeded', actor: 'person', requestId: null }]),
+      at.upsert('along', { jti: 'along' }, 60),
+      store.append([{ type: 'consent.given', actor: 'person', requestId: null }]),
+    ]);
+    assert.equal(statements() - before, 1);
+    const { rows } = await t.db.query<{ type: string }>('select type from audit_events order by seq');
+    assert.deepEqual(
+      rows.map((row) => row.type),
+      ['login.succeeded', 'token.issued', 'consent.given'],
+    );
+    assert.deepEqual(await store.verify(), { ok: true, events: 3 });
+  }));

@@ -5,14 +5,14 @@ import type { NewClients } from '../../clients/registration.ts';
 import { providerAdapters } from '../adapter.ts';
 import type { ProviderSettings } from './settings.ts';
 
-type EngineSettings = Pick<ProviderSettings, 'db' | 'secrets' | 'keys' | 'cache' | 'onSave'> & {
+type EngineSettings = Pick<ProviderSettings, 'db' | 'secrets' | 'keys' | 'cache' | 'onSave' | 'batches'> & {
   config: Pick<Config, 'production'>;
 };
 
 /** What oidc-provider runs on: storage in Postgres, the signing keys, its cookies. */
 export function engine(settings: EngineSettings, newClients: NewClients): Configuration {
-  const { config, db, secrets, keys, cache, onSave } = settings;
-  const storage = postgresAdapter(db, secrets.box, { cache: cache?.clients, onSave });
+  const { config, db, secrets, keys, cache, onSave, batches } = settings;
+  const storage = postgresAdapter(db, secrets.box, { cache: cache?.clients, onSave, batches });
   return {
     adapter: providerAdapters(newClients.adapters(storage)),
     jwks: keys.jwks as Configuration['jwks'],

@@ -3,6 +3,7 @@ import type { AccountRecords } from '../../../db/account-store.ts';
 import type { ChangeCache } from '../../../db/change-cache.ts';
 import type { Database } from '../../../db/database.ts';
 import type { SaveRecorder } from '../../../db/oidc-adapter.ts';
+import type { OidcBatches } from '../../../db/oidc-batches.ts';
 import type { ServerSecrets } from '../../../secrets/server-secrets.ts';
 import type { KeyRing } from '../keys.ts';
 import type { ProviderPages } from '../pages.ts';
@@ -21,4 +22,6 @@ export interface ProviderSettings {
   pages: ProviderPages;
   /** What a token's save writes in its own statement: its audit event and grant use (the server's audit log). */
   onSave?: SaveRecorder | undefined;
+  /** The server's group-committed statements, shared with its audit log (one per process; the CLI has its own). */
+  batches?: OidcBatches | undefined;
 }
