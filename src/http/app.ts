@@ -42,8 +42,8 @@ export function httpPipeline({ config, db, log, audit, metrics, routers }: AppDe
     metrics.http,
     securityHeaders(config.production),
     errorBoundary(log),
-    // Without allowedMethods: in one Koa context it would answer 405 for any path a later router matched with another
-    // method (an id holding %2F), where the provider answers 404.
+    // No allowedMethods(): in the one context it sees what the routers below matched, and would answer 405 for a path
+    // one of them serves under another method (an interaction id holding %2F), where oidc-provider answers 404.
     healthRoutes(db).routes(),
     requireTls(config.production),
     rateLimits({
