@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tokenSaves, wireProviderEvents } from './audit/provider-events.ts';
 import { AuditLog } from './audit/writer.ts';
@@ -21,7 +21,7 @@ import { ensureAccountClient } from './oidc/clients/account-client.ts';
 import { demoRelyingParty } from './demo/relying-party.ts';
 import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import { seedDemo, type DemoSetup } from './demo/seed.ts';
-import { createApp } from './http/app.ts';
+import { httpPipeline } from './http/app.ts';
 import { Metrics, startMetricsServer } from './http/metrics.ts';
 import { scriptHashesOnly } from './http/security-headers.ts';
 import { interactionRoutes } from './web/interaction/routes.ts';
@@ -110,11 +110,11 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
     const metrics = new Metrics(db);
     audit.onRecord((event) => metrics.observe(event));
-    const app = createApp({ config, db, host, log, audit, metrics, routers });
+    host.serve(httpPipeline({ config, db, log, audit, metrics, routers }));
     const metricsServer = config.metrics
       ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port)
       : undefined;
-    server = app.listen(config.port, config.host);
+    server = createServer((req, res) => void host.handle(req, res)).listen(config.port, config.host);
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
     const listening = server;

@@ -70,6 +70,9 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
       path: '/demo',
       maxAge: PENDING_TTL_MS,
       overwrite: true,
+      // A random id, only a key into this process's memory: as before, not signed, although oidc-provider's Koa app
+      // that serves the demo has cookie keys (Koa signs by default then).
+      signed: false,
     });
 
     const prompt: Record<string, string> =
@@ -88,10 +91,10 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
   });
 
   router.get('/callback', async (ctx) => {
-    const id = ctx.cookies.get(COOKIE);
+    const id = ctx.cookies.get(COOKIE, { signed: false });
     const entry = id ? pending.get(id) : undefined;
     if (id) pending.delete(id);
-    ctx.cookies.set(COOKIE, null, { path: '/demo' });
+    ctx.cookies.set(COOKIE, null, { path: '/demo', signed: false });
     if (!entry || entry.expires < Date.now()) {
       return page(ctx, 400, {
         error: 'unknown_sign_in',

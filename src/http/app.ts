@@ -1,8 +1,8 @@
-import Koa from 'koa';
+import compose from 'koa-compose';
+import type { Middleware } from 'koa';
 import type { Config } from '../config/env.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log/logger.ts';
-import type { ProviderHost } from '../oidc/provider/host.ts';
 import type Router from '@koa/router';
 import type { AuditLog } from '../audit/writer.ts';
 import { accessLog } from './access-log.ts';
@@ -21,7 +21,6 @@ import { securityHeaders } from './security-headers.ts';
 export interface AppDependencies {
   config: Config;
   db: Database;
-  host: ProviderHost;
   log: Logger;
   audit: AuditLog;
   metrics: Metrics;
@@ -29,26 +28,24 @@ export interface AppDependencies {
   routers: Router[];
 }
 
-/** The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes to oidc-provider. */
-export function createApp({ config, db, host, log, audit, metrics, routers }: AppDependencies): Koa {
-  // Behind a trusted proxy only the last X-Forwarded-For entry (the address that proxy saw) is trusted: the entries
-  // before it come from the client, and the per-IP sign-in throttle must not be dodged with them. Whether a request
-  // came through a trusted proxy at all is decided per connection (proxyTrust strips the headers otherwise).
-  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: 1 });
-  const health = healthRoutes(db);
-
-  app.use(proxyTrust(config.trustedProxies, config.mtlsCertificateHeader));
-  app.use(canonicalHost(config.issuer));
-  app.use(requestId(config.trustProxy));
-  app.use(accessLog(log));
-  app.use(metrics.http);
-  app.use(securityHeaders(config.production));
-  app.use(errorBoundary(log));
-  app.use(health.routes());
-  app.use(health.allowedMethods());
-  app.use(requireTls(config.production));
+/**
+ * The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes on to oidc-provider's
+ * router. It runs inside oidc-provider's own Koa app, first in it (ProviderHost.serve): one Koa context per request.
+ */
+export function httpPipeline({ config, db, log, audit, metrics, routers }: AppDependencies): Middleware {
   const store = new PostgresRateLimits(db);
-  app.use(
+  return compose([
+    proxyTrust(config.trustedProxies, config.mtlsCertificateHeader),
+    canonicalHost(config.issuer),
+    requestId(config.trustProxy),
+    accessLog(log),
+    metrics.http,
+    securityHeaders(config.production),
+    errorBoundary(log),
+    // No allowedMethods(): in the one context it sees what the routers below matched, and would answer 405 for a path
+    // one of them serves under another method (an interaction id holding %2F), where oidc-provider answers 404.
+    healthRoutes(db).routes(),
+    requireTls(config.production),
     rateLimits({
       store,
       audit,
@@ -57,14 +54,7 @@ export function createApp({ config, db, host, log, audit, metrics, routers }: Ap
       log,
       certificateHeader: config.mtlsCertificateHeader,
     }),
-  );
-  app.use(dpopFreshness(CLOCK_TOLERANCE));
-  for (const router of routers) app.use(router.routes());
-  app.use(async (ctx) => {
-    ctx.respond = false;
-    await host.handle(ctx.req, ctx.res);
-  });
-
-  app.on('error', (err: Error) => log.error({ err }, 'http error'));
-  return app;
+    dpopFreshness(CLOCK_TOLERANCE),
+    ...routers.map((router) => router.routes()),
+  ]) as Middleware;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { parse } from 'node:querystring';
 import type { Context } from 'koa';
 import { decodeJwt } from 'jose';
@@ -7,21 +8,31 @@ import { decodeJwt } from 'jose';
 export const MAX_BODY = 56 * 1024;
 
 /**
- * Reads the body of a client endpoint request (at most MAX_BODY bytes) and hands it to oidc-provider, which uses
- * an already-read body as it is. Undefined when the body is too large.
+ * Reads the body of a client endpoint request (at most MAX_BODY bytes), then puts it back into the request stream
+ * (`readable.unshift`) so oidc-provider reads and parses it itself as it would an untouched request: a body handed
+ * over as `req.body` instead makes it print a warning that is no JSON log line. Undefined when the body is too large.
+ *
+ * The stream is read in paused mode and the whole body unshifted in the same tick as the last read: Node emits 'end'
+ * only on a later tick, and not at all once the buffer holds data again.
  */
 export async function readBody(ctx: Context): Promise<Buffer | undefined> {
-  const declared = Number(ctx.get('content-length') || 0);
-  if (declared > MAX_BODY) return undefined;
+  const req = ctx.req;
+  if (ctx.request.length > MAX_BODY) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
+  // `complete`: the parser has pushed the whole message (Content-Length reached, or the last chunk).
+  while (!(req.complete && req.readableLength === 0)) {
+    const chunk = req.read() as Buffer | null;
+    if (chunk === null) {
+      await once(req, 'readable'); // rejects when the client aborts the request
+      continue;
+    }
+    size += chunk.length;
     if (size > MAX_BODY) return undefined;
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   const body = Buffer.concat(chunks, size);
-  (ctx.req as unknown as { body: Buffer }).body = body;
+  if (size > 0) req.unshift(body);
   return body;
 }
 

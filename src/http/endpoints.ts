@@ -97,12 +97,30 @@ const compiled = ENDPOINTS.map((endpoint) => {
 });
 
 /**
+ * The endpoints of the paths asked for lately (null: none), so that the security headers, the rate limits, the error
+ * page and the metrics of a request, and the many requests for a few paths (keys, discovery, token), do not each try
+ * the whole catalogue. Bounded: paths with ids in them, or a scanner's, push the oldest out, and long paths (a URL may
+ * be kilobytes) are not kept.
+ */
+const recentPaths = new Map<string, Endpoint | null>();
+const RECENT_PATHS = 1000;
+const KEPT_PATH_LENGTH = 200;
+
+/**
  * The endpoint a request path reaches, compared in {@link routePath}'s form (every spelling of a route that reaches
  * its handler shares it), or undefined for a path no router serves.
  */
 export function endpointAt(path: string): Endpoint | undefined {
-  const route = routePath(path);
-  return compiled.find(({ pattern }) => pattern.test(route))?.endpoint;
+  let endpoint = recentPaths.get(path);
+  if (endpoint === undefined) {
+    const route = routePath(path);
+    endpoint = compiled.find(({ pattern }) => pattern.test(route))?.endpoint ?? null;
+    if (path.length <= KEPT_PATH_LENGTH) {
+      if (recentPaths.size >= RECENT_PATHS) recentPaths.delete(recentPaths.keys().next().value!);
+      recentPaths.set(path, endpoint);
+    }
+  }
+  return endpoint ?? undefined;
 }
 
 /**

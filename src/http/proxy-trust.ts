@@ -1,4 +1,4 @@
-import { BlockList, isIPv6 } from 'node:net';
+import { BlockList, isIPv6, type Socket } from 'node:net';
 import type { Middleware } from 'koa';
 
 /** Headers only a proxy may write: where the request came from, how, and under which id. */
@@ -29,10 +29,20 @@ export function proxyTrust(trustedProxies: string[], certificateHeader: string |
     else trusted.addSubnet(address, Number(prefix), family);
   }
   const stripped = certificateHeader ? [...FORWARDED_HEADERS, certificateHeader.toLowerCase()] : FORWARDED_HEADERS;
+  // The peer of a connection never changes: judged once per connection, not for each request a keep-alive one carries.
+  const judged = new WeakMap<Socket, boolean>();
+  const fromTrustedProxy = (socket: Socket): boolean => {
+    let verdict = judged.get(socket);
+    if (verdict === undefined) {
+      const peer = socket.remoteAddress;
+      // BlockList matches IPv4-mapped IPv6 peers (::ffff:a.b.c.d on a dual-stack socket) against IPv4 entries too.
+      verdict = peer !== undefined && trusted.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4');
+      judged.set(socket, verdict);
+    }
+    return verdict;
+  };
   return (ctx, next) => {
-    const peer = ctx.req.socket.remoteAddress;
-    // BlockList matches IPv4-mapped IPv6 peers (::ffff:a.b.c.d on a dual-stack socket) against IPv4 entries too.
-    if (!peer || !trusted.check(peer, isIPv6(peer) ? 'ipv6' : 'ipv4')) {
+    if (!fromTrustedProxy(ctx.req.socket)) {
       for (const header of stripped) delete ctx.req.headers[header];
     }
     return next();

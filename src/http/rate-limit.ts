@@ -103,16 +103,22 @@ export function rateLimits({ store, audit, metrics, limits, log, certificateHead
         return;
       }
     }
-    beforeResponse(ctx, async (status) => {
-      const key = clientKey !== undefined && status >= 200 && status < 300 ? clientKey : ipKey;
+    // Counted before the answer leaves, whoever writes it: oidc-provider's router runs inside this middleware (one
+    // Koa app) and Koa sends the response only once the whole chain has returned, so a client's next request sees
+    // this hit, and requests sent one after another cannot go past the limit. An error thrown past here is a failure.
+    let succeeded = false;
+    try {
+      await next();
+      succeeded = ctx.status >= 200 && ctx.status < 300;
+    } finally {
+      const key = clientKey !== undefined && succeeded ? clientKey : ipKey;
       try {
         clientCounts.learn(key, await store.hit(key, window));
       } catch (err) {
         // The answer is decided already; an uncounted hit only lets the client one request further.
         log.warn({ err, key }, 'rate-limit hit not counted');
       }
-    });
-    await next();
+    }
   }
 
   return async (ctx, next) => {
@@ -124,20 +130,4 @@ export function rateLimits({ store, audit, metrics, limits, log, certificateHead
     }
     await next();
   };
-}
-
-/**
- * Runs `work` once the response's status is set but before the response leaves, whoever sends it: oidc-provider
- * writes its answers itself (it gets the raw request), after this middleware's `next()` would return, so a hit counted
- * there would race the client's next request, and a client could go past its limit by sending requests one after
- * another. Answers Koa sends (a refused DPoP proof, an error page) are held the same way.
- */
-function beforeResponse(ctx: Context, work: (status: number) => Promise<void>): void {
-  const res = ctx.res;
-  const end = res.end;
-  res.end = function deferredEnd(...args: unknown[]) {
-    res.end = end;
-    void work(res.statusCode).finally(() => (end as (...a: unknown[]) => unknown).apply(res, args));
-    return res;
-  } as typeof res.end;
 }

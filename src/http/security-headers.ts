@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { endpointAt } from './endpoints.ts';
+import { endpointAt, type Endpoint } from './endpoints.ts';
 
 /**
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no
@@ -19,19 +19,24 @@ const CSP = [
 ].join('; ');
 
 export function securityHeaders(production: boolean): Middleware {
-  return async (ctx, next) => {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('Content-Security-Policy', CSP);
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
+  const always: [string, string][] = [
+    ['X-Content-Type-Options', 'nosniff'],
+    ['X-Frame-Options', 'DENY'],
+    ['Referrer-Policy', 'no-referrer'],
+    ['Content-Security-Policy', CSP],
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
     // HSTS only makes sense over https; behind a TLS-terminating proxy the proxy may set it too.
-    if (production) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    // The endpoint catalogue's cache rule: Kluis's own pages are never stored; responses carrying tokens or client
-    // secrets must not be cached by HTTP/1.0 caches either (RFC 6749 5.1).
-    const cache = endpointAt(ctx.path)?.cache;
-    if (cache === 'no-store') ctx.set('Cache-Control', 'no-store');
-    if (cache === 'tokens') ctx.set('Pragma', 'no-cache');
+    ...(production ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]] : []),
+  ];
+  // The endpoint catalogue's cache rule: Kluis's own pages are never stored; responses carrying tokens or client
+  // secrets must not be cached by HTTP/1.0 caches either (RFC 6749 5.1). One header set per rule, built once.
+  const byCache = {
+    none: always,
+    'no-store': [...always, ['Cache-Control', 'no-store']],
+    tokens: [...always, ['Pragma', 'no-cache']],
+  } satisfies Record<NonNullable<Endpoint['cache']> | 'none', [string, string][]>;
+  return async (ctx, next) => {
+    for (const [name, value] of byCache[endpointAt(ctx.path)?.cache ?? 'none']) ctx.set(name, value);
     await next();
   };
 }

@@ -28,7 +28,7 @@ export class Flash {
   }
 
   take(ctx: Context): string | undefined {
-    const sealed = ctx.cookies.get(this.#options.name);
+    const sealed = ctx.cookies.get(this.#options.name, { signed: false });
     if (!sealed) return undefined;
     ctx.cookies.set(this.#options.name, null, this.#cookie(0));
     try {
@@ -40,6 +40,8 @@ export class Flash {
 
   #cookie(maxAge: number) {
     const { path, secure } = this.#options;
-    return { httpOnly: true, sameSite: 'lax' as const, secure, path, maxAge, overwrite: true };
+    // Sealed by the secret box already. Kluis's pages are served by oidc-provider's Koa app, which has cookie keys,
+    // and Koa would sign a cookie (a second `.sig` cookie) unless told not to.
+    return { httpOnly: true, sameSite: 'lax' as const, secure, path, maxAge, overwrite: true, signed: false };
   }
 }

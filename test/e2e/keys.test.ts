@@ -73,6 +73,21 @@ describe('signing keys', () => {
     assert.equal(payload.aud, API, 'a token signed before the rotation still verifies');
   });
 
+  test("a provider rebuilt for new keys runs Kluis's pipeline too: request id, security headers, Kluis's routes", async (t) => {
+    const kluis = await house(t);
+    const { db } = kluis.database;
+    const { box } = await loadServerSecrets(db, { secret: undefined, production: false });
+    const newKid = (await rotateSigningKeys(db, box, { overlap: 0, retention: 3600 })).find(
+      (r) => r.alg === 'ES256',
+    )!.kid;
+    await until(async () => (await jwks(kluis)).keys.some((k) => k.kid === newKid), 'the rebuilt provider', 10_000);
+    const keys = await fetch(new URL('/jwks', kluis.kluis.url));
+    assert.match(keys.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+    assert.equal(keys.headers.get('x-frame-options'), 'DENY');
+    assert.equal((await fetch(new URL('/healthz', kluis.kluis.url))).status, 200);
+    assert.equal(kidOf(await token(kluis)), newKid);
+  });
+
   test('a retired key leaves the JWKS once its retention has passed', async (t) => {
     const kluis = await house(t);
     const { db } = kluis.database;

@@ -75,6 +75,29 @@ describe('discovery and keys', () => {
     const rsa = keys.find((k) => k.kty === 'RSA')!;
     assert.ok(Buffer.from(String(rsa.n), 'base64url').length * 8 >= 2048);
   });
+
+  test('discovery and the JWKS are answered without the database, the rate-limit counters included', async () => {
+    // Every statement, a rate-limit hit's too, takes a connection from the one pool; /readyz shows it is seen.
+    let acquired = 0;
+    const count = () => acquired++;
+    const pool = kluis.connection.db.pool;
+    pool.on('acquire', count);
+    try {
+      await (await get('/readyz')).arrayBuffer();
+      assert.ok(acquired > 0, 'the readiness probe queries Postgres');
+      acquired = 0;
+      for (let i = 0; i < 20; i++) {
+        for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/jwks']) {
+          const res = await get(path);
+          await res.arrayBuffer();
+          assert.equal(res.status, 200, path);
+        }
+      }
+      assert.equal(acquired, 0);
+    } finally {
+      pool.off('acquire', count);
+    }
+  });
 });
 
 describe('client credentials, introspection, revocation', () => {

@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Koa from 'koa';
+import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from '../../log/logger.ts';
 import { clientAuthStatus } from './client-auth-status.ts';
@@ -15,7 +17,7 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 interface Current {
   provider: Provider;
   handler: Handler;
-  fingerprint: string;
+  state: State;
 }
 
 /**
@@ -51,6 +53,7 @@ async function loadState({ db, secrets }: ProviderHostOptions): Promise<State> {
 export class ProviderHost {
   #current: Current;
   readonly #options: ProviderHostOptions;
+  #pipeline: Middleware | undefined;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(options: ProviderHostOptions, current: Current) {
@@ -66,6 +69,16 @@ export class ProviderHost {
     return this.#current.provider;
   }
 
+  /**
+   * Runs `pipeline` (Kluis's HTTP middleware and routes) first in this provider's Koa app and in every one built after
+   * it, before the plugins' middleware and oidc-provider's router: each request gets one Koa app and one context.
+   */
+  serve(pipeline: Middleware): void {
+    this.#pipeline = pipeline;
+    const { provider, state } = this.#current;
+    this.#current = { provider, state, handler: handlerOf(provider, pipeline) };
+  }
+
   /** Node request handler for the current provider. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return this.#current.handler(req, res);
@@ -74,8 +87,8 @@ export class ProviderHost {
   /** Reloads keys and scopes; rebuilds the provider if they changed. Returns true when it swapped. */
   async refresh(): Promise<boolean> {
     const state = await loadState(this.#options);
-    if (state.fingerprint === this.#current.fingerprint) return false;
-    this.#current = build(this.#options, state);
+    if (state.fingerprint === this.#current.state.fingerprint) return false;
+    this.#current = build(this.#options, state, this.#pipeline);
     this.#options.log.info({ state: state.fingerprint }, 'signing keys or scopes changed: provider rebuilt');
     return true;
   }
@@ -95,16 +108,32 @@ export class ProviderHost {
   }
 }
 
-function build(options: ProviderHostOptions, { keys, resourceScopes, fingerprint }: State): Current {
+function build(options: ProviderHostOptions, state: State, pipeline?: Middleware): Current {
+  const { keys, resourceScopes } = state;
   const provider = new Provider(options.config.issuer, providerConfiguration({ ...options, keys, resourceScopes }));
   // X-Forwarded-* are honoured only behind a proxy the operator declared (RFC 9700 4.x; checklist F4); from any other
-  // peer the HTTP app has stripped them (http/proxy-trust.ts) before the request gets here.
+  // peer the HTTP pipeline has stripped them (http/proxy-trust.ts) before anything reads them. Behind a trusted proxy
+  // only the last X-Forwarded-For entry (the address that proxy saw) is trusted: the entries before it come from the
+  // client, and the per-IP sign-in throttle must not be dodged with them.
   provider.proxy = options.config.trustProxy;
+  provider.maxIpsCount = 1;
+  // What gets past every error boundary (a response stream that fails) is logged as JSON; without a listener Koa
+  // would print it to stderr as plain text.
+  (provider as Koa).on('error', (err: Error) => options.log.error({ err }, 'http error'));
   provider.use(clientAuthStatus);
   provider.use(parUsedOnce(provider, options.pages));
   provider.use(registrationResponses);
   acceptRotatedSecrets(provider, options.db, options.secrets.box);
   for (const plugin of options.plugins ?? []) plugin(provider);
+  return { provider, state, handler: handlerOf(provider, pipeline) };
+}
+
+/**
+ * The provider's Node request handler, with `pipeline` outermost: `provider.use` inserts middleware just before
+ * oidc-provider's router, so the pipeline goes to the front of the app's middleware list itself.
+ */
+function handlerOf(provider: Provider, pipeline: Middleware | undefined): Handler {
+  if (pipeline) provider.middleware.unshift(pipeline);
   const callback = provider.callback();
-  return { provider, handler: (req, res) => callback(req, res) as unknown as Promise<void>, fingerprint };
+  return (req, res) => callback(req, res) as unknown as Promise<void>;
 }

@@ -113,7 +113,7 @@ export class AccountSession {
    * state and PKCE verifier, and consumed so it cannot be used again). Returns where to go, or undefined.
    */
   async finishLogin(ctx: Context): Promise<string | undefined> {
-    const sealed = ctx.cookies.get(LOGIN_COOKIE);
+    const sealed = ctx.cookies.get(LOGIN_COOKIE, { signed: false });
     ctx.cookies.set(LOGIN_COOKIE, null, this.#cookieOptions(0));
     if (!sealed) return undefined;
     let pending: PendingLogin;
@@ -165,6 +165,9 @@ export class AccountSession {
       path: '/account',
       maxAge,
       overwrite: true,
+      // Sealed by the secret box already. The account area is served by oidc-provider's Koa app, which has cookie
+      // keys, and Koa would sign a cookie (a second `.sig` cookie) unless told not to.
+      signed: false,
     };
   }
 }
