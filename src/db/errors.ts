@@ -19,6 +19,8 @@ const CONNECTION_ERRNO = new Set([
   'ENOTFOUND',
   'EHOSTUNREACH',
   'EAI_AGAIN',
+  // Over a Unix socket (the embedded server's): the socket file goes with the server that stopped.
+  'ENOENT',
 ]);
 // What pg and Postgres say when a connection failed, for errors whose code does not tell.
 const CONNECTION_MESSAGE = new RegExp(
