@@ -19,4 +19,5 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/readyz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "src/main.ts"]
+# The same V8 heap limits as `npm start` (package.json; docs/operator-guide.md says when to raise them).
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=160", "src/main.ts"]

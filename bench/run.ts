@@ -113,10 +113,23 @@ async function waitFor(url: string, child: ChildProcess, what: string) {
   throw new Error(`${what} did not start`);
 }
 
+/**
+ * The node flags `npm start` gives Kluis (package.json), so the bench measures what operators run;
+ * BENCH_NODE_ARGS adds to them for experiments, e.g. BENCH_NODE_ARGS='--max-semi-space-size=4'.
+ */
+const START_FLAGS = [
+  ...(
+    JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+  ).scripts.start
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--')),
+  ...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
+];
+
 async function startKluis(databaseUrl: string, workers: number) {
   const port = await freePort();
   const issuer = `http://localhost:${port}`;
-  const child = spawn(process.execPath, ['src/main.ts'], {
+  const child = spawn(process.execPath, [...START_FLAGS, 'src/main.ts'], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {

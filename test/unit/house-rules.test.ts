@@ -41,3 +41,13 @@ test('no catch-all helpers or utils room', () => {
   const catchAll = files.filter((file) => /\/(helpers|utils?)(\/|\.ts$)/.test(file.path)).map((f) => f.path);
   assert.deepEqual(catchAll, []);
 });
+
+// The heap limits are measured (docs/performance.md): `npm start`, the container and the bench run with the same.
+test('npm start and the container start Kluis with the same node flags', () => {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts
+    .start;
+  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
+  assert.deepEqual(JSON.parse(cmd), start.split(' '));
+  assert.ok(start.includes('--max-old-space-size='), 'a heap limit is set');
+});
