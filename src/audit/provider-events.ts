@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { SaveRecorder } from '../db/oidc-adapter.ts';
+import { answerAfter } from '../oidc/provider/answer-after.ts';
 import type { Logger } from '../log/logger.ts';
 import type { AuditEvent } from './events.ts';
 import type { AuditLog } from './writer.ts';
@@ -81,7 +82,7 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
     events.on(`${model}.issued`, (token: TokenLike) => {
       audit.recordLater(tokenEvent('token.issued', token));
       const until = new Date(Date.now() + (token.expiration ?? 0) * 1000);
-      if (token.grantId) grants.tokenIssued(token.grantId, until).catch(failed('grant use'));
+      if (token.grantId) answerAfter(grants.tokenIssued(token.grantId, until).catch(failed('grant use')));
     });
     events.on(`${model}.destroyed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.revoked', token)));
     events.on(`${model}.consumed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.consumed', token)));

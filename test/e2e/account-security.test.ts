@@ -188,6 +188,12 @@ describe('withdrawing a consent behind JWT access tokens', () => {
       iat: number;
     };
     assert.equal(jwt.exp - jwt.iat, 300, 'the API asked for 600 s; JWT_ACCESS_TOKEN_TTL caps it at 300');
+    // Stored before the token was answered: the account area can tell at once until when the JWT works.
+    const { rows: usage } = await t.db.query(
+      'select 1 from grant_usage where abs(extract(epoch from jwt_access_until) - $1) < 2',
+      [jwt.exp],
+    );
+    assert.equal(usage.length, 1, 'the grant records until when its JWT access tokens live');
 
     const list = await (await browser.follow('/account/consents')).res.text();
     const revokePath = /data-client="[^"]+"[\s\S]*?href="(\/account\/consents\/[^"]+\/revoke)"/.exec(

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import Provider from 'oidc-provider';
 import type { Logger } from '../../log/logger.ts';
+import { awaitAnswerAfter } from './answer-after.ts';
 import { clientAuthStatus } from './client-auth-status.ts';
 import { registrationResponses } from '../clients/registration.ts';
 import { providerConfiguration } from './configuration.ts';
@@ -120,6 +121,7 @@ function build(options: ProviderHostOptions, state: State, pipeline?: Middleware
   // What gets past every error boundary (a response stream that fails) is logged as JSON; without a listener Koa
   // would print it to stderr as plain text.
   (provider as Koa).on('error', (err: Error) => options.log.error({ err }, 'http error'));
+  provider.use(awaitAnswerAfter);
   provider.use(clientAuthStatus);
   provider.use(parUsedOnce(provider, options.pages));
   provider.use(registrationResponses);
