@@ -57,7 +57,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     if (await rewrapLegacyRecoveryCodes(db, secrets.box)) log.info('old recovery codes re-wrapped as keyed hashes');
     // One set of group-committed statements for the provider's storage and the audit log (db/oidc-batches.ts).
     const batches = new OidcBatches(db);
-    const audit = new AuditLog(new PgAuditStore(db, batches));
+    const audit = new AuditLog(new PgAuditStore(db, batches), log);
     for (const kid of await ensureSigningKeys(db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }
@@ -134,6 +134,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
         host.stop();
         stopSweeper();
         await drain(listening, config.shutdownTimeout * 1000);
+        await audit.drain();
         await cache?.stop();
         await connection.close();
       },

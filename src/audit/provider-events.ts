@@ -75,35 +75,24 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   const events = provider as unknown as NodeJS.EventEmitter;
   const failed = (what: string) => (err: unknown) =>
     log.warn({ err: (err as Error).message }, `${what} could not be recorded`);
-  // oidc-provider's events are synchronous: each event's row is written before the request's answer leaves
-  // (answerAfter), so nothing a client was told about goes unrecorded if the process dies right after. A failed
-  // write is logged with its event, so none is lost silently.
-  const durable = (event: AuditEvent) =>
-    answerAfter(
-      audit
-        .record(event)
-        .catch((err: unknown) =>
-          log.error({ err: (err as Error).message, audit: [event] }, 'audit events could not be written'),
-        ),
-    );
   for (const model of TOKEN_MODELS.values()) {
     // Written with the token itself (tokenSaves); the listeners (metrics) hear of it once it is stored.
     events.on(`${model}.saved`, (token: TokenLike) => audit.announce(tokenEvent('token.issued', token)));
     // Not stored (JWT format): it cannot be recalled, so the grant remembers until when it works.
     events.on(`${model}.issued`, (token: TokenLike) => {
-      durable(tokenEvent('token.issued', token));
+      audit.recordLater(tokenEvent('token.issued', token));
       const until = new Date(Date.now() + (token.expiration ?? 0) * 1000);
       if (token.grantId) answerAfter(grants.tokenIssued(token.grantId, until).catch(failed('grant use')));
     });
-    events.on(`${model}.destroyed`, (token: TokenLike) => durable(tokenEvent('token.revoked', token)));
-    events.on(`${model}.consumed`, (token: TokenLike) => durable(tokenEvent('token.consumed', token)));
+    events.on(`${model}.destroyed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.revoked', token)));
+    events.on(`${model}.consumed`, (token: TokenLike) => audit.recordLater(tokenEvent('token.consumed', token)));
   }
 
   // RFC 7591/7592: clients registering, updating and deleting themselves.
   const registration =
     (type: AuditEvent['type'], via: string) =>
     (_ctx: KoaContextWithOIDC, client: { clientId: string; metadata(): Record<string, unknown> }) =>
-      durable({
+      audit.recordLater({
         type,
         actor: `client:${client.clientId}`,
         clientId: client.clientId,
@@ -120,7 +109,7 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
   provider.on('grant.revoked', (ctx: KoaContextWithOIDC, grantId: string) => {
     const client = ctx.oidc?.client;
     const clientId = client?.clientId;
-    durable({
+    audit.recordLater({
       type: 'grant.revoked',
       actor: clientId ? `client:${clientId}` : 'system',
       clientId,
@@ -132,7 +121,7 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
       | TokenLike
       | undefined;
     if (client && token?.accountId) {
-      const entry = grants
+      grants
         .revokedByClient({
           accountId: token.accountId,
           clientId: client.clientId,
@@ -141,13 +130,12 @@ export function wireProviderEvents(provider: Provider, audit: AuditLog, log: Log
           scope: token.scope ?? '',
         })
         .catch(failed('consent ledger entry'));
-      answerAfter(entry);
     }
   });
 
   provider.on('server_error', (ctx: KoaContextWithOIDC, err: Error) => {
     log.error({ err, route: ctx.oidc?.route, path: ctx.path }, 'server error in provider');
-    durable({
+    audit.recordLater({
       type: 'server.error',
       actor: 'system',
       clientId: ctx.oidc?.client?.clientId,

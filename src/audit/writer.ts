@@ -1,14 +1,26 @@
 import type { AuditStore, NewAuditEvent } from '../db/audit-chain.ts';
+import type { Logger } from '../log/logger.ts';
 import { currentRequestId } from '../log/request-context.ts';
 import type { AuditEvent } from './events.ts';
+
+interface Queued {
+  event: AuditEvent;
+  requestId: string | null;
+}
+
+const MAX_BATCH = 200;
 
 /** The single writer to the append-only audit log (its {@link AuditStore}). */
 export class AuditLog {
   readonly #store: Pick<AuditStore, 'append'>;
+  readonly #log: Logger;
   readonly #listeners: ((event: AuditEvent) => void)[] = [];
+  readonly #queue: Queued[] = [];
+  #flushing: Promise<void> | undefined;
 
-  constructor(store: Pick<AuditStore, 'append'>) {
+  constructor(store: Pick<AuditStore, 'append'>, log: Logger) {
     this.#store = store;
+    this.#log = log;
   }
 
   /** Called for every event as it is recorded (metrics count from here). */
@@ -29,9 +41,43 @@ export class AuditLog {
     for (const listener of this.#listeners) listener(event);
   }
 
-  /** Appends `event`; resolves once it is stored (on the server, in the next group-committed write statement). */
   async record(event: AuditEvent): Promise<void> {
     for (const listener of this.#listeners) listener(event);
-    await this.#store.append([this.rowFor(event)]);
+    await this.#insert([{ event, requestId: currentRequestId() ?? null }]);
+  }
+
+  /**
+   * For events raised where nobody can wait for the write (oidc-provider's synchronous event emitter). They are
+   * queued and written in batches, in order, one append per batch (on Postgres one multi-row INSERT: the chain trigger
+   * takes its lock once per batch instead of once per token). A failed write is logged with its events, so none is
+   * lost silently.
+   */
+  recordLater(event: AuditEvent): void {
+    for (const listener of this.#listeners) listener(event);
+    this.#queue.push({ event, requestId: currentRequestId() ?? null });
+    this.#flushing ??= this.#flush().finally(() => (this.#flushing = undefined));
+  }
+
+  /** Waits until every queued event is written (at shutdown). */
+  async drain(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  async #flush(): Promise<void> {
+    // Let the events of the current burst of requests gather first.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.#queue.length) {
+      const batch = this.#queue.splice(0, MAX_BATCH);
+      await this.#insert(batch).catch((err: unknown) => {
+        this.#log.error(
+          { err: (err as Error).message, audit: batch.map((queued) => queued.event) },
+          'audit events could not be written',
+        );
+      });
+    }
+  }
+
+  async #insert(rows: Queued[]): Promise<void> {
+    await this.#store.append(rows.map(({ event, requestId }) => ({ ...event, requestId })));
   }
 }

@@ -48,7 +48,7 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
     const secrets = await loadServerSecrets(connection.db, config);
     await hashLegacyBearerIds(connection.db, secrets.box);
     await rewrapLegacyRecoveryCodes(connection.db, secrets.box);
-    const audit = new AuditLog(new PgAuditStore(connection.db));
+    const audit = new AuditLog(new PgAuditStore(connection.db), log);
     for (const kid of await ensureSigningKeys(connection.db, secrets.box)) {
       await audit.record({ type: 'key.generated', actor: 'system', details: { kid } });
     }

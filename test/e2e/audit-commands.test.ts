@@ -3,13 +3,14 @@ import { test } from 'node:test';
 import { AuditChainBroken, exportAudit, tailAudit, verifyAudit } from '../../src/audit/chain.ts';
 import { AuditLog } from '../../src/audit/writer.ts';
 import { PgAuditStore } from '../../src/db/audit-chain.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { createTestDatabase } from '../support/database.ts';
 
 // The audit commands (`kluis audit verify|tail|export`) called directly on a database of each test's own.
 async function withEvents(t: { after: (fn: () => Promise<void>) => void }, count: number) {
   const database = await createTestDatabase();
   t.after(() => database.drop());
-  const audit = new AuditLog(new PgAuditStore(database.db));
+  const audit = new AuditLog(new PgAuditStore(database.db), createLogger('silent'));
   for (let i = 0; i < count; i += 1) {
     await audit.record({ type: 'client.updated', actor: 'operator', clientId: `c${i}`, details: { fields: [] } });
   }

@@ -43,6 +43,7 @@ async function refused(work: Promise<unknown>, code: string, status: number, mes
 }
 
 async function auditTypes(clientId: unknown): Promise<string[]> {
+  await ctx.audit.drain();
   const { rows } = await t.db.query<{ type: string }>(
     'select type from audit_events where client_id = $1 order by id',
     [clientId],
@@ -144,6 +145,7 @@ describe('client commands', () => {
     const issued = await issueInitialAccessToken(deps, { expiresIn: 600, singleUse: true });
     assert.equal(issued.single_use, true);
     assert.ok(await deps.provider.InitialAccessToken.find(issued.initial_access_token));
+    await ctx.audit.drain();
     const { rows } = await t.db.query(`select details from audit_events where type = 'initial_access_token.created'`);
     assert.equal(rows.length, 1);
     assert.ok(!JSON.stringify(rows).includes(issued.initial_access_token));

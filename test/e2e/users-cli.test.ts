@@ -10,6 +10,7 @@ import { AuditLog } from '../../src/audit/writer.ts';
 import { PgAccountStore } from '../../src/db/account-store.ts';
 import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { loadConfig } from '../../src/config/env.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
@@ -208,7 +209,7 @@ describe('kluis users', () => {
       `insert into accounts (id, username, password_hash, totp_secret_encrypted) values ('sybil-id', 'sybil', $1, $2)`,
       [old, secrets.box.encrypt(totp, TOTP_PURPOSE)],
     );
-    const audit = new AuditLog(new PgAuditStore(t.db));
+    const audit = new AuditLog(new PgAuditStore(t.db), createLogger('silent'));
     const signIn = new SignIn(new PgAccountStore(t.db), secrets.box, audit, config.sca);
     const stored = async () =>
       (await t.db.query<{ password_hash: string }>(`select password_hash from accounts where id = 'sybil-id'`)).rows[0]!

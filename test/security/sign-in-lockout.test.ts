@@ -5,6 +5,7 @@ import { PgAccountStore } from '../../src/db/account-store.ts';
 import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { loadConfig } from '../../src/config/env.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { runCli } from '../support/kluis.ts';
@@ -22,7 +23,7 @@ const config = () => loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', LOGI
 before(async () => {
   t = await createTestDatabase();
   const secrets = await loadServerSecrets(t.db, config());
-  const audit = new AuditLog(new PgAuditStore(t.db));
+  const audit = new AuditLog(new PgAuditStore(t.db), createLogger('silent'));
   signIn = new SignIn(new PgAccountStore(t.db), secrets.box, audit, config().sca);
 });
 after(async () => {

@@ -9,6 +9,7 @@ import { parametersOf } from '../../src/auth/password.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { loadConfig } from '../../src/config/env.ts';
 import { Database, type Queryable, type Row } from '../../src/db/database.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { Browser, formAction } from '../support/browser.ts';
 import { registerClient } from '../support/clients.ts';
@@ -78,7 +79,7 @@ after(async () => {
 /** A SignIn as the server builds it; `env` changes its settings (ARGON2_ITERATIONS=3: every stored hash is old). */
 function signInWith(env: Record<string, string>) {
   const config = loadConfig({ DATABASE_URL: t.url, LOG_LEVEL: 'silent', LOGIN_IP_LIMIT: '100000', ...env });
-  const audit = new AuditLog(new PgAuditStore(counting));
+  const audit = new AuditLog(new PgAuditStore(counting), createLogger('silent'));
   return new SignIn(new PgAccountStore(counting), secretsOf.box, audit, config.sca);
 }
 

@@ -8,6 +8,7 @@ import { PgAuditStore } from '../../src/db/audit-chain.ts';
 import { SignIn } from '../../src/auth/sign-in.ts';
 import { checkTotp } from '../../src/auth/totp.ts';
 import { loadConfig } from '../../src/config/env.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { loadServerSecrets } from '../../src/secrets/server-secrets.ts';
 import { generate } from 'otplib';
 import { Browser, formAction } from '../support/browser.ts';
@@ -150,7 +151,7 @@ describe('recovery codes at rest', () => {
     const secrets = await loadServerSecrets(t.db, config);
     const { rows } = await t.db.query<{ id: string }>(`select id from accounts where username = 'dave'`);
     const accountId = rows[0]!.id;
-    const audit = new AuditLog(new PgAuditStore(t.db));
+    const audit = new AuditLog(new PgAuditStore(t.db), createLogger('silent'));
     const signIn = new SignIn(new PgAccountStore(t.db), secrets.box, audit, config.sca);
     const codes = await signIn.regenerateRecoveryCodes(accountId, { ip: '127.0.0.1', device: 'test' });
     for (const code of codes) {

@@ -13,6 +13,7 @@ import type { AccountRecord, NewAccount } from '../../src/db/accounts.ts';
 import type { NewAuditEvent } from '../../src/db/audit-chain.ts';
 import type { Reservation } from '../../src/db/lockout.ts';
 import type { SecurityEvent, SecurityEventType } from '../../src/db/security-events.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { SecretBox } from '../../src/secrets/secret-box.ts';
 
 // SignIn's decisions (PSD2 RTS Art 4) against an in-memory AccountStore, no Postgres: what it asks the store and
@@ -228,7 +229,7 @@ let signIn: SignIn;
 beforeEach(() => {
   store = new MemoryAccountStore();
   audited = [];
-  const audit = new AuditLog({ append: async (events) => void audited.push(...events) });
+  const audit = new AuditLog({ append: async (events) => void audited.push(...events) }, createLogger('silent'));
   signIn = new SignIn(store, box, audit, config.sca);
 });
 
