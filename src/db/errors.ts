@@ -52,6 +52,25 @@ export class UnstorableInput extends KluisError {
   override readonly status = 400;
 }
 
+/**
+ * Throws {@link UnstorableInput} when `value` holds a string Postgres would refuse (a NUL, a lone surrogate), checked
+ * before a write joins a batch: one such value must not fail the statement it would share with other requests'
+ * writes (and make them all be retried one by one).
+ */
+export function assertStorable(value: unknown): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000') || !value.isWellFormed())
+      throw new UnstorableInput('the request contains characters that are not allowed (such as NUL)');
+  } else if (Array.isArray(value)) {
+    for (const item of value) assertStorable(item);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      assertStorable(key);
+      assertStorable(item);
+    }
+  }
+}
+
 // 22021: character not in repertoire (NUL in text); 22P05: untranslatable character (\u0000 in jsonb); 22P02 for
 // json: invalid input syntax, here a lone surrogate (\ud800), which JSON.stringify writes as an escape jsonb refuses.
 // Other 22P02s (a malformed uuid or number) are Kluis's own mistakes and stay 500s.

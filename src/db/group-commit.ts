@@ -21,8 +21,9 @@ const MAX_ITEMS = 64;
  * before that commit. An idle GroupCommit lets the current turn of the event loop finish first, so requests that
  * arrived together share the first statement too.
  *
- * When a batch fails, its items are retried one by one, so one bad item (a payload Postgres cannot store) fails only
- * its own caller. Not when the database is unavailable: then every caller gets that error at once.
+ * When a batch fails, its items are retried one by one, in order, so one bad item fails only its own caller (values
+ * Postgres cannot store are refused before they join a batch: errors.ts assertStorable). Not when the database is
+ * unavailable: then every caller gets that error at once.
  */
 export class GroupCommit<I, R> {
   readonly #statement: BatchStatement<I, R>;
@@ -61,11 +62,11 @@ export class GroupCommit<I, R> {
         for (const waiting of batch) waiting.reject(err);
         return;
       }
-      await Promise.all(
-        batch.map((waiting) =>
-          this.#statement([waiting.item]).then((results) => waiting.resolve(results[0] as R), waiting.reject),
-        ),
-      );
+      // One after another: in their order (audit events keep the order they were submitted in), and without taking
+      // a connection each from the pool at once.
+      for (const waiting of batch) {
+        await this.#statement([waiting.item]).then((results) => waiting.resolve(results[0] as R), waiting.reject);
+      }
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { NewAuditEvent } from './audit-chain.ts';
 import type { Queryable } from './database.ts';
+import { assertStorable } from './errors.ts';
 import { GroupCommit } from './group-commit.ts';
 
 /** A row of `oidc_models` as the adapter reads it. */
@@ -61,12 +62,14 @@ export class OidcBatches {
     this.#finds = new GroupCommit((keys) => findRows(db, keys));
   }
 
-  upsert(row: ModelRow): Promise<void> {
+  async upsert(row: ModelRow): Promise<void> {
+    assertStorable(row);
     return this.#writes.submit({ row });
   }
 
   /** Appends `events` to the audit chain, in order, in the next write statement. */
-  appendAudit(events: NewAuditEvent[]): Promise<void> {
+  async appendAudit(events: NewAuditEvent[]): Promise<void> {
+    assertStorable(events);
     return this.#writes.submit({ events });
   }
 

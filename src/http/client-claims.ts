@@ -54,10 +54,12 @@ export function formParams(ctx: Context, body: Buffer): FormParams {
 
 /**
  * A claimed client_id as it goes into a counter's key: as sent up to 64 characters (Kluis's own ids are far shorter),
- * longer ones by their SHA-256, so a key has a bounded size and two long ids sharing a prefix get separate counters.
+ * longer ones by their SHA-256, so a key has a bounded size and two long ids sharing a prefix get separate counters;
+ * so too one Postgres could not store (a NUL, a lone surrogate), which would fail the batch of hits it shared.
  */
 export function keyPart(clientId: string): string {
-  return clientId.length <= 64 ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
+  const plain = clientId.length <= 64 && !clientId.includes('\u0000') && clientId.isWellFormed();
+  return plain ? clientId : `sha256:${createHash('sha256').update(clientId).digest('base64url')}`;
 }
 
 /** The client a request claims to be (HTTP Basic, client_id, or a client assertion's issuer); not yet verified. */

@@ -175,18 +175,22 @@ test('consumes of different codes in one batch each consume their own, and a spe
     );
   }));
 
-test('a batch Postgres refuses is retried item by item: only the unstorable payload fails', () =>
-  withModels(async ({ at }) => {
+test('a payload Postgres cannot store is refused before it joins a batch: the others share one statement', () =>
+  withModels(async ({ at }, statements) => {
+    const before = statements();
     const outcomes = await Promise.allSettled([
       at.upsert('good-1', { jti: 'good-1' }, 60),
       at.upsert('bad', { jti: 'bad', scope: 'nul \u0000 inside' }, 60),
+      at.upsert('lone', { jti: 'lone', scope: 'lone \ud800 surrogate' }, 60),
       at.upsert('good-2', { jti: 'good-2' }, 60),
     ]);
+    assert.equal(statements() - before, 1, 'no failed batch, no retries');
     assert.deepEqual(
       outcomes.map((o) => o.status),
-      ['fulfilled', 'rejected', 'fulfilled'],
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
     );
     assert.ok((outcomes[1] as PromiseRejectedResult).reason instanceof UnstorableInput);
+    assert.ok((outcomes[2] as PromiseRejectedResult).reason instanceof UnstorableInput);
     assert.ok(await at.find('good-1'));
     assert.ok(await at.find('good-2'));
     assert.equal(await at.find('bad'), undefined);

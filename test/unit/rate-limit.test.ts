@@ -58,6 +58,12 @@ test('a client id goes into its key as sent up to 64 characters, longer ones by 
   assert.notEqual(keyPart(`${prefix}a`), keyPart(`${prefix}b`), 'a shared prefix is not a shared counter');
 });
 
+test('a client id Postgres could not store goes into its key by its SHA-256, not as sent', () => {
+  assert.match(keyPart('client\u0000id'), /^sha256:[\w-]{43}$/);
+  assert.match(keyPart('client\ud800'), /^sha256:[\w-]{43}$/);
+  assert.notEqual(keyPart('a\u0000'), keyPart('b\u0000'));
+});
+
 test('each request counts against the bucket the endpoint catalogue names, under every spelling of its path', () => {
   assert.equal(bucketOf('POST', '/interaction/AbC/login'), 'login');
   assert.equal(bucketOf('POST', '/INTERACTION/AbC/MFA/'), 'login');
