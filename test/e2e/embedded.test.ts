@@ -57,7 +57,15 @@ async function addClient(data: DataDir): Promise<AdapterPayload> {
 const jwksKids = async (server: KluisProcess) =>
   ((await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
 const postmasterPid = (data: DataDir) => path.join(data.path, 'postgres', 'postmaster.pid');
-const demoPassword = (server: KluisProcess) => /password\s+(\S+)/.exec(server.output())?.[1];
+/** The demo password of the banner, which main.ts prints just after the server says it is listening. */
+async function demoPassword(server: KluisProcess): Promise<string | undefined> {
+  for (let i = 0; i < 100; i += 1) {
+    const password = /password\s+(\S+)/.exec(server.output())?.[1];
+    if (password) return password;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return undefined;
+}
 
 describe('embedded PostgreSQL', () => {
   test('npm start with no DATABASE_URL initialises Postgres under the data dir and serves discovery', async (t) => {
@@ -70,6 +78,7 @@ describe('embedded PostgreSQL', () => {
     assert.ok(existsSync(path.join(data.path, 'postgres', 'PG_VERSION')));
     assert.match(server.output(), /"database":"embedded"/);
     // The plain `npm start` seeds the demo and says how to log in (DEMO=auto: embedded database, http issuer).
+    assert.ok(await demoPassword(server), 'the demo banner is printed');
     assert.match(
       server.output(),
       new RegExp(`open\\s+${server.issuer}/demo\\n\\s+username\\s+demo\\n\\s+password\\s+\\S{16}`),
@@ -162,12 +171,12 @@ describe('embedded PostgreSQL', () => {
     const first = await start(data);
     const client = await addClient(data);
     const kids = await jwksKids(first);
-    const password = demoPassword(first);
+    const password = await demoPassword(first);
     assert.equal(await stop(first), 0);
     const started = Date.now();
     const server = await start(data);
     console.log(`# second start served after ${Date.now() - started} ms`);
-    assert.equal(demoPassword(server), password, 'the same demo password at every start');
+    assert.equal(await demoPassword(server), password, 'the same demo password at every start');
     assert.deepEqual(await jwksKids(server), kids);
     const { access_token } = await oidc.clientCredentialsGrant(await relyingParty(server.issuer, client), {});
     assert.ok(access_token);
