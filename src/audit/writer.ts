@@ -43,14 +43,14 @@ export class AuditLog {
 
   async record(event: AuditEvent): Promise<void> {
     for (const listener of this.#listeners) listener(event);
-    await this.#insert([{ event, requestId: currentRequestId() ?? null }]);
+    await this.#store.append([this.rowFor(event)]);
   }
 
   /**
    * For events raised where nobody can wait for the write (oidc-provider's synchronous event emitter). They are
-   * queued and written in batches, in order, one append per batch (on Postgres one multi-row INSERT: the chain trigger
-   * takes its lock once per batch instead of once per token). A failed write is logged with its events, so none is
-   * lost silently.
+   * queued and written in batches, in order, one append per batch (on the server, in its group-committed write
+   * statements). A failed write is logged with its events, so none is lost silently; the events still queued when
+   * the process dies are lost (a stored token's own event is not queued: it is written with the token).
    */
   recordLater(event: AuditEvent): void {
     for (const listener of this.#listeners) listener(event);
