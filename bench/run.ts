@@ -114,15 +114,17 @@ async function waitFor(url: string, child: ChildProcess, what: string) {
 }
 
 /**
- * The node flags `npm start` gives Kluis (package.json), so the bench measures what operators run;
- * BENCH_NODE_ARGS adds to them for experiments, e.g. BENCH_NODE_ARGS='--max-semi-space-size=4'.
+ * The environment and node flags `npm start` gives Kluis (package.json), so the bench measures what operators run;
+ * BENCH_NODE_ARGS adds to the flags for experiments, e.g. BENCH_NODE_ARGS='--max-semi-space-size=4'.
  */
+const START_WORDS = (
+  JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+).scripts.start.split(/\s+/);
+const START_ENV = Object.fromEntries(
+  START_WORDS.filter((word) => /^[A-Z_]+=/.test(word)).map((word) => word.split(/=(.*)/).slice(0, 2)),
+) as Record<string, string>;
 const START_FLAGS = [
-  ...(
-    JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
-  ).scripts.start
-    .split(/\s+/)
-    .filter((word) => word.startsWith('--')),
+  ...START_WORDS.filter((word) => word.startsWith('--')),
   ...(process.env.BENCH_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? []),
 ];
 
@@ -134,6 +136,7 @@ async function startKluis(databaseUrl: string, workers: number) {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: {
       PATH: process.env.PATH ?? '',
+      ...START_ENV,
       DATABASE_URL: databaseUrl,
       PORT: String(port),
       HOST: '127.0.0.1',

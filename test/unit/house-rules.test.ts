@@ -42,12 +42,18 @@ test('no catch-all helpers or utils room', () => {
   assert.deepEqual(catchAll, []);
 });
 
-// The heap limits are measured (docs/performance.md): `npm start`, the container and the bench run with the same.
-test('npm start and the container start Kluis with the same node flags', () => {
+// The heap limits and the allocator setting are measured (docs/performance.md): `npm start`, the container and the
+// bench run with the same.
+test('npm start and the container start Kluis with the same environment and node flags', () => {
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts
     .start;
-  const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
   assert.ok(cmd, 'the Dockerfile has an exec-form CMD');
-  assert.deepEqual(JSON.parse(cmd), start.split(' '));
+  const words = start.split(' ');
+  const assignments = words.filter((word) => /^[A-Z_]+=/.test(word));
+  assert.deepEqual(JSON.parse(cmd), words.slice(assignments.length));
+  for (const assignment of assignments) assert.match(dockerfile, new RegExp(`^ENV ${assignment}$`, 'm'));
+  assert.ok(assignments.includes('MALLOC_ARENA_MAX=1'), 'one malloc arena');
   assert.ok(start.includes('--max-old-space-size='), 'a heap limit is set');
 });
