@@ -1,10 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, type JWK } from 'oidc-provider';
+import { loadConfig } from '../src/config/env.ts';
+import { edge } from '../src/http/app.ts';
+import { Metrics } from '../src/http/metrics.ts';
+import { createLogger } from '../src/log/logger.ts';
 
 /**
  * The ceiling: bare oidc-provider (the version Kluis runs) with in-memory storage and the same keys, client,
  * API and token settings as Kluis, no Kluis middleware, no database. Started by bench/run.ts with a settings file;
  * writes refresh tokens minted at start (one per load connection) to `out` and prints "ceiling listening".
+ * With `edge`, Kluis's own edge (http/app.ts: proxy trust, canonical host, request id, access log, metrics, security
+ * headers, error boundary) runs in front, configured as the bench configures Kluis: what that edge costs per
+ * request, apart from storage, is the difference between the two ceilings.
  */
 interface Settings {
   issuer: string;
@@ -15,6 +22,7 @@ interface Settings {
   accessTokenTtl: number;
   refreshTokens: number;
   out: string;
+  edge?: boolean;
 }
 
 const settings = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Settings;
@@ -128,5 +136,12 @@ for (let i = 0; i < settings.refreshTokens; i += 1) {
   refreshTokens.push(await token.save());
 }
 writeFileSync(settings.out, JSON.stringify({ refreshTokens }));
+
+if (settings.edge) {
+  const config = loadConfig({ ISSUER: settings.issuer, PORT: String(settings.port), LOG_LEVEL: 'warn' });
+  const layer = edge({ config, log: createLogger(config.logLevel), metrics: new Metrics() });
+  // First in the app's middleware, as ProviderHost.serve puts Kluis's pipeline.
+  provider.middleware.unshift(layer);
+}
 
 provider.listen(settings.port, () => process.stdout.write('ceiling listening\n'));

@@ -17,6 +17,8 @@ export interface PerRequest {
   nodeUs: number;
   /** CPU of the whole Postgres server, µs. */
   postgresUs?: number;
+  /** CPU of the load generator (this bench process), µs: it shares the cores with the servers. */
+  loadGeneratorUs?: number;
   statements?: number;
   commits?: number;
   /** The most frequent statements: calls and execution µs per request (from the last round). */
@@ -75,8 +77,9 @@ function maxRssMB(pids: number[]): number {
 export async function sampled<T>(
   pids: number[],
   work: () => Promise<T>,
-): Promise<{ result: T; cpu: number; rssMB: number; seconds: number }> {
+): Promise<{ result: T; cpu: number; rssMB: number; seconds: number; loadGeneratorSeconds: number }> {
   const startTicks = treeTicks(pids);
+  const startLoad = process.cpuUsage();
   const started = performance.now();
   let rss = maxRssMB(pids);
   const timer = setInterval(() => (rss = Math.max(rss, maxRssMB(pids))), 200);
@@ -84,7 +87,9 @@ export async function sampled<T>(
     const result = await work();
     const seconds = (performance.now() - started) / 1000;
     const cpu = (treeTicks(pids) - startTicks) / TICKS / seconds;
-    return { result, cpu, rssMB: Math.max(rss, maxRssMB(pids)), seconds };
+    const used = process.cpuUsage(startLoad);
+    const loadGeneratorSeconds = (used.user + used.system) / 1e6;
+    return { result, cpu, rssMB: Math.max(rss, maxRssMB(pids)), seconds, loadGeneratorSeconds };
   } finally {
     clearInterval(timer);
   }

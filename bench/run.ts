@@ -31,6 +31,7 @@ import {
   type DatabaseCounters,
   type DatabaseProbe,
 } from './postgres.ts';
+import { limitsTable, rssLine } from './limits.ts';
 import { scaLogins, signIn, type LoginTarget } from './sca-login.ts';
 
 /**
@@ -191,45 +192,51 @@ const {
 cleanups.push(() => ctx.connection.close());
 const keys = await loadKeyRing(ctx.db, ctx.secrets.box);
 
-// The ceiling, with Kluis's own keys (written to a private temp file for its start, then deleted).
+// The ceiling, with Kluis's own keys (written to a private temp file for its start, then deleted); and the same
+// behind Kluis's edge (bench/ceiling.ts), which measures that edge apart from storage.
 const work = await mkdtemp(path.join(tmpdir(), 'kluis-bench-ceiling-'));
 cleanups.push(() => rm(work, { recursive: true, force: true }));
-const ceilingPort = await freePort();
-const settingsFile = path.join(work, 'settings.json');
-await writeFile(
-  settingsFile,
-  JSON.stringify({
-    issuer: `http://localhost:${ceilingPort}`,
-    port: ceilingPort,
-    jwks: keys.jwks,
-    client: {
-      client_id: client.client_id,
-      client_secret: client.client_secret,
-      grant_types: client.grant_types,
-      response_types: client.response_types,
-      redirect_uris: client.redirect_uris,
-      scope: client.scope,
-      id_token_signed_response_alg: 'ES256',
-    },
-    api: { identifier: API, scope: 'bench:read', ttl: 300 },
-    accessTokenTtl: ctx.config.accessTokenTtl,
-    refreshTokens: PLAN.connections * 4,
-    out: path.join(work, 'tokens.json'),
-  }),
-  { mode: 0o600 },
-);
-const ceilingChild = spawn(process.execPath, ['bench/ceiling.ts', settingsFile], {
-  cwd: ROOT,
-  stdio: ['ignore', 'pipe', 'inherit'],
-  env: { PATH: process.env.PATH ?? '' },
-});
-children.push(ceilingChild);
-await waitFor(`http://localhost:${ceilingPort}/jwks`, ceilingChild, 'the ceiling');
-await rm(settingsFile);
-const ceiling = { issuer: `http://localhost:${ceilingPort}`, pids: () => [ceilingChild.pid!] };
-const ceilingRefreshTokens = (
-  JSON.parse(await readFile(path.join(work, 'tokens.json'), 'utf8')) as { refreshTokens: string[] }
-).refreshTokens;
+
+async function startCeiling(name: string, edge: boolean) {
+  const port = await freePort();
+  const settingsFile = path.join(work, `${name}.json`);
+  const out = path.join(work, `${name}-tokens.json`);
+  await writeFile(
+    settingsFile,
+    JSON.stringify({
+      issuer: `http://localhost:${port}`,
+      port,
+      jwks: keys.jwks,
+      client: {
+        client_id: client.client_id,
+        client_secret: client.client_secret,
+        grant_types: client.grant_types,
+        response_types: client.response_types,
+        redirect_uris: client.redirect_uris,
+        scope: client.scope,
+        id_token_signed_response_alg: 'ES256',
+      },
+      api: { identifier: API, scope: 'bench:read', ttl: 300 },
+      accessTokenTtl: ctx.config.accessTokenTtl,
+      refreshTokens: PLAN.connections * 4,
+      out,
+      edge,
+    }),
+    { mode: 0o600 },
+  );
+  const child = spawn(process.execPath, ['bench/ceiling.ts', settingsFile], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
+  children.push(child);
+  await waitFor(`http://localhost:${port}/jwks`, child, `the ${name}`);
+  await rm(settingsFile);
+  const { refreshTokens } = JSON.parse(await readFile(out, 'utf8')) as { refreshTokens: string[] };
+  return { issuer: `http://localhost:${port}`, pids: () => [child.pid!], refreshTokens };
+}
+const ceiling = await startCeiling('ceiling', false);
+const edged = await startCeiling('ceiling behind the edge', true);
 
 // --- scenarios ------------------------------------------------------------------------------------------------------
 const basic = `Basic ${Buffer.from(`${String(client.client_id)}:${String(client.client_secret)}`).toString('base64')}`;
@@ -334,6 +341,7 @@ function perRequest(
   count: number,
   seconds: number,
   cpu: number,
+  loadGeneratorSeconds: number,
   database?: { before: DatabaseCounters; after: DatabaseCounters },
 ): PerRequest {
   const per = (from?: number, to?: number) =>
@@ -341,6 +349,7 @@ function perRequest(
   const ticks = per(database?.before.ticks, database?.after.ticks);
   return {
     nodeUs: count ? (cpu * seconds * 1e6) / count : 0,
+    loadGeneratorUs: count ? (loadGeneratorSeconds * 1e6) / count : 0,
     postgresUs: ticks === undefined ? undefined : (ticks / TICKS) * 1e6,
     statements: per(database?.before.statements, database?.after.statements),
     commits: per(database?.before.commits, database?.after.commits),
@@ -396,10 +405,10 @@ async function analyse(): Promise<void> {
 async function measure(scenario: HttpScenario, target: Target, label: string): Promise<Figures> {
   await scenario.prepare?.(target, label);
   await load({ ...scenario.options(target, label), duration: PLAN.warmup });
-  const probe = label === 'ceiling' ? undefined : db.probe;
+  const probe = label === 'ceiling' || label === 'edge' ? undefined : db.probe;
   const rounds: (Figures & { bad: number })[] = [];
   for (let round = 0; round < PLAN.rounds; round += 1) {
-    const { result, cpu, rssMB, seconds, database } = await counted(probe, () =>
+    const { result, cpu, rssMB, seconds, loadGeneratorSeconds, database } = await counted(probe, () =>
       sampled(target.pids(), () => load({ ...scenario.options(target, label), duration: PLAN.duration })),
     );
     rounds.push({
@@ -408,7 +417,7 @@ async function measure(scenario: HttpScenario, target: Target, label: string): P
       p99: result.p99,
       cpu,
       rssMB,
-      perRequest: perRequest(result.requests, seconds, cpu, database),
+      perRequest: perRequest(result.requests, seconds, cpu, loadGeneratorSeconds, database),
       bad: result.errors + result.non2xx,
     });
   }
@@ -434,6 +443,7 @@ function summarise(rounds: Figures[]): Figures {
       : {
           perRequest: {
             nodeUs,
+            loadGeneratorUs: of((p) => p.loadGeneratorUs, 0),
             postgresUs: of((p) => p.postgresUs, 0),
             statements: of((p) => p.statements, 2),
             commits: of((p) => p.commits, 2),
@@ -460,7 +470,7 @@ async function scaLogin(target: LoginTarget, pids: () => number[]): Promise<Figu
   let failures = 0;
   for (let r = 0; r < PLAN.rounds; r += 1) {
     await resetAccounts();
-    const { result, cpu, rssMB, seconds, database } = await counted(db.probe, () =>
+    const { result, cpu, rssMB, seconds, loadGeneratorSeconds, database } = await counted(db.probe, () =>
       sampled(pids(), () => scaLogins(target, PLAN.connections, PLAN.duration)),
     );
     if (result.exhausted)
@@ -472,7 +482,7 @@ async function scaLogin(target: LoginTarget, pids: () => number[]): Promise<Figu
       p99: percentile(result.latencies, 99),
       cpu,
       rssMB,
-      perRequest: perRequest(result.latencies.length + result.failures, seconds, cpu, database),
+      perRequest: perRequest(result.latencies.length + result.failures, seconds, cpu, loadGeneratorSeconds, database),
     });
   }
   return { ...summarise(rounds), failures };
@@ -506,6 +516,8 @@ interface Row {
   kluis: Figures;
   kluis2?: Figures;
   ceiling: Figures;
+  /** The bare provider behind Kluis's edge; absent for sca-login. */
+  edge?: Figures;
   ratio: number;
 }
 const rows: Row[] = [];
@@ -521,14 +533,16 @@ try {
     totpSecret,
   });
   refreshPools.set('kluis', await mintRefreshTokens(loginTarget(kluis.issuer), PLAN.connections * 4, 0));
-  refreshPools.set('ceiling', [...ceilingRefreshTokens]);
+  refreshPools.set('ceiling', [...ceiling.refreshTokens]);
+  refreshPools.set('edge', [...edged.refreshTokens]);
 
-  const results = new Map<string, { kluis: Figures; ceiling: Figures; kluis2?: Figures }>();
+  const results = new Map<string, { kluis: Figures; ceiling: Figures; edge?: Figures; kluis2?: Figures }>();
   for (const scenario of SCENARIOS.filter((s) => !ONLY || ONLY.includes(s.name))) {
     say(`  ${scenario.name}…`);
     results.set(scenario.name, {
       kluis: await measure(scenario, kluis, 'kluis'),
       ceiling: await measure(scenario, ceiling, 'ceiling'),
+      edge: await measure(scenario, edged, 'edge'),
     });
   }
   if (ONLY) {
@@ -545,6 +559,13 @@ try {
       );
       for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
     }
+    const partial = [...results].map(([name, figures]) => ({
+      name,
+      ...figures,
+      ratio: round(figures.kluis.rps / figures.ceiling.rps, 2),
+    }));
+    say(limitsTable(partial, cpus().length));
+    say(rssLine(partial));
     await finish(0);
   }
   say('  sca-login…');
@@ -658,6 +679,13 @@ function table(report: Report): string {
       (d) =>
         `| ${d.batch} | ${d.rowsPerSecond} | ${d.commitsPerSecond} | ${d.nodeUsPerRow} | ${shown(d.postgresUsPerRow)} |`,
     ),
+    '',
+    'Against the targets: CPU per request (per flow for sca-login) of each part, µs, and the ratio the machine allows',
+    '(bench/limits.ts says how each is measured):',
+    '',
+    limitsTable(report.scenarios, Number(m.cores)),
+    '',
+    rssLine(report.scenarios),
   );
   return `${lines.join('\n')}\n`;
 }

@@ -108,7 +108,8 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
     });
     const demo = config.demo ? await seedDemo({ config, db, accounts, secrets, host, audit }) : undefined;
     const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
-    const metrics = new Metrics(db);
+    const metrics = new Metrics();
+    metrics.watchPool(db.pool);
     audit.onRecord((event) => metrics.observe(event));
     host.serve(httpPipeline({ config, db, log, audit, metrics, routers }));
     const metricsServer = config.metrics

@@ -29,11 +29,10 @@ export interface AppDependencies {
 }
 
 /**
- * The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes on to oidc-provider's
- * router. It runs inside oidc-provider's own Koa app, first in it (ProviderHost.serve): one Koa context per request.
+ * The edge: what every request passes before anything that holds state (no database, no rate-limit store). The bench
+ * runs the bare provider behind this same edge too, to measure what it costs apart from storage (docs/performance.md).
  */
-export function httpPipeline({ config, db, log, audit, metrics, routers }: AppDependencies): Middleware {
-  const store = new PostgresRateLimits(db);
+export function edge({ config, log, metrics }: Pick<AppDependencies, 'config' | 'log' | 'metrics'>): Middleware {
   return compose([
     proxyTrust(config.trustedProxies, config.mtlsCertificateHeader),
     canonicalHost(config.issuer),
@@ -42,6 +41,17 @@ export function httpPipeline({ config, db, log, audit, metrics, routers }: AppDe
     metrics.http,
     securityHeaders(config.production),
     errorBoundary(log),
+  ]) as Middleware;
+}
+
+/**
+ * The HTTP pipeline: every request passes these in order; what Kluis does not route itself goes on to oidc-provider's
+ * router. It runs inside oidc-provider's own Koa app, first in it (ProviderHost.serve): one Koa context per request.
+ */
+export function httpPipeline({ config, db, log, audit, metrics, routers }: AppDependencies): Middleware {
+  const store = new PostgresRateLimits(db);
+  return compose([
+    edge({ config, log, metrics }),
     // No allowedMethods(): in the one context it sees what the routers below matched, and would answer 405 for a path
     // one of them serves under another method (an interaction id holding %2F), where oidc-provider answers 404.
     healthRoutes(db).routes(),

@@ -26,7 +26,7 @@ export class Metrics {
   readonly #rateLimited: Counter<'limit'>;
   readonly #httpChildren = new Map<string, HttpChild>();
 
-  constructor(db: Database) {
+  constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'kluis_' });
     this.#requests = new Counter({
@@ -65,15 +65,19 @@ export class Metrics {
       labelNames: ['limit'],
       registers,
     });
+  }
+
+  /** The database pool's connections by state, read at each scrape. */
+  watchPool(pool: Pick<Database['pool'], 'totalCount' | 'idleCount' | 'waitingCount'>): void {
     new Gauge({
       name: 'kluis_db_pool_connections',
       help: 'Database pool connections by state',
       labelNames: ['state'],
-      registers,
+      registers: [this.registry],
       collect() {
-        this.set({ state: 'total' }, db.pool.totalCount);
-        this.set({ state: 'idle' }, db.pool.idleCount);
-        this.set({ state: 'waiting' }, db.pool.waitingCount);
+        this.set({ state: 'total' }, pool.totalCount);
+        this.set({ state: 'idle' }, pool.idleCount);
+        this.set({ state: 'waiting' }, pool.waitingCount);
       },
     });
   }
