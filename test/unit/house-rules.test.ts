@@ -55,5 +55,6 @@ test('npm start and the container start Kluis with the same environment and node
   assert.deepEqual(JSON.parse(cmd), words.slice(assignments.length));
   for (const assignment of assignments) assert.match(dockerfile, new RegExp(`^ENV ${assignment}$`, 'm'));
   assert.ok(assignments.includes('MALLOC_ARENA_MAX=1'), 'one malloc arena');
+  assert.ok(assignments.includes('MALLOC_TRIM_THRESHOLD_=67108864'), 'argon2id buffers kept for reuse');
   assert.ok(start.includes('--max-old-space-size='), 'a heap limit is set');
 });
