@@ -267,3 +267,25 @@ test('audit events appended while tokens are saved go out in the same statement,
     );
     assert.deepEqual(await store.verify(), { ok: true, events: 3 });
   }));
+
+test('a batched statement is planned once per connection, whatever the size of each batch', () =>
+  withTestDatabase(async (t) => {
+    // One connection, so that its prepared statements are the ones asked about.
+    const db = new Database(t.url, { max: 1 });
+    try {
+      const { rt } = modelsOn(db);
+      await rt.upsert('rt-1', { jti: 'rt-1', clientId: 'c', kind: 'RefreshToken' }, 60);
+      // Batches of 1 to 8 finds: under plan_cache_mode=auto Postgres planned each of these anew.
+      for (let size = 1; size <= 8; size += 1)
+        await Promise.all(Array.from({ length: size }, (_, i) => rt.find(i ? `missing-${i}` : 'rt-1')));
+      const { rows } = await db.query(
+        `select generic_plans, custom_plans from pg_prepared_statements
+         where statement like 'select model, id, payload, consumed_at from oidc_models%'`,
+      );
+      assert.equal(rows.length, 1);
+      assert.equal(Number(rows[0]!.custom_plans), 0);
+      assert.ok(Number(rows[0]!.generic_plans) >= 8);
+    } finally {
+      await db.close();
+    }
+  }));
