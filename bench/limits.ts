@@ -1,3 +1,4 @@
+import type { DurableRowFigures } from './durable-rows.ts';
 import type { Figures } from './measure.ts';
 
 /** Issue 15's must-reach ratios to the ceiling (sca-login: to the argon2id rate) and its RSS bound. */
@@ -30,11 +31,16 @@ export interface LimitRow {
  * the pg protocol, audit events; its routers and provider callbacks); Postgres. "beyond" is what the target leaves
  * for all of Kluis's own parts together. sca-login's ceiling is argon2id verifications per second on all cores, so
  * its bound is cores ÷ (Kluis + Postgres + load generator per flow) ÷ that rate.
+ *
+ * "Postgres floor" is the least Postgres CPU the rows and commits a request makes can cost on this machine, from the
+ * durable-row measurement of the same run: rows × the per-row CPU of the largest batch, plus commits × what one
+ * single-row INSERT and commit costs beyond that. Its rows are plain (no trigger, one index), so it is a lower bound.
  */
-export function limitsTable(rows: LimitRow[], cores: number): string {
+export function limitsTable(rows: LimitRow[], cores: number, durable: DurableRowFigures[] = []): string {
+  const floor = postgresFloor(durable);
   const lines = [
-    '| scenario | target | ratio | bound | bare provider | + edge | + rest of Kluis | Postgres | load generator (Kluis / ceiling) | Kluis + PG | target needs Kluis + PG ≤ | beyond the bare provider: used / allowed |',
-    `|---|${'---:|'.repeat(11)}`,
+    '| scenario | target | ratio | bound | bare provider | + edge | + rest of Kluis | Postgres | Postgres floor (rows, commits) | load generator (Kluis / ceiling) | Kluis + PG | target needs Kluis + PG ≤ | beyond the bare provider: used / allowed |',
+    `|---|${'---:|'.repeat(12)}`,
   ];
   for (const row of rows) {
     const target = TARGETS[row.name];
@@ -43,11 +49,15 @@ export function limitsTable(rows: LimitRow[], cores: number): string {
     const pg = k.postgresUs ?? 0;
     const kluisLoad = k.loadGeneratorUs ?? 0;
     const kluisTotal = k.nodeUs + pg;
+    const least =
+      floor && k.rows !== undefined && k.commits !== undefined
+        ? `${us(floor(k.rows, k.commits))} (${k.rows}, ${k.commits})`
+        : '–';
     if (row.name === 'sca-login') {
       const budget = (cores * 1e6) / (target * row.ceiling.rps) - kluisLoad;
       const bound = (cores * 1e6) / (kluisTotal + kluisLoad) / row.ceiling.rps;
       lines.push(
-        `| ${row.name} | ${target} | ${row.ratio} | ${fixed(bound)} | – | – | ${us(k.nodeUs)} | ${us(pg)} | ${us(kluisLoad)} / – ` +
+        `| ${row.name} | ${target} | ${row.ratio} | ${fixed(bound)} | – | – | ${us(k.nodeUs)} | ${us(pg)} | ${least} | ${us(kluisLoad)} / – ` +
           `| ${us(kluisTotal)} | ${us(budget)} | – |`,
       );
       continue;
@@ -62,11 +72,20 @@ export function limitsTable(rows: LimitRow[], cores: number): string {
     const rest = e ? k.nodeUs - e.nodeUs : k.nodeUs - c.nodeUs;
     lines.push(
       `| ${row.name} | ${target} | ${row.ratio} | ${fixed(bound)} | ${us(c.nodeUs)} | ${edgeCost === undefined ? '–' : us(edgeCost)} ` +
-        `| ${us(rest)} | ${us(pg)} | ${us(kluisLoad)} / ${us(ceilingLoad)} | ${us(kluisTotal)} | ${us(budget)} ` +
+        `| ${us(rest)} | ${us(pg)} | ${least} | ${us(kluisLoad)} / ${us(ceilingLoad)} | ${us(kluisTotal)} | ${us(budget)} ` +
         `| ${us(kluisTotal - c.nodeUs)} / ${us(budget - c.nodeUs)} |`,
     );
   }
   return lines.join('\n');
+}
+
+/** Postgres CPU, µs, that `rows` rows in `commits` commits cost at least; undefined without the measurement. */
+function postgresFloor(durable: DurableRowFigures[]): ((rows: number, commits: number) => number) | undefined {
+  const single = durable.find((d) => d.batch === 1)?.postgresUsPerRow;
+  const batched = durable.filter((d) => d.postgresUsPerRow !== undefined).sort((a, b) => b.batch - a.batch)[0];
+  if (single === undefined || batched?.postgresUsPerRow === undefined || batched.batch === 1) return undefined;
+  const perRow = batched.postgresUsPerRow;
+  return (rows, commits) => rows * perRow + commits * Math.max(0, single - perRow);
 }
 
 /** RSS against the target, per scenario: the largest Kluis process in any round. */

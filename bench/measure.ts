@@ -21,6 +21,8 @@ export interface PerRequest {
   loadGeneratorUs?: number;
   statements?: number;
   commits?: number;
+  /** Rows written (inserted, updated, deleted) in Postgres. */
+  rows?: number;
   /** The most frequent statements: calls and execution µs per request (from the last round). */
   top?: { statement: string; perRequest: number; us: number }[];
 }

@@ -13,6 +13,11 @@ export interface DatabaseCounters {
   statements?: number;
   /** Transactions that wrote (transaction ids assigned so far); undefined on a server others share. */
   commits?: number;
+  /**
+   * Rows inserted, updated and deleted in the bench database's tables so far (pg_stat_user_tables; a busy backend
+   * reports its counts at most once a second, so a window's figure is within about a second of its edges).
+   */
+  rows?: number;
   /** Calls so far of each statement (its normalised text) and their execution time in ms, where counted. */
   calls?: Map<string, { calls: number; ms: number }>;
 }
@@ -69,9 +74,10 @@ export async function embeddedProbe(server: EmbeddedServer, dataDir: string, ben
     async read() {
       const {
         rows: [row],
-      } = await client.query<{ calls: string; next: string }>(
+      } = await client.query<{ calls: string; next: string; rows: string }>(
         `select (select coalesce(sum(calls), 0) from pg_stat_statements where dbid = $1)::text as calls,
-                pg_snapshot_xmax(pg_current_snapshot())::text as next`,
+                pg_snapshot_xmax(pg_current_snapshot())::text as next,
+                (select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables)::text as rows`,
         [oid],
       );
       const { rows: each } = await client.query<{ query: string; calls: string; ms: number }>(
@@ -88,6 +94,7 @@ export async function embeddedProbe(server: EmbeddedServer, dataDir: string, ben
         ticks: treeTicks(processTree(postmaster)),
         statements: Number(row!.calls),
         commits: Number(row!.next),
+        rows: Number(row!.rows),
         calls,
       };
     },

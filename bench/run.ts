@@ -353,6 +353,7 @@ function perRequest(
     postgresUs: ticks === undefined ? undefined : (ticks / TICKS) * 1e6,
     statements: per(database?.before.statements, database?.after.statements),
     commits: per(database?.before.commits, database?.after.commits),
+    rows: per(database?.before.rows, database?.after.rows),
     top: topStatements(count, database),
   };
 }
@@ -447,6 +448,7 @@ function summarise(rounds: Figures[]): Figures {
             postgresUs: of((p) => p.postgresUs, 0),
             statements: of((p) => p.statements, 2),
             commits: of((p) => p.commits, 2),
+            rows: of((p) => p.rows, 2),
             top: rounds.at(-1)?.perRequest?.top,
           },
         }),
@@ -683,7 +685,7 @@ function table(report: Report): string {
     'Against the targets: CPU per request (per flow for sca-login) of each part, µs, and the ratio the machine allows',
     '(bench/limits.ts says how each is measured):',
     '',
-    limitsTable(report.scenarios, Number(m.cores)),
+    limitsTable(report.scenarios, Number(m.cores), report.durableRows),
     '',
     rssLine(report.scenarios),
   );
