@@ -14,8 +14,8 @@ export interface DatabaseCounters {
   /** Transactions that wrote (transaction ids assigned so far); undefined on a server others share. */
   commits?: number;
   /**
-   * Rows inserted, updated and deleted in the bench database's tables so far (pg_stat_user_tables; a busy backend
-   * reports its counts at most once a second, so a window's figure is within about a second of its edges).
+   * Rows inserted, updated and deleted in the bench database so far (pg_stat_database; a busy backend reports its
+   * counts at most once a second, so a window's figure is within about a second of its edges).
    */
   rows?: number;
   /** Calls so far of each statement (its normalised text) and their execution time in ms, where counted. */
@@ -77,7 +77,7 @@ export async function embeddedProbe(server: EmbeddedServer, dataDir: string, ben
       } = await client.query<{ calls: string; next: string; rows: string }>(
         `select (select coalesce(sum(calls), 0) from pg_stat_statements where dbid = $1)::text as calls,
                 pg_snapshot_xmax(pg_current_snapshot())::text as next,
-                (select coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) from pg_stat_user_tables)::text as rows`,
+                (select tup_inserted + tup_updated + tup_deleted from pg_stat_database where datid = $1)::text as rows`,
         [oid],
       );
       const { rows: each } = await client.query<{ query: string; calls: string; ms: number }>(

@@ -557,7 +557,7 @@ try {
       const ratio = round(figures.kluis.rps / figures.ceiling.rps, 2);
       const p = figures.kluis.perRequest;
       say(
-        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts, ${p?.commits} commits, p50 ${figures.kluis.p50} p99 ${figures.kluis.p99} ms, RSS ${figures.kluis.rssMB} MB`,
+        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts, ${p?.commits} commits, ${p?.rows} rows, p50 ${figures.kluis.p50} p99 ${figures.kluis.p99} ms, RSS ${figures.kluis.rssMB} MB`,
       );
       for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
     }
