@@ -553,19 +553,18 @@ try {
       results.set('sca-login', { kluis: login, ceiling: await argon2Rate() });
     }
     await kluis.stop();
-    for (const [name, figures] of results) {
-      const ratio = round(figures.kluis.rps / figures.ceiling.rps, 2);
-      const p = figures.kluis.perRequest;
-      say(
-        `${name}: ${figures.kluis.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts, ${p?.commits} commits, ${p?.rows} rows, p50 ${figures.kluis.p50} p99 ${figures.kluis.p99} ms, RSS ${figures.kluis.rssMB} MB`,
-      );
-      for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
-    }
     const partial = [...results].map(([name, figures]) => ({
       name,
       ...figures,
       ratio: round(figures.kluis.rps / figures.ceiling.rps, 2),
     }));
+    for (const { name, kluis: k, ratio } of partial) {
+      const p = k.perRequest;
+      say(
+        `${name}: ${k.rps} rps, ${ratio}×, node ${p?.nodeUs} µs, PG ${p?.postgresUs} µs, ${p?.statements} stmts, ${p?.commits} commits, ${p?.rows} rows, p50 ${k.p50} p99 ${k.p99} ms, RSS ${k.rssMB} MB`,
+      );
+      for (const t of p?.top ?? []) say(`  ${t.perRequest}× ${t.us} µs ${t.statement}`);
+    }
     say(limitsTable(partial, cpus().length));
     say(rssLine(partial));
     await finish(0);
