@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import Provider, { type Adapter, type AdapterPayload, type ClientMetadata, type JWK } from 'oidc-provider';
 import { loadConfig } from '../src/config/env.ts';
 import { edge } from '../src/http/app.ts';
+import { Pages } from '../src/web/render.ts';
 import { Metrics } from '../src/http/metrics.ts';
 import { createLogger } from '../src/log/logger.ts';
 
@@ -139,7 +140,8 @@ writeFileSync(settings.out, JSON.stringify({ refreshTokens }));
 
 if (settings.edge) {
   const config = loadConfig({ ISSUER: settings.issuer, PORT: String(settings.port), LOG_LEVEL: 'warn' });
-  const layer = edge({ config, log: createLogger(config.logLevel), metrics: new Metrics() });
+  const pages = new Pages(config.brand, { showDetail: false });
+  const layer = edge({ config, log: createLogger(config.logLevel), metrics: new Metrics(), pages });
   // First in the app's middleware, as ProviderHost.serve puts Kluis's pipeline.
   provider.middleware.unshift(layer);
 }

@@ -26,6 +26,8 @@ import { Metrics, startMetricsServer } from './http/metrics.ts';
 import { scriptHashesOnly } from './http/security-headers.ts';
 import { interactionRoutes } from './web/interaction/routes.ts';
 import { providerPages } from './web/provider-pages.ts';
+import { Pages } from './web/render.ts';
+import { siteRoutes } from './web/site.ts';
 import type { Logger } from './log/logger.ts';
 import { ensureSigningKeys } from './oidc/provider/keys.ts';
 import { ProviderHost, type ProviderPlugin } from './oidc/provider/host.ts';
@@ -45,6 +47,8 @@ export interface RunningKluis {
 
 /** config → database → secrets → keys → provider → http, in that order. */
 export async function startKluis(config: Config, log: Logger): Promise<RunningKluis> {
+  // Templates and catalogues first: a broken message or theme stops Kluis before it touches the database.
+  const pages = new Pages(config.brand, { showDetail: !config.production });
   const connection = await connect(config, log);
   const { db } = connection;
   let server: Server | undefined;
@@ -76,7 +80,7 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       secrets,
       log,
       cache,
-      pages: providerPages,
+      pages: providerPages(log),
       plugins,
       onSave: tokenSaves(audit),
       batches,
@@ -94,7 +98,6 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       signIn,
       audit,
       consents,
-      issuerName: new URL(config.issuer).host,
     });
     const account = accountRoutes({
       config,
@@ -107,11 +110,14 @@ export async function startKluis(config: Config, log: Logger): Promise<RunningKl
       audit,
     });
     const demo = config.demo ? await seedDemo({ config, db, accounts, secrets, host, audit }) : undefined;
-    const routers = demo ? [interactions, account, demoRelyingParty(config.issuer, demo)] : [interactions, account];
+    const site = siteRoutes(pages);
+    const routers = demo
+      ? [site, interactions, account, demoRelyingParty(config.issuer, demo)]
+      : [site, interactions, account];
     const metrics = new Metrics();
     metrics.watchPool(db.pool);
     audit.onRecord((event) => metrics.observe(event));
-    host.serve(httpPipeline({ config, db, log, audit, metrics, routers }));
+    host.serve(httpPipeline({ config, db, log, audit, metrics, routers, pages }));
     const metricsServer = config.metrics
       ? await startMetricsServer(metrics, config.metrics.host, config.metrics.port)
       : undefined;

@@ -62,7 +62,7 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
 
 /** oidc-provider as the server builds it: its Client class validates metadata, its Grants are people's consents. */
 function providerHost(ctx: CliContext): Promise<ProviderHost> {
-  return ProviderHost.create({ ...ctx, pages: providerPages });
+  return ProviderHost.create({ ...ctx, pages: providerPages(ctx.log) });
 }
 
 /** What the client commands need (src/clients/). */

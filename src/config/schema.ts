@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { encodedRandomBits, MASTER_SECRET_BITS } from '../secrets/master-secret.ts';
+import { brandFrom, brandVariables } from './brand.ts';
 import { ConfigError } from './config-error.ts';
 import { ACCESS_TOKEN_TTL_BOUNDS, ID_TOKEN_TTL } from './protocol-constants.ts';
 import { loadTrustedJwks } from './software-statement-jwks.ts';
@@ -129,6 +130,7 @@ const variables = z.object({
     .default(19456),
   ARGON2_ITERATIONS: wholeNumber('ARGON2_ITERATIONS', 2, 20).default(2),
   ARGON2_PARALLELISM: wholeNumber('ARGON2_PARALLELISM', 1, 16).default(1),
+  ...brandVariables,
 });
 
 /**
@@ -227,6 +229,8 @@ export const configSchema = variables.transform((e) => {
      */
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !production && e.DATABASE_URL === undefined),
     logLevel: e.LOG_LEVEL,
+    /** What people see: product name, logo, colour, support contact and links, theme, language, time zone. */
+    brand: brandFrom(e),
     /** The operator's master secret; undefined only in development. */
     secret: e.KLUIS_SECRET,
     accessTokenTtl: e.ACCESS_TOKEN_TTL,

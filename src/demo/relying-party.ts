@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import * as oidc from 'openid-client';
-import { render } from '../web/render.ts';
+import { pagesOf } from '../web/render.ts';
 import type { DemoSetup } from './seed.ts';
 
 /** How long a started demo sign-in may take before its PKCE verifier, state and nonce are forgotten. */
@@ -46,7 +46,7 @@ export function demoRelyingParty(issuer: string, demo: DemoSetup): Router {
     ctx.status = status;
     ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = render('demo/demo', { username: demo.username, ...context });
+    ctx.body = pagesOf(ctx).render(ctx, 'demo/demo', { username: demo.username, ...context });
   };
 
   router.get('/', (ctx) => page(ctx, 200, {}));

@@ -38,7 +38,9 @@ const below = (path: string): Endpoint => ({ path: `${path}/*`, kind: 'page', me
  * the metrics, the rate limits, the security headers and the error page. The first entry that matches wins.
  */
 export const ENDPOINTS: readonly Endpoint[] = [
-  api('/'),
+  page('/', { cache: undefined }),
+  api('/assets/kluis.css'),
+  api('/assets/logo'),
   api('/.well-known/openid-configuration'),
   api('/.well-known/oauth-authorization-server'),
   api('/jwks'),

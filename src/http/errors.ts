@@ -7,14 +7,14 @@ import { answerError, PageError, type ErrorAnswer } from '../web/error-page.ts';
 /** Postgres is away: clients retry; nothing was half-done. */
 export const UNAVAILABLE: ErrorAnswer = {
   status: 503,
-  heading: 'Temporarily unavailable',
-  description: 'Kluis is temporarily unavailable. Please try again in a moment.',
+  text: { heading: 'error.unavailable.heading', message: 'error.unavailable.message' },
+  description: 'the service is temporarily unavailable; try again in a moment',
   error: 'temporarily_unavailable',
   json: { error: 'temporarily_unavailable', error_description: 'the database is unavailable, retry shortly' },
   retryAfter: 5,
 };
 
-const REFUSED = 'Request refused';
+const REFUSED = 'error.refused.heading';
 
 /**
  * Errors from Kluis's own routes, answered by the one error page (HTML on browser pages, JSON elsewhere): a
@@ -33,7 +33,8 @@ export function errorBoundary(log: Logger): Middleware {
       if (err instanceof UnstorableInput) {
         const description = 'The request contains characters that are not allowed.';
         const json = { error: 'invalid_request', error_description: err.message };
-        return answerError(ctx, { status: 400, heading: REFUSED, description, error: 'invalid_request', json });
+        const text = { heading: REFUSED, message: 'error.refused.unstorable' };
+        return answerError(ctx, { status: 400, text, description, error: 'invalid_request', json });
       }
       // Any other client error keeps its status but not its message: only a PageError is written for the person at
       // the browser or client. A Kluis error's message is written for the operator (a constraint name, a resolver
@@ -41,13 +42,17 @@ export function errorBoundary(log: Logger): Middleware {
       const { status, expose } = err as { status?: unknown; expose?: unknown };
       if (typeof status === 'number' && status >= 400 && status < 500 && expose) {
         const description = status === 413 ? 'The request is too large.' : 'The request could not be understood.';
-        return answerError(ctx, { status, heading: REFUSED, description, error: 'invalid_request' });
+        const text = {
+          heading: REFUSED,
+          message: status === 413 ? 'error.refused.tooLarge' : 'error.refused.malformed',
+        };
+        return answerError(ctx, { status, text, description, error: 'invalid_request' });
       }
       log.error({ err, requestId: ctx.state.requestId }, 'unhandled error');
       answerError(ctx, {
         status: 500,
-        heading: 'Something went wrong',
-        description: 'Kluis could not complete this request. Please try again later.',
+        text: { heading: 'error.server.heading', message: 'error.server.message' },
+        description: 'the request could not be completed',
         error: 'server_error',
         json: { error: 'server_error', error_description: 'internal error', request_id: ctx.state.requestId },
       });

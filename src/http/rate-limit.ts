@@ -62,8 +62,8 @@ export function rateLimits({ store, audit, metrics, limits, log, certificateHead
     ctx.set('Cache-Control', 'no-store');
     answerError(ctx, {
       status: 429,
-      heading: 'Too many requests',
-      description: 'Please wait a moment and try again.',
+      text: { heading: 'error.tooMany.heading', message: 'error.tooMany.message' },
+      description: 'too many requests; retry after the time in Retry-After',
       error: 'too_many_requests',
       json: {
         error: 'temporarily_unavailable',

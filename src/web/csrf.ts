@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Middleware } from 'koa';
-import { PageError, type ErrorAnswer } from './error-page.ts';
+import { PageError, type ErrorText } from './error-page.ts';
 
 export function newCsrfToken(): string {
   return randomBytes(32).toString('base64url');
@@ -16,17 +16,15 @@ export function tokensMatch(expected: string, submitted: unknown): boolean {
 
 /**
  * Lets a form post through only with the anti-forgery token (OWASP ASVS V3.5) its page was rendered with, in the
- * form's `csrf` field; otherwise the page `refused` describes, as a 403.
+ * form's `csrf` field; otherwise the page `refused` describes (catalogue keys), as a 403.
  */
-export function requireCsrf(
-  expected: (ctx: Context) => string | undefined,
-  refused: Omit<ErrorAnswer, 'status' | 'error'>,
-): Middleware {
+export function requireCsrf(expected: (ctx: Context) => string | undefined, refused: ErrorText): Middleware {
   return async (ctx, next) => {
     const token = expected(ctx);
     const submitted = (ctx.request.body as Record<string, unknown> | undefined)?.csrf;
     if (token === undefined || !tokensMatch(token, submitted)) {
-      throw new PageError('ERR_CSRF', { ...refused, status: 403, error: 'forbidden' });
+      const description = 'the form was not sent with its anti-forgery token';
+      throw new PageError('ERR_CSRF', { text: refused, description, status: 403, error: 'forbidden' });
     }
     await next();
   };

@@ -10,9 +10,16 @@ export interface FlashOptions {
   secure: boolean;
 }
 
+/** A notice as a catalogue key and its values; those named in `dates` are ISO times, shown in the reader's zone. */
+export interface FlashMessage {
+  key: string;
+  values?: Record<string, string>;
+  dates?: string[];
+}
+
 /**
  * A one-line notice for the page a see-other redirect leads to, carried in a short-lived cookie sealed by the secret
- * box (so a client can neither read another's nor forge one), and shown once.
+ * box (so a client can neither read another's nor forge one), and shown once, in the language of the page.
  */
 export class Flash {
   readonly #box: SecretBox;
@@ -23,16 +30,17 @@ export class Flash {
     this.#options = options;
   }
 
-  set(ctx: Context, message: string): void {
-    ctx.cookies.set(this.#options.name, this.#box.encrypt(message, this.#options.purpose), this.#cookie(60_000));
+  set(ctx: Context, message: FlashMessage): void {
+    const sealed = this.#box.encrypt(JSON.stringify(message), this.#options.purpose);
+    ctx.cookies.set(this.#options.name, sealed, this.#cookie(60_000));
   }
 
-  take(ctx: Context): string | undefined {
+  take(ctx: Context): FlashMessage | undefined {
     const sealed = ctx.cookies.get(this.#options.name, { signed: false });
     if (!sealed) return undefined;
     ctx.cookies.set(this.#options.name, null, this.#cookie(0));
     try {
-      return this.#box.decrypt(sealed, this.#options.purpose);
+      return JSON.parse(this.#box.decrypt(sealed, this.#options.purpose)) as FlashMessage;
     } catch {
       return undefined;
     }

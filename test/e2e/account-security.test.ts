@@ -111,7 +111,7 @@ describe('security activity and MFA management', () => {
       code: await freshCode(secret, sam.username),
     });
     assert.match(started.page, /<img src="data:image\/png;base64,/);
-    const newSecret = /id="totp-secret">([A-Z2-7]+)</.exec(started.page)![1]!;
+    const newSecret = /id="totp-secret" class="secret">([A-Z2-7 ]+)</.exec(started.page)![1]!.replaceAll(' ', '');
     assert.notEqual(newSecret, secret);
 
     const bad = await post(browser, '/account/security/totp/confirm', started.page, {
@@ -151,7 +151,7 @@ describe('security activity and MFA management', () => {
       code: await freshCode(tomPerson.secret, 'tom'),
     });
     const tomTicket = /name="ticket" value="([^"]+)"/.exec(tomStarted.page)![1]!;
-    const tomNewSecret = /id="totp-secret">([A-Z2-7]+)</.exec(tomStarted.page)![1]!;
+    const tomNewSecret = /id="totp-secret" class="secret">([A-Z2-7 ]+)</.exec(tomStarted.page)![1]!.replaceAll(' ', '');
     // Sam submits Tom's ticket with a valid code for its secret: refused, nothing changes on either account.
     const { browser, page } = await signedIn('/account/security', sam);
     const forged = await post(browser, '/account/security/totp/confirm', page, {
@@ -202,7 +202,9 @@ describe('withdrawing a consent behind JWT access tokens', () => {
     const confirm = await (await browser.follow(revokePath)).res.text();
     const { res: done } = await browser.submit(revokePath, confirm, {});
     const message = /id="flash">([^<]+)</.exec(await done.text())![1]!;
-    const until = new Date(jwt.exp * 1000).toISOString().replace('T', ' ').slice(0, 19);
-    assert.match(message, new RegExp(`cannot be recalled and stop working at ${until} UTC at the latest`));
+    // Shown to the minute, rounded up so that "at the latest" stays true, in the person's zone (UTC here).
+    const until = new Date(Math.ceil((jwt.exp * 1000) / 60_000) * 60_000);
+    const clock = `${String(until.getUTCHours() % 12 || 12).padStart(2, '0')}:${String(until.getUTCMinutes()).padStart(2, '0')}`;
+    assert.match(message, new RegExp(`cannot be recalled and stop working at [^<]*${clock}[^<]* UTC at the latest`));
   });
 });

@@ -84,7 +84,7 @@ describe('the account area', () => {
     ).exec(consentsPage)![1]!;
     const { res: confirm } = await me.follow(budgetGrant);
     const confirmPage = await confirm.text();
-    assert.match(confirmPage, /Withdraw Budget app's access\?/);
+    assert.match(confirmPage, /Withdraw Budget app(&#39;|')s access\?/);
     const refused = await me.request(budgetGrant, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -138,7 +138,7 @@ describe('the account area', () => {
     await assert.rejects(t.db.query('delete from consent_ledger'), /append-only \(DELETE refused\)/);
     const history = await (await me.follow('/account/history')).res.text();
     assert.match(history, /access withdrawn from\s+Budget app through your account/);
-    assert.match(history, /access given to\s+Savings app through consent screen/);
+    assert.match(history, /access given to\s+Savings app through the consent screen/);
   });
 
   test("an app that revokes its own refresh token gives up the consent; the ledger records it as the app's doing", async () => {

@@ -181,7 +181,10 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     const { res: list } = await browser.follow('/account/consents');
     const listPage = await list.text();
     assert.match(listPage, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/);
-    assert.match(listPage, new RegExp(`Until ${details[0]!.expiresAt}`));
+    const day = new Intl.DateTimeFormat('en', { dateStyle: 'long', timeZone: 'UTC' }).format(
+      new Date(`${details[0]!.expiresAt}T12:00:00Z`),
+    );
+    assert.match(listPage, new RegExp(`Until ${day}`));
     const revoke = new RegExp(
       `data-client="${dpopClient.clientId}"[\\s\\S]*?href="(/account/consents/[^"]+/revoke)"`,
     ).exec(listPage)![1]!;

@@ -11,6 +11,8 @@ import { M2M_METADATA, relyingParty } from '../support/clients.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import { startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { loadConfig } from '../../src/config/env.ts';
+import { Pages } from '../../src/web/render.ts';
 import { errorBoundary } from '../../src/http/errors.ts';
 import { formBody, formField, formValues } from '../../src/web/forms.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -248,6 +250,7 @@ describe('the error page', () => {
     const app = new Koa();
     app.use(async (ctx, next) => {
       ctx.state.requestId = 'req-500';
+      ctx.state.pages = new Pages(loadConfig({}).brand, { showDetail: false });
       await next();
     });
     app.use(errorBoundary(createLogger('silent')));

@@ -181,7 +181,7 @@ describe('an account without an authenticator', () => {
     const { page } = await loginPage(browser);
     const { res: enrol } = await signIn(browser, page, 'rhea', PASSWORD, code!);
     const enrolPage = await enrol.text();
-    const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)?.[1];
+    const secret = /id="totp-secret" class="secret">([A-Z2-7 ]+)</.exec(enrolPage)?.[1]?.replaceAll(' ', '');
     assert.ok(secret, 'the enrolment page after password and activation code');
     const reset = await runCli(['users', 'reset-mfa', 'rhea'], { DATABASE_URL: t.url, LOG_LEVEL: 'silent' });
     assert.equal(reset.code, 0, reset.stderr);

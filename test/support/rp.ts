@@ -84,14 +84,14 @@ export async function activate(
 ) {
   const { res: enrol } = await signIn(browser, loginPage, username, password, activationCode);
   const enrolPage = await enrol.text();
-  const secret = /id="totp-secret">([A-Z2-7]+)</.exec(enrolPage)?.[1];
+  const secret = /id="totp-secret" class="secret">([A-Z2-7 ]+)</.exec(enrolPage)?.[1]?.replaceAll(' ', '');
   if (!secret) throw new Error(`no enrolment page after the activation code:\n${enrolPage.slice(0, 2000)}`);
   const { res: codesRes } = await browser.submit(formAction(enrolPage, 'enrol'), enrolPage, {
     code: await totpCode(secret),
   });
   const codesPage = await codesRes.text();
   const codes = [...codesPage.matchAll(RECOVERY_CODE)].map((m) => m[1]!);
-  const continueTo = /<a href="([^"]+)" id="continue">/.exec(codesPage)?.[1];
+  const continueTo = /<a href="([^"]+)" id="continue"/.exec(codesPage)?.[1];
   return { enrolPage, secret, codes, codesPage, continueTo };
 }
 

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -272,6 +273,16 @@ describe('configuration shape (inferred from the schema)', () => {
       workers: 1,
       demo: true,
       logLevel: 'info',
+      brand: {
+        name: 'Kluis',
+        logo: undefined,
+        color: '#1f4e79',
+        support: { email: undefined, url: undefined },
+        links: { help: undefined, privacy: undefined, terms: undefined },
+        themeDir: undefined,
+        defaultLanguage: 'en',
+        timeZone: 'UTC',
+      },
       secret: undefined,
       accessTokenTtl: 600,
       jwtAccessTokenTtl: 300,
@@ -338,6 +349,17 @@ describe('configuration shape (inferred from the schema)', () => {
       ARGON2_MEMORY_KIB: '65536',
       ARGON2_ITERATIONS: '3',
       ARGON2_PARALLELISM: '2',
+      BRAND_NAME: 'Example Bank',
+      BRAND_LOGO: fileURLToPath(new URL('../support/brand/logo.svg', import.meta.url)),
+      BRAND_COLOR: '#004b87',
+      SUPPORT_EMAIL: 'help@bank.example',
+      SUPPORT_URL: 'https://bank.example/support',
+      HELP_URL: 'https://bank.example/help',
+      PRIVACY_URL: 'https://bank.example/privacy',
+      TERMS_URL: 'https://bank.example/terms',
+      THEME_DIR: fileURLToPath(new URL('../../views/', import.meta.url)),
+      DEFAULT_LANGUAGE: 'en',
+      TIME_ZONE: 'Europe/Brussels',
     };
     // The test sets every variable the schema reads, so a new one cannot be left out of the shape unnoticed.
     assert.deepEqual(Object.keys(env).sort(), Object.keys(configSchema.in.shape).sort());
@@ -370,6 +392,20 @@ describe('configuration shape (inferred from the schema)', () => {
       workers: 4,
       demo: false,
       logLevel: 'warn',
+      brand: {
+        name: 'Example Bank',
+        logo: { path: env.BRAND_LOGO, type: 'image/svg+xml' },
+        color: '#004b87',
+        support: { email: 'help@bank.example', url: 'https://bank.example/support' },
+        links: {
+          help: 'https://bank.example/help',
+          privacy: 'https://bank.example/privacy',
+          terms: 'https://bank.example/terms',
+        },
+        themeDir: env.THEME_DIR,
+        defaultLanguage: 'en',
+        timeZone: 'Europe/Brussels',
+      },
       secret: SECRET,
       accessTokenTtl: 300,
       jwtAccessTokenTtl: 120,

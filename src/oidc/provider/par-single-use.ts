@@ -44,7 +44,7 @@ function refuse(ctx: Context, pages: ProviderPages): void {
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
   const description = 'request_uri is invalid, expired, or was already used';
-  ctx.body = pages.requestUriRefused({ error: 'invalid_request_uri', error_description: description });
+  ctx.body = pages.requestUriRefused(ctx, { error: 'invalid_request_uri', error_description: description });
 }
 
 /** The client a pushed request was made by: oidc-provider keeps it as the `client_id` of the request object. */

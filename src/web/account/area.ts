@@ -7,9 +7,10 @@ import type { AccountStore } from '../../db/account-store.ts';
 import type { Database } from '../../db/database.ts';
 import type { ServerSecrets } from '../../secrets/server-secrets.ts';
 import { requireCsrf } from '../csrf.ts';
-import { Flash } from '../flash.ts';
+import { Flash, type FlashMessage } from '../flash.ts';
 import { formBody } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import type { AccountSession, Person } from './session.ts';
 
 export interface AccountDependencies {
@@ -29,7 +30,7 @@ export interface AccountArea {
   /** A page of the area, with the person, their CSRF token and the flash notice (shown once). */
   page(ctx: Context, view: string, context: Record<string, unknown>, status?: number): void;
   /** See-other to `location`, with a notice for the page there. */
-  see(ctx: Context, location: string, flash?: string): void;
+  see(ctx: Context, location: string, flash?: FlashMessage): void;
   /**
    * In front of every page that needs the person signed in. Given per route, not with `router.use`: @koa/router
    * matches a route's path case-insensitively but a `use` below a prefix case-sensitively, so `/ACCOUNT/CONSENTS`
@@ -50,13 +51,18 @@ export function accountArea(deps: AccountDependencies): AccountArea {
     secure: deps.config.production,
   });
   const csrf = requireCsrf((ctx) => person(ctx).csrf, {
-    heading: 'This form has expired',
-    description: 'Please go back, reload the page and try again.',
+    heading: 'error.formExpired.heading',
+    message: 'error.formExpired.message',
   });
   return {
     deps,
     page(ctx, view, context, status = 200) {
-      sendPage(ctx, view, { person: person(ctx), csrf: person(ctx)?.csrf, flash: flash.take(ctx), ...context }, status);
+      sendPage(
+        ctx,
+        view,
+        { person: person(ctx), csrf: person(ctx)?.csrf, flash: shown(ctx, flash.take(ctx)), ...context },
+        status,
+      );
     },
     see(ctx, location, notice) {
       if (notice) flash.set(ctx, notice);
@@ -65,4 +71,16 @@ export function accountArea(deps: AccountDependencies): AccountArea {
     signedIn: deps.session.required,
     form: [deps.session.required, formBody, csrf],
   };
+}
+
+/** A notice's times in the reader's zone and language. */
+function shown(ctx: Context, message: FlashMessage | undefined): FlashMessage | undefined {
+  if (!message?.dates?.length) return message;
+  const i18n = pagesOf(ctx).translator(ctx);
+  const values = { ...message.values };
+  // Shown to the minute and rounded up: "at the latest" must stay true.
+  for (const name of message.dates) {
+    if (values[name]) values[name] = i18n.dateTime(new Date(Math.ceil(Date.parse(values[name]) / 60_000) * 60_000));
+  }
+  return { ...message, values };
 }

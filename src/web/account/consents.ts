@@ -1,25 +1,33 @@
 import type Router from '@koa/router';
-import { ConsentNotFound, type Consents } from '../../consents/consents.ts';
+import type { Context } from 'koa';
+import { ConsentNotFound, type ConsentView } from '../../consents/consents.ts';
 import { describe } from '../../consents/details-wording.ts';
+import type { Translator } from '../../i18n/translator.ts';
 import { isPayment, type AuthorizationDetail } from '../../oidc/fapi/authorization-details.ts';
 import { scopeChoices } from '../interaction/scopes.ts';
+import { pagesOf } from '../render.ts';
 import { person, type AccountArea } from './area.ts';
 
-const GONE = 'That consent no longer exists.';
+const GONE = { key: 'consents.gone' };
+
+/** A one-off payment consent once used: it gives no further access, so it is history rather than an app with access. */
+const usedPayment = (consent: ConsentView) =>
+  isPayment(consent.authorizationDetails) && consent.lastUsedAt !== undefined && consent.lastUsedAt !== null;
 
 /** The person's consents, each withdrawable (GDPR Art 7(3)): the client's access ends at once. */
 export function consentRoutes(router: Router, area: AccountArea): void {
   const { consents } = area.deps;
+  const i18n = (ctx: Context) => pagesOf(ctx).translator(ctx);
 
   router.get('/consents', area.signedIn, async (ctx) => {
-    const list = await consents.list(person(ctx).account.id);
-    area.page(ctx, 'account/consents', { consents: list.map(describeConsent) });
+    const list = (await consents.list(person(ctx).account.id)).filter((consent) => !usedPayment(consent));
+    area.page(ctx, 'account/consents', { consents: list.map((consent) => describeConsent(consent, i18n(ctx))) });
   });
 
   router.get('/consents/:grantId/revoke', area.signedIn, async (ctx) => {
     try {
       const consent = await consents.get(person(ctx).account.id, ctx.params.grantId!);
-      area.page(ctx, 'account/revoke', { consent: describeConsent(consent) });
+      area.page(ctx, 'account/revoke', { consent: describeConsent(consent, i18n(ctx)) });
     } catch (err) {
       if (err instanceof ConsentNotFound) return area.see(ctx, '/account/consents', GONE);
       throw err;
@@ -31,11 +39,14 @@ export function consentRoutes(router: Router, area: AccountArea): void {
     try {
       const by = { channel: 'account_area', accountId } as const;
       const { consent, jwtAccessUntil } = await consents.revoke(accountId, ctx.params.grantId!, by);
-      const until = jwtAccessUntil?.toISOString().replace('T', ' ').slice(0, 19);
-      const tail = until
-        ? ` Access tokens it already holds for APIs cannot be recalled and stop working at ${until} UTC at the latest.`
-        : ' Its access ended now.';
-      area.see(ctx, '/account/consents', `You withdrew ${consent.clientName}'s access.${tail}`);
+      const client = consent.clientName;
+      area.see(
+        ctx,
+        '/account/consents',
+        jwtAccessUntil
+          ? { key: 'consents.withdrawnJwt', values: { client, until: jwtAccessUntil.toISOString() }, dates: ['until'] }
+          : { key: 'consents.withdrawn', values: { client } },
+      );
     } catch (err) {
       if (err instanceof ConsentNotFound) return area.see(ctx, '/account/consents', GONE);
       throw err;
@@ -43,17 +54,20 @@ export function consentRoutes(router: Router, area: AccountArea): void {
   });
 }
 
-function describeConsent(consent: Awaited<ReturnType<Consents['get']>>) {
+function describeConsent(consent: ConsentView, i18n: Translator) {
   const apiScopes = Object.entries(consent.resources).flatMap(([resource, scopes]) =>
     scopes.map((scope) => ({ resource, scope })),
   );
-  const paid = consent.lastUsedAt ? 'payment authorised and used' : 'payment authorised, not yet used';
+  const used = consent.lastUsedAt ? 'consents.paymentUsed' : 'consents.paymentPending';
   return {
     ...consent,
-    scopeTitles: scopeChoices(consent.scopes).map((choice) => choice.title),
-    apiScopes: apiScopes.map(({ resource, scope }) => `${scopeChoices([scope])[0]!.title} at ${resource}`),
-    details: (consent.authorizationDetails as unknown as AuthorizationDetail[]).map(describe),
+    scopeTitles: scopeChoices(consent.scopes, i18n).map((choice) => choice.title),
+    apiScopes: apiScopes.map(({ resource, scope }) =>
+      i18n.t('consents.apiScope', { title: scopeChoices([scope], i18n)[0]!.title, resource }),
+    ),
+    claims: consent.claims.map((claim) => (i18n.has(`claim.${claim}`) ? i18n.t(`claim.${claim}`) : claim)),
+    details: (consent.authorizationDetails as unknown as AuthorizationDetail[]).map((detail) => describe(detail, i18n)),
     // A payment is authorised for one use: once a token was issued under it, it has been used.
-    status: isPayment(consent.authorizationDetails) ? paid : undefined,
+    status: isPayment(consent.authorizationDetails) ? used : undefined,
   };
 }

@@ -33,7 +33,7 @@ export function dataRoutes(router: Router, area: AccountArea): void {
     const me = person(ctx);
     if (Date.now() / 1000 - me.authenticatedAt > FRESH_SCA_SECONDS) return area.see(ctx, '/account/delete');
     if (formField(ctx, 'confirm', 128) !== me.account.username) {
-      return area.see(ctx, '/account/delete', 'The username you typed did not match, so your account was not deleted.');
+      return area.see(ctx, '/account/delete', { key: 'delete.mismatch' });
     }
     const quarantineSeconds = config.usernameQuarantine;
     const erasure = { db, accounts, consents, audit, salt: secrets.pairwiseSalt, quarantineSeconds };

@@ -12,13 +12,15 @@ export function loginRoutes(router: Router, { deps: { session } }: AccountArea):
   router.get('/callback', async (ctx) => {
     if (typeof ctx.query.error === 'string') {
       const description = 'Sign-in was cancelled or did not complete.';
-      const answer = { status: 400, heading: 'Not signed in', description, error: ctx.query.error };
+      const text = { heading: 'error.notSignedIn.heading', message: 'error.notSignedIn.message' };
+      const answer = { status: 400, text, description, error: ctx.query.error };
       throw new PageError('ERR_ACCOUNT_NOT_SIGNED_IN', answer);
     }
     const next = await session.finishLogin(ctx);
     if (!next) {
       const description = 'This sign-in was not started here or has expired. Please open your account again.';
-      const answer = { status: 400, heading: 'Sign-in could not continue', description, error: 'invalid_request' };
+      const text = { heading: 'error.signIn.heading', message: 'error.account.callback' };
+      const answer = { status: 400, text, description, error: 'invalid_request' };
       throw new PageError('ERR_ACCOUNT_CALLBACK', answer);
     }
     seeOther(ctx, next);

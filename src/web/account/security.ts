@@ -1,45 +1,32 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import QRCode from 'qrcode';
-import { totpUri } from '../../auth/totp.ts';
 import { formField } from '../forms.ts';
 import { sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
+import { authenticatorEntry } from '../totp-entry.ts';
 import { person, type AccountArea } from './area.ts';
 import type { Person } from './session.ts';
 
 const REENROL_PURPOSE = 'account area totp re-enrolment';
 const REENROL_TTL_MS = 10 * 60 * 1000;
-const WRONG_CODE = 'That code was not correct, so nothing changed.';
-const EXPIRED = 'That set-up has expired; please start again.';
-
-const LABELS: Record<string, string> = {
-  'login.succeeded': 'Signed in',
-  'login.failed': 'Failed sign-in attempt',
-  'account.locked': 'Account locked after failed attempts',
-  'account.unlocked': 'Account unlocked by the operator',
-  'mfa.enrolled': 'Authenticator app set up',
-  'mfa.reset': 'Authenticator app reset by the operator',
-  'recovery_codes.regenerated': 'New recovery codes created',
-  'recovery_code.used': 'Recovery code used',
-  'activation_code.used': 'Activation code used to set up an authenticator app',
-};
+const WRONG_CODE = { key: 'security.wrongCode' };
+const EXPIRED = { key: 'security.expired' };
 
 /** Security activity and the second factor: new recovery codes, a new authenticator app. */
 export function securityRoutes(router: Router, area: AccountArea): void {
-  const { accounts, signIn, secrets, config } = area.deps;
+  const { accounts, signIn, secrets } = area.deps;
 
   async function reenrolPage(ctx: Context, me: Person, secret: string, ticket: string, error?: string) {
-    const uri = totpUri(secret, new URL(config.issuer).host, me.account.username);
-    const qr = await QRCode.toDataURL(uri, { margin: 1, width: 220 });
-    area.page(ctx, 'account/totp', { qr, secret, ticket, error }, error ? 400 : 200);
+    const totp = await authenticatorEntry(secret, pagesOf(ctx).brand.name, me.account.username);
+    area.page(ctx, 'account/totp', { ...totp, ticket, error }, error ? 400 : 200);
   }
 
   router.get('/security', area.signedIn, async (ctx) => {
     const me = person(ctx);
     const events = await accounts.securityEventsFor(me.account.id);
     area.page(ctx, 'account/security', {
-      events: events.map((event) => ({ ...event, label: LABELS[event.type] ?? event.type })),
+      events,
       recoveryCodesLeft: await accounts.unusedRecoveryCodes(me.account.id),
     });
   });
@@ -79,7 +66,7 @@ export function securityRoutes(router: Router, area: AccountArea): void {
     }
     const codes = await signIn.reenrol(me.account.id, ticket.sealed, formField(ctx, 'code', 32), origin(ctx));
     if (!codes) {
-      const error = 'That code did not match. Check the time on your device and try the newest code.';
+      const error = 'enrol.mismatch';
       return reenrolPage(ctx, me, signIn.openEnrolment(ticket.sealed), sealedTicket, error);
     }
     sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: '/account/security' });

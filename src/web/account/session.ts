@@ -67,6 +67,9 @@ export class AccountSession {
       return;
     }
     ctx.state.person = person;
+    // The person's own language and time zone for the pages (OIDC Core 5.1 `locale`, `zoneinfo`).
+    const { locale, zoneinfo } = person.account.claims as { locale?: string; zoneinfo?: string };
+    ctx.state.pageHints = { locale, zoneinfo };
     await next();
   };
 

@@ -3,23 +3,33 @@ import { describe } from '../../consents/details-wording.ts';
 import { isPayment, requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { formValues } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import { loaded, type InteractionDependencies } from './flow.ts';
 import { saveGrant, scopeChoices } from './scopes.ts';
 
 /** The consent page: what the client asks for, each optional scope with its own box. */
-export async function consentPage(ctx: Context, { host }: InteractionDependencies): Promise<void> {
+export async function consentPage(ctx: Context, { host, accounts }: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
   const client = await host.provider.Client.find(String(interaction.params.client_id));
+  const account = interaction.session ? await accounts.findById(interaction.session.accountId) : undefined;
+  // The signed-in person's own language and zone, after the app's ui_locales.
+  const { locale, zoneinfo } = (account?.claims ?? {}) as { locale?: string; zoneinfo?: string };
+  ctx.state.pageHints = { ...ctx.state.pageHints, locale, zoneinfo };
+  const i18n = pagesOf(ctx).translator(ctx);
   const requested = String(interaction.params.scope ?? 'openid')
     .split(' ')
     .filter(Boolean);
   const details = requestedDetails(interaction.params);
+  const payment = isPayment(details);
+  // Next to "Authorise payment" nothing is shown that cannot be unticked (openid is granted with it regardless).
+  const scopes = scopeChoices(requested, i18n).filter((scope) => !(payment && scope.required));
   sendPage(ctx, 'interaction/consent', {
     uid: interaction.uid,
     csrf: state.csrf,
-    details: details.map(describe),
-    payment: isPayment(details),
-    scopes: scopeChoices(requested),
+    signedInAs: account?.username,
+    details: details.map((detail) => describe(detail, i18n)),
+    payment,
+    scopes,
     client: {
       name: client?.clientName ?? client?.clientId,
       uri: client?.clientUri,
@@ -40,7 +50,7 @@ export async function submitConsent(ctx: Context, { host, consents, audit }: Int
   // The record of what was authorised with which authentication (RTS Art 5(1): the payer saw amount and payee).
   const authorised: Record<string, string | string[]> = authorizationDetails.length
     ? {
-        authorised: authorizationDetails.map((detail) => describe(detail).summary),
+        authorised: authorizationDetails.map((detail) => describe(detail, pagesOf(ctx).recordTranslator).summary),
         authorization_details: JSON.stringify(authorizationDetails),
         sca_amr: interaction.lastSubmission?.login?.amr ?? [],
       }

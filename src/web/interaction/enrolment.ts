@@ -1,10 +1,10 @@
 import type { Context } from 'koa';
-import QRCode from 'qrcode';
-import { totpUri } from '../../auth/totp.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
+import { authenticatorEntry } from '../totp-entry.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
 import { stageOf, writeState, type InteractionState } from './state.ts';
 
@@ -14,9 +14,8 @@ async function enrolmentPage(ctx: Context, deps: InteractionDependencies, enrolm
   const { interaction, state } = loaded(ctx);
   const account = await deps.accounts.findById(enrolment.accountId);
   const secret = deps.signIn.openEnrolment(enrolment.sealed);
-  const uri = totpUri(secret, deps.issuerName, account?.username ?? 'account');
-  const qr = await QRCode.toDataURL(uri, { margin: 1, width: 220 });
-  sendPage(ctx, 'interaction/enrol', { uid: interaction.uid, csrf: state.csrf, qr, secret, error }, error ? 400 : 200);
+  const totp = await authenticatorEntry(secret, pagesOf(ctx).brand.name, account?.username ?? 'account');
+  sendPage(ctx, 'interaction/enrol', { uid: interaction.uid, csrf: state.csrf, ...totp, error }, error ? 400 : 200);
 }
 
 /** The enrolment page: only after password and activation code were accepted together (POST mfa) is a secret shown. */
@@ -34,8 +33,7 @@ export async function submitEnrolment(ctx: Context, deps: InteractionDependencie
   const code = formField(ctx, 'code', 32);
   const codes = await deps.signIn.confirmEnrolment(enrolment.accountId, enrolment.sealed, code, origin(ctx));
   if (!codes) {
-    const error = 'That code did not match. Check the time on your device and try the newest code.';
-    return enrolmentPage(ctx, deps, enrolment, error);
+    return enrolmentPage(ctx, deps, enrolment, 'enrol.mismatch');
   }
   await writeState(interaction, { csrf: state.csrf });
   const returnTo = await deps.host.provider.interactionResult(

@@ -19,7 +19,6 @@ export interface InteractionDependencies {
   signIn: SignIn;
   audit: AuditLog;
   consents: Consents;
-  issuerName: string;
 }
 
 export type Interaction = Awaited<ReturnType<ProviderHost['provider']['interactionDetails']>>;
@@ -29,11 +28,20 @@ export interface LoadedInteraction {
   state: InteractionState;
 }
 
-/** A refusal on an interaction page: the sign-in cannot continue, for the reason given. */
-export function signInRefused(code: string, status: number, description: string, retryAfter?: number): PageError {
+/**
+ * A refusal on an interaction page: the sign-in cannot continue, for the reason given (in English for the log and
+ * JSON; `message` is the catalogue key of the sentence a person reads).
+ */
+export function signInRefused(
+  code: string,
+  status: number,
+  description: string,
+  message: string,
+  retryAfter?: number,
+): PageError {
   const error = status === 403 ? 'forbidden' : status === 503 ? 'temporarily_unavailable' : 'invalid_request';
-  const heading = 'Sign-in could not continue';
-  return new PageError(code, { status, heading, description, error, ...(retryAfter ? { retryAfter } : {}) });
+  const text = { heading: 'error.signIn.heading', message };
+  return new PageError(code, { status, text, description, error, ...(retryAfter ? { retryAfter } : {}) });
 }
 
 /** Errors of a step as the person reads them; an unknown, expired or other-browser interaction is a 400. */
@@ -41,15 +49,15 @@ function refusalFor(err: unknown): unknown {
   if (err instanceof DatabaseUnavailable || err instanceof StorageUnavailable) {
     // Nothing was half-done (each step is one statement or transaction): the person can simply retry.
     const description = 'Sign-in is temporarily unavailable. Please try again in a moment.';
-    return signInRefused('ERR_SIGN_IN_UNAVAILABLE', 503, description, 5);
+    return signInRefused('ERR_SIGN_IN_UNAVAILABLE', 503, description, 'error.signIn.unavailable', 5);
   }
   if (err instanceof UnstorableInput) {
     const description = 'The form contains characters that are not allowed. Please try again.';
-    return signInRefused('ERR_SIGN_IN_UNSTORABLE', 400, description);
+    return signInRefused('ERR_SIGN_IN_UNSTORABLE', 400, description, 'error.signIn.unstorable');
   }
   if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
     const description = 'This sign-in request is unknown or has expired. Please return to the app and start again.';
-    return signInRefused('ERR_INTERACTION_UNKNOWN', 400, description);
+    return signInRefused('ERR_INTERACTION_UNKNOWN', 400, description, 'error.signIn.unknown');
   }
   return err;
 }
@@ -69,6 +77,9 @@ export function loadInteraction(host: ProviderHost): Middleware {
         await writeState(interaction, state);
       }
       ctx.state.interaction = { interaction, state } satisfies LoadedInteraction;
+      // The app's preferred languages for the pages (OIDC Core 3.1.2.1).
+      const uiLocales = interaction.params.ui_locales;
+      ctx.state.pageHints = { uiLocales: typeof uiLocales === 'string' ? uiLocales : undefined };
       await next();
     } catch (err) {
       throw refusalFor(err);
@@ -82,15 +93,16 @@ export function loaded(ctx: Context): LoadedInteraction {
 
 /** Every form of an interaction carries its CSRF token. */
 export const interactionForm: Middleware = requireCsrf((ctx) => loaded(ctx).state.csrf, {
-  heading: 'Sign-in could not continue',
-  description: 'This form has expired. Please go back and try again.',
+  heading: 'error.signIn.heading',
+  message: 'error.signIn.formExpired',
 });
 
 /** A step's form is part of one prompt only. */
 export function expectPrompt(prompt: 'login' | 'consent'): Middleware {
   return async (ctx, next) => {
     if (loaded(ctx).interaction.prompt.name !== prompt) {
-      throw signInRefused('ERR_INTERACTION_STEP', 400, 'This step is not part of this sign-in.');
+      const description = 'This step is not part of this sign-in.';
+      throw signInRefused('ERR_INTERACTION_STEP', 400, description, 'error.signIn.step');
     }
     await next();
   };

@@ -3,18 +3,16 @@ import { describe } from '../../consents/details-wording.ts';
 import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
 import { writeState, type InteractionState } from './state.ts';
 
 // One message for an unknown user, a wrong password, a wrong code and a locked account (PSD2 RTS Art 4(3)(a)):
-// nothing tells which factor failed or whether the account exists.
-const FAILED =
-  'The username, password or verification code is not correct, or the account is temporarily locked after too many ' +
-  'attempts. Please try again.';
+// nothing tells which factor failed or whether the account exists (catalogue keys).
 const FAILURE_MESSAGES: Record<NonNullable<InteractionState['error']>, string> = {
-  failed: FAILED,
-  locked: FAILED,
-  throttled: 'Too many failed sign-ins from your network. Please try again later.',
+  failed: 'login.failed',
+  locked: 'login.failed',
+  throttled: 'login.throttled',
 };
 
 /** The login page: username and password (stages signing-in and second-factor). */
@@ -29,7 +27,7 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
     csrf: state.csrf,
     error,
     clientName: client?.clientName,
-    details: requestedDetails(interaction.params).map(describe),
+    details: requestedDetails(interaction.params).map((detail) => describe(detail, pagesOf(ctx).translator(ctx))),
     loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '',
   });
 }

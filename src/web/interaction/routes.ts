@@ -40,7 +40,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     if (stage === 'enrolling') return seeOther(ctx, interactionPath(interaction, 'enrol'));
     if (stage === 'signing-in' || stage === 'second-factor') return loginPage(ctx, deps);
     if (stage === 'consenting') return consentPage(ctx, deps);
-    throw signInRefused('ERR_INTERACTION_STEP', 400, 'This sign-in step is not supported.');
+    throw signInRefused('ERR_INTERACTION_STEP', 400, 'This sign-in step is not supported.', 'error.signIn.step');
   });
   router.post('/login', ...form('login'), (ctx) => submitLogin(ctx, deps));
   router.get('/mfa', load, (ctx) => secondFactorPage(ctx));

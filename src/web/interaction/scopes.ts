@@ -1,17 +1,9 @@
 import type { InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
+import type { Translator } from '../../i18n/translator.ts';
 
-/** Plain-language descriptions of what each scope lets the client do (shown on the consent screen). */
-const SCOPES: Record<string, { title: string; description: string }> = {
-  openid: { title: 'Know who you are', description: 'A pseudonymous identifier for you, for this app only.' },
-  profile: { title: 'Your name and profile', description: 'Your name, preferred username, language and time zone.' },
-  email: { title: 'Your email address', description: 'Your email address and whether it is verified.' },
-  phone: { title: 'Your phone number', description: 'Your phone number and whether it is verified.' },
-  offline_access: {
-    title: 'Stay connected',
-    description: 'Keep access while you are not using the app, until you withdraw it.',
-  },
-};
+/** The scopes whose title and description the catalogues hold (scope.<name>.*); any other is an API's permission. */
+const KNOWN_SCOPES = new Set(['openid', 'profile', 'email', 'phone', 'offline_access']);
 
 export interface ScopeChoice {
   name: string;
@@ -20,14 +12,17 @@ export interface ScopeChoice {
   required: boolean;
 }
 
-/** The scopes to ask about: `openid` is required for sign-in; every other scope can be left out. */
-export function scopeChoices(requested: string[]): ScopeChoice[] {
-  return requested.map((name) => ({
-    name,
-    title: SCOPES[name]?.title ?? `Access “${name}”`,
-    description: SCOPES[name]?.description ?? `Lets the app use the “${name}” permission of an API on your behalf.`,
-    required: name === 'openid',
-  }));
+/** The scopes to ask about, in the reader's words: `openid` is required for sign-in; every other can be left out. */
+export function scopeChoices(requested: string[], i18n: Translator): ScopeChoice[] {
+  return requested.map((name) => {
+    const key = KNOWN_SCOPES.has(name) ? `scope.${name}` : 'scope.other';
+    return {
+      name,
+      title: i18n.t(`${key}.title`, { scope: name }),
+      description: i18n.t(`${key}.description`, { scope: name }),
+      required: name === 'openid',
+    };
+  });
 }
 
 interface ConsentDetails {

@@ -4,6 +4,7 @@ import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
+import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
 import { stageOf, writeState } from './state.ts';
@@ -15,7 +16,8 @@ export function secondFactorPage(ctx: Context): void {
     seeOther(ctx, interactionPath(interaction));
     return;
   }
-  const details = requestedDetails(interaction.params).map(describe);
+  const i18n = pagesOf(ctx).translator(ctx);
+  const details = requestedDetails(interaction.params).map((detail) => describe(detail, i18n));
   sendPage(ctx, 'interaction/mfa', { uid: interaction.uid, csrf: state.csrf, details });
 }
 

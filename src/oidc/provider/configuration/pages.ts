@@ -1,19 +1,25 @@
 import type { Configuration } from 'oidc-provider';
+import { LANGUAGES } from '../../../i18n/catalogues.ts';
 import type { ProviderPages } from '../pages.ts';
 
 /** What a browser sees of oidc-provider itself: Kluis's own pages (its defaults load web fonts from a third party). */
 export function pages(kluisPages: ProviderPages): Configuration {
   return {
+    // The languages of Kluis's pages, chosen from ui_locales (OIDC Core 3.1.2.1) among others (i18n/negotiate.ts),
+    // and of the claim descriptions on its consent screen (OIDC Discovery 1.0 section 3).
+    discovery: { ui_locales_supported: [...LANGUAGES], claims_locales_supported: [...LANGUAGES] },
     features: {
       // RP-initiated logout with Kluis's own pages.
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
           // `form` is oidc-provider's hidden form (action and xsrf token); the buttons submit it.
-          ctx.body = kluisPages.logoutConfirmation(form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+          ctx.body = kluisPages.logoutConfirmation(ctx, form, ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
         },
         async postLogoutSuccessSource(ctx) {
-          ctx.body = kluisPages.signedOut(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId);
+          const client = ctx.oidc.client;
+          const links = client && { name: client.clientName ?? client.clientId, uri: client.clientUri };
+          ctx.body = kluisPages.signedOut(ctx, links);
         },
       },
       // OpenID Connect Back-Channel Logout 1.0: clients with a backchannel_logout_uri hear of every sign-out.
@@ -21,7 +27,7 @@ export function pages(kluisPages: ProviderPages): Configuration {
     },
     async renderError(ctx, out) {
       ctx.type = 'html';
-      ctx.body = kluisPages.error(out);
+      ctx.body = kluisPages.error(ctx, out);
     },
   };
 }

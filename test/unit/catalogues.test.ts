@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parse, TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
+import { loadConfig } from '../../src/config/env.ts';
+import { catalogueFile, LANGUAGES } from '../../src/i18n/catalogues.ts';
+import { chooseLanguage } from '../../src/i18n/negotiate.ts';
+
+/** The names of a message's arguments (plural branches included), which every translation must keep. */
+function argumentsOf(elements: MessageFormatElement[], names = new Set<string>()): Set<string> {
+  for (const element of elements) {
+    if (element.type === TYPE.argument || element.type === TYPE.number || element.type === TYPE.date)
+      names.add(element.value);
+    if (element.type === TYPE.plural || element.type === TYPE.select) {
+      names.add(element.value);
+      for (const option of Object.values(element.options)) argumentsOf(option.value, names);
+    }
+  }
+  return names;
+}
+
+describe('message catalogues', () => {
+  const english = catalogueFile('en');
+
+  for (const language of LANGUAGES.filter((l) => l !== 'en')) {
+    test(`${language} has every message of en, no other, with the same arguments`, () => {
+      const other = catalogueFile(language);
+      assert.deepEqual(Object.keys(other).sort(), Object.keys(english).sort());
+      for (const [key, source] of Object.entries(english)) {
+        const expected = [...argumentsOf(parse(source))].sort();
+        assert.deepEqual([...argumentsOf(parse(other[key]!))].sort(), expected, `${language} ${key}`);
+      }
+    });
+  }
+
+  test('DEFAULT_LANGUAGE accepts exactly the languages that have catalogues', () => {
+    for (const language of LANGUAGES)
+      assert.equal(loadConfig({ DEFAULT_LANGUAGE: language }).brand.defaultLanguage, language);
+    assert.throws(
+      () => loadConfig({ DEFAULT_LANGUAGE: 'es' }),
+      new RegExp(`DEFAULT_LANGUAGE must be one of ${LANGUAGES.join(', ')}`),
+    );
+  });
+});
+
+describe('choosing the language of a page', () => {
+  const FOUR = ['en', 'nl', 'fr', 'de'];
+  test('ui_locales picks the first supported language, with its region for formatting', () => {
+    assert.deepEqual(chooseLanguage({ uiLocales: 'es nl-BE fr', accepted: ['de'] }, FOUR, 'en'), {
+      language: 'nl',
+      tag: 'nl-BE',
+    });
+  });
+  test('Accept-Language fr-BE gives French with Belgian formatting', () => {
+    assert.deepEqual(chooseLanguage({ accepted: ['fr-BE', 'fr', 'en'] }, FOUR, 'en'), { language: 'fr', tag: 'fr-BE' });
+  });
+  test('the stored locale comes after ui_locales and before Accept-Language', () => {
+    assert.equal(chooseLanguage({ stored: 'de', accepted: ['fr'] }, FOUR, 'en').language, 'de');
+    assert.equal(chooseLanguage({ uiLocales: 'nl', stored: 'de', accepted: ['fr'] }, FOUR, 'en').language, 'nl');
+  });
+  test("the person's own choice on a page wins over the app's ui_locales", () => {
+    assert.equal(chooseLanguage({ chosen: 'fr', uiLocales: 'nl' }, FOUR, 'en').language, 'fr');
+  });
+  test('nothing supported, or malformed tags, fall back to the configured default', () => {
+    assert.deepEqual(chooseLanguage({ uiLocales: 'es x_$$', accepted: ['*', 'ja'] }, FOUR, 'de'), {
+      language: 'de',
+      tag: 'de',
+    });
+  });
+});
