@@ -8,6 +8,8 @@ const OPTIONS = {
   format: { type: 'string' },
   alg: { type: 'string' },
   ttl: { type: 'string' },
+  title: { type: 'string' },
+  description: { type: 'string' },
   email: { type: 'string' },
   name: { type: 'string' },
   totp: { type: 'boolean' },

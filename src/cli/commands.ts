@@ -61,6 +61,8 @@ export const COMMANDS: Record<string, Command> = {
       accessTokenFormat: args.choice('format', ['jwt', 'opaque']),
       signingAlg: args.choice('alg', SIGNING_ALGS),
       accessTokenTtl: args.number('ttl', ACCESS_TOKEN_TTL_BOUNDS),
+      title: args.values.title,
+      description: args.values.description,
     });
   },
   'resources list': (ctx) => listResourceServers(ctx),

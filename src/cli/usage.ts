@@ -16,6 +16,8 @@ export const USAGE = `usage: kluis <command>
   keys list                                signing keys with their state
   keys rotate                              new keys now, signing after KEY_ROTATION_OVERLAP
   resources add URI --scope "a b" [--format jwt|opaque] [--alg ES256|PS256|EdDSA] [--ttl SECONDS]
+                [--title "Payments API" [--description "Make payments from your accounts"]]
+                                           register an API; the consent page shows its title and description
   resources list | remove URI
   users add USERNAME [--email ADDRESS] [--name "Full Name"] [--totp]
                                            add a person; the password is read from stdin; --totp pre-enrols

@@ -1,8 +1,9 @@
 import { ACCESS_TOKEN_TTL_BOUNDS, isSigningAlg } from '../config/protocol-constants.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
 import { UniqueViolation } from '../db/errors.ts';
 import {
   addResourceServer as insertResourceServer,
+  findResourceServer,
   listResourceServers as selectResourceServers,
   removeResourceServer as deleteResourceServer,
   type ResourceServerRecord,
@@ -18,6 +19,35 @@ export interface NewResourceServer {
   signingAlg?: string | undefined;
   /** The server's ACCESS_TOKEN_TTL / JWT_ACCESS_TOKEN_TTL unless given. */
   accessTokenTtl?: number | undefined;
+  /** What the consent page calls the API, e.g. "Payments API". */
+  title?: string | undefined;
+  /** What the API lets an app do, e.g. "Make payments from your accounts"; only with a title. */
+  description?: string | undefined;
+}
+
+/** How the consent page names an API the app asks for (a resource indicator, RFC 8707). */
+export interface ResourceServerTitle {
+  title: string;
+  description?: string;
+}
+
+/**
+ * Text a person reads on the consent page, so nothing that is not shown as what it is: controls, formatting (bidi
+ * overrides, zero-width joiners), line and paragraph separators, lone surrogates.
+ */
+const UNSHOWN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/v;
+const TEXT_LIMITS = { title: 80, description: 200 } as const;
+
+function shownText(field: keyof typeof TEXT_LIMITS, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  const max = TEXT_LIMITS[field];
+  if (text.length === 0 || text.length > max || UNSHOWN.test(text)) {
+    throw new InvalidResourceServer(
+      `the ${field} must be 1 to ${max} characters of plain text, without control or formatting characters`,
+    );
+  }
+  return text;
 }
 
 const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
@@ -53,12 +83,19 @@ export async function addResourceServer(
       `the access token lifetime must be a whole number of seconds between ${min} and ${max}`,
     );
   }
+  const title = shownText('title', input.title);
+  const description = shownText('description', input.description);
+  if (description !== undefined && title === undefined) {
+    throw new InvalidResourceServer('a description needs a title: the consent page shows the title first');
+  }
   const record: ResourceServerRecord = {
     identifier,
     scope,
     accessTokenFormat: format,
     signingAlg: alg,
     accessTokenTtl: ttl,
+    ...(title === undefined ? {} : { title }),
+    ...(description === undefined ? {} : { description }),
   };
   try {
     await insertResourceServer(db, record);
@@ -71,6 +108,21 @@ export async function addResourceServer(
 
 export function listResourceServers({ db }: { db: Database }): Promise<ResourceServerRecord[]> {
   return selectResourceServers(db);
+}
+
+/**
+ * The title and description the operator gave the API that `identifier` names (a resource indicator, RFC 8707), for
+ * the consent page; undefined when no such API is registered or it has no title.
+ */
+export async function findResourceServerTitle(
+  { db }: { db: Queryable },
+  identifier: string,
+): Promise<ResourceServerTitle | undefined> {
+  const server = await findResourceServer(db, identifier);
+  if (server?.title === undefined) return undefined;
+  return server.description === undefined
+    ? { title: server.title }
+    : { title: server.title, description: server.description };
 }
 
 export async function removeResourceServer({ db }: { db: Database }, identifier: string): Promise<{ removed: string }> {

@@ -7,6 +7,10 @@ export interface ResourceServerRecord {
   accessTokenFormat: 'jwt' | 'opaque';
   signingAlg: SigningAlg;
   accessTokenTtl: number | null;
+  /** What the consent page calls the API; absent when the operator gave none. */
+  title?: string;
+  /** One sentence of what the API lets an app do; only with a title. */
+  description?: string;
 }
 
 interface Row {
@@ -15,6 +19,8 @@ interface Row {
   access_token_format: 'jwt' | 'opaque';
   signing_alg: SigningAlg;
   access_token_ttl: number | null;
+  title: string | null;
+  description: string | null;
   [key: string]: unknown;
 }
 
@@ -24,6 +30,8 @@ const toRecord = (row: Row): ResourceServerRecord => ({
   accessTokenFormat: row.access_token_format,
   signingAlg: row.signing_alg,
   accessTokenTtl: row.access_token_ttl,
+  ...(row.title === null ? {} : { title: row.title }),
+  ...(row.description === null ? {} : { description: row.description }),
 });
 
 /** The `resource_servers` table: APIs registered by the operator (RFC 8707 resource indicators). */
@@ -39,9 +47,18 @@ export async function listResourceServers(db: Queryable): Promise<ResourceServer
 
 export async function addResourceServer(db: Queryable, record: ResourceServerRecord): Promise<void> {
   await db.query(
-    `insert into resource_servers (identifier, scope, access_token_format, signing_alg, access_token_ttl)
-     values ($1, $2, $3, $4, $5)`,
-    [record.identifier, record.scope, record.accessTokenFormat, record.signingAlg, record.accessTokenTtl],
+    `insert into resource_servers
+       (identifier, scope, access_token_format, signing_alg, access_token_ttl, title, description)
+     values ($1, $2, $3, $4, $5, $6, $7)`,
+    [
+      record.identifier,
+      record.scope,
+      record.accessTokenFormat,
+      record.signingAlg,
+      record.accessTokenTtl,
+      record.title ?? null,
+      record.description ?? null,
+    ],
   );
 }
 

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
+import { findResourceServerTitle } from '../../src/clients/resource-servers.ts';
+import type { ResourceServerRecord } from '../../src/db/resource-servers.ts';
 import { relyingParty } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { ROOT, runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
@@ -201,6 +203,41 @@ describe('kluis CLI', () => {
     assert.equal(JSON.parse((await runCli(['resources', 'list'], env)).stdout)[0].accessTokenFormat, 'opaque');
     assert.equal((await runCli(['resources', 'remove', 'https://api.example/'], env)).code, 0);
     assertOneLineError(await runCli(['resources', 'remove', 'https://api.example/'], env), /no resource server/);
+  });
+
+  test('resources add stores a title and description that resources list shows and the consent page can read', async () => {
+    const api = 'https://api.example/payments';
+    const added = await runCli(
+      ['resources', 'add', api, '--scope', 'payments', '--title', ' Payments API ', '--description', 'Make payments'],
+      env,
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const listed = (JSON.parse((await runCli(['resources', 'list'], env)).stdout) as ResourceServerRecord[]).find(
+      (server) => server.identifier === api,
+    );
+    assert.equal(listed?.title, 'Payments API');
+    assert.equal(listed?.description, 'Make payments');
+    assert.deepEqual(await findResourceServerTitle(t, api), { title: 'Payments API', description: 'Make payments' });
+    assert.equal(await findResourceServerTitle(t, 'https://api.example/unknown'), undefined);
+    await runCli(['resources', 'remove', api], env);
+  });
+
+  test('resources add refuses a description without a title and a title with control characters', async () => {
+    const api = 'https://api.example/titles';
+    assertOneLineError(
+      await runCli(['resources', 'add', api, '--scope', 'a', '--description', 'Read balances'], env),
+      /^kluis: a description needs a title/,
+    );
+    assertOneLineError(
+      await runCli(['resources', 'add', api, '--scope', 'a', '--title', 'Pay\u202eIPA'], env),
+      /^kluis: the title must be 1 to 80 characters of plain text/,
+    );
+    assertOneLineError(
+      await runCli(['resources', 'add', api, '--scope', 'a', '--title', 'x'.repeat(81)], env),
+      /^kluis: the title must be 1 to 80 characters/,
+    );
+    const { stdout } = await runCli(['resources', 'list'], env);
+    assert.ok(!stdout.includes(api), 'nothing was stored');
   });
 
   test('an unknown command or option fails with one line; --help prints the usage', async () => {
