@@ -5,9 +5,9 @@ import { IntlMessageFormat } from 'intl-messageformat';
 
 /**
  * The languages Kluis's pages speak, one catalogue each in `locales/`; English is the reference every other is checked
- * against (test/unit/catalogues.test.ts). Dutch, French and German are being translated (issue 16).
+ * against (test/unit/catalogues.test.ts).
  */
-export const LANGUAGES = ['en'] as const;
+export const LANGUAGES = ['en', 'nl', 'fr', 'de'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
 export const LOCALES_DIR = fileURLToPath(new URL('../../locales/', import.meta.url));
