@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import type { DemoSetup } from './demo/seed.ts';
 import { shownMessage } from './errors.ts';
+import { recordIssuer } from './db/server-issuer.ts';
 import { startKluis } from './kluis.ts';
 import { createLogger, type Logger } from './log/logger.ts';
 import { superviseWorkers } from './workers.ts';
@@ -29,6 +30,10 @@ else await serve(config, log);
 
 async function serve(config: Config, log: Logger): Promise<void> {
   const kluis = await startKluis(config, log).catch(failedToStart);
+  // The CLI, run without ISSUER, speaks for this issuer (cli/context.ts); a failure here must not stop the server.
+  await recordIssuer(kluis.connection.db, config.issuer).catch((err: unknown) =>
+    log.warn({ err }, 'the issuer could not be recorded for the CLI'),
+  );
   // With several workers, the first one prints the demo banner.
   if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo, await kluis.demo.activationCode());
 

@@ -2,11 +2,12 @@ import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
 import { type AccountStore, PgAccountStore } from '../db/account-store.ts';
 import { PgAuditStore } from '../db/audit-chain.ts';
-import { loadConfig, type Config } from '../config/env.ts';
+import { ConfigError, loadConfig, type Config } from '../config/env.ts';
 import { rewrapLegacyRecoveryCodes } from '../auth/recovery-codes.ts';
 import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
 import { connect, type Connection } from '../db/connect.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, Queryable } from '../db/database.ts';
+import { recordedIssuer } from '../db/server-issuer.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { ensureSigningKeys } from '../oidc/provider/keys.ts';
 import { loadServerSecrets, type ServerSecrets } from '../secrets/server-secrets.ts';
@@ -37,14 +38,16 @@ export interface CliContext {
 /**
  * The same configuration and database as the server: DATABASE_URL, or the embedded Postgres under
  * KLUIS_DATA_DIR (joined when a server is running on it, started and stopped again when not).
- * Pending migrations are applied first, as `npm start` does.
+ * Pending migrations are applied first, as `npm start` does. Without ISSUER, the issuer is the one the server last
+ * started with.
  */
 export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
-  const config = loadConfig(env);
+  const given = loadConfig(env);
   // Logs go to stderr, so stdout carries only the command's output (JSON for scripts).
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
-  const connection = await connect(config, log);
+  const log = createLogger(given.logLevel === 'info' ? 'warn' : given.logLevel, pino.destination(2));
+  const connection = await connect(given, log);
   try {
+    const config = await withServerIssuer(env, given, connection.db);
     const secrets = await loadServerSecrets(connection.db, config);
     await hashLegacyBearerIds(connection.db, secrets.box);
     await rewrapLegacyRecoveryCodes(connection.db, secrets.box);
@@ -57,6 +60,23 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * The configuration with the issuer the server recorded at its start (src/main.ts), when ISSUER is not set: the
+ * CLI's provider and the otpauth labels it prints are then the running server's. An https issuer brings production
+ * rules with it, so the rest of the environment must be the server's too.
+ */
+async function withServerIssuer(env: NodeJS.ProcessEnv, config: Config, db: Queryable): Promise<Config> {
+  if (env.ISSUER) return config;
+  const issuer = await recordedIssuer(db);
+  if (issuer === undefined || issuer === config.issuer) return config;
+  try {
+    return loadConfig({ ...env, ISSUER: issuer });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(`the server's issuer ${issuer} (from the database; ISSUER overrides it): ${err.message}`);
   }
 }
 

@@ -6,7 +6,7 @@ import { findResourceServerTitle } from '../../src/clients/resource-servers.ts';
 import type { ResourceServerRecord } from '../../src/db/resource-servers.ts';
 import { relyingParty } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { ROOT, runCli, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { freePort, ROOT, runCli, spawnKluis, startTestKluis, type TestKluis } from '../support/kluis.ts';
 
 // The operator CLI as an operator runs it: a separate process, JSON on stdout, one line on stderr when refused.
 let t: TestDatabase;
@@ -238,6 +238,35 @@ describe('kluis CLI', () => {
     );
     const { stdout } = await runCli(['resources', 'list'], env);
     assert.ok(!stdout.includes(api), 'nothing was stored');
+  });
+
+  test('without ISSUER the CLI speaks for the issuer the running server started with; ISSUER overrides it', async () => {
+    const own = await createTestDatabase();
+    const port = await freePort();
+    // An http issuer must be a loopback one; the CLI's own default would be http://localhost:3000.
+    const server = await spawnKluis({ DATABASE_URL: own.url, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` });
+    try {
+      // The server records its issuer just after it starts listening.
+      for (const deadline = Date.now() + 5000; (await own.db.query('select 1 from server_issuer')).rowCount === 0; ) {
+        assert.ok(Date.now() < deadline, 'the server recorded no issuer');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const issuerOf = async (username: string, extra: Record<string, string> = {}) => {
+        const added = await runCli(
+          ['users', 'add', username, '--totp'],
+          { DATABASE_URL: own.url, ...extra },
+          'a long password 1',
+        );
+        assert.equal(added.code, 0, added.stderr);
+        return new URL(JSON.parse(added.stdout).otpauth_uri).searchParams.get('issuer');
+      };
+      assert.equal(await issuerOf('quinn'), `127.0.0.1:${port}`);
+      assert.equal(await issuerOf('rosa', { ISSUER: 'http://localhost:4000' }), 'localhost:4000');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+      await own.drop();
+    }
   });
 
   test('an unknown command or option fails with one line; --help prints the usage', async () => {
