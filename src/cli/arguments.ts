@@ -1,5 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { parseArgs } from 'node:util';
+import { SIGNING_ALGS } from '../config/protocol-constants.ts';
 import { CliError } from './context.ts';
 
 const OPTIONS = {
@@ -19,33 +20,79 @@ const OPTIONS = {
   limit: { type: 'string' },
   since: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
 } as const;
 
-/** The command line, read: what a command finds in argv and on stdin, each mistake one CliError. */
-export class Arguments {
-  readonly values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
-  readonly positionals: string[];
+/** An option a command may take (`--help` every command takes, `--version` only `kluis` alone). */
+export type OptionName = Exclude<keyof typeof OPTIONS, 'help' | 'version'>;
 
-  constructor(argv: string[]) {
+/** How each option's value is written in a usage line; a flag has none. */
+export const PLACEHOLDERS: Record<OptionName, string> = {
+  metadata: 'JSON',
+  scope: '"a b"',
+  format: 'jwt|opaque',
+  alg: SIGNING_ALGS.join('|'),
+  ttl: 'SECONDS',
+  title: '"Payments API"',
+  description: '"Make payments from your accounts"',
+  email: 'ADDRESS',
+  name: '"Full Name"',
+  totp: '',
+  grace: 'SECONDS',
+  'expires-in': 'SECONDS',
+  'single-use': '',
+  limit: 'N',
+  since: 'ISO-8601',
+};
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+/**
+ * argv read loosely, before any command is chosen: its words (`clients`, `add`, arguments) and the names of the
+ * options it gives, whether or not they exist. Nothing is refused yet.
+ */
+export function commandLine(argv: string[]): {
+  words: string[];
+  options: { name: string; raw: string }[];
+  values: Partial<Values>;
+} {
+  const { positionals, tokens, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: OPTIONS,
+    strict: false,
+    tokens: true,
+  });
+  const options = tokens.flatMap((token) =>
+    token.kind === 'option' ? [{ name: token.name, raw: token.rawName }] : [],
+  );
+  return { words: positionals, options, values: values as Partial<Values> };
+}
+
+/** The command line of one command, read: what it finds in argv and on stdin, each mistake one CliError. */
+export class Arguments {
+  readonly values: Values;
+  readonly positionals: string[];
+  readonly #command: string;
+
+  /** `command` is the command's name (`clients add`); argv may give only the options it takes. */
+  constructor(argv: string[], command: string, accepted: readonly OptionName[]) {
+    this.#command = command;
+    const options = Object.fromEntries(accepted.map((name) => [name, OPTIONS[name]]));
     try {
       ({ values: this.values, positionals: this.positionals } = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: OPTIONS,
-      }));
+        options: { ...options, help: OPTIONS.help },
+      }) as { values: Values; positionals: string[] });
     } catch (err) {
-      throw new CliError((err as Error).message);
+      throw new CliError(`${(err as Error).message.split('. ')[0]}; see kluis ${command} --help`);
     }
-  }
-
-  /** `clients list`, `users add`, … (`migrate` has no second word). */
-  get command(): string {
-    return this.positionals[0] === 'migrate' ? 'migrate' : this.positionals.slice(0, 2).join(' ');
   }
 
   argument(index: number, what: string): string {
     const value = this.positionals[index];
-    if (!value) throw new CliError(`missing ${what}; see kluis --help`);
+    if (!value) throw new CliError(`missing ${what}; see kluis ${this.#command} --help`);
     return value;
   }
 

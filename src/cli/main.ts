@@ -1,8 +1,6 @@
 import { shownMessage } from '../errors.ts';
-import { Arguments } from './arguments.ts';
-import { COMMANDS } from './commands.ts';
 import { openContext, type CliContext } from './context.ts';
-import { USAGE } from './usage.ts';
+import { readRequest, type Request } from './dispatch.ts';
 
 /**
  * `kluis <command>`: argv is read into a domain command's input (src/clients/, src/people/, …), the command runs
@@ -18,25 +16,23 @@ function writeLine(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-let args: Arguments;
+// Usage, the version and every mistake in argv are answered before the database is opened.
+let request: Request;
 try {
-  args = new Arguments(process.argv.slice(2));
+  request = readRequest(process.argv.slice(2));
 } catch (err) {
   fail((err as Error).message);
 }
-
-if (args.values.help || args.positionals.length === 0) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(args.values.help ? 0 : 1);
+if ('print' in request) {
+  process.stdout.write(`${request.print}\n`);
+  process.exit(request.exitCode);
 }
-
-const command = COMMANDS[args.command];
-if (!command) fail(`unknown command "${args.positionals.join(' ')}"; see kluis --help`);
+const { command, args } = request;
 
 let ctx: CliContext | undefined;
 try {
   ctx = await openContext();
-  const result = await command(ctx, args, writeLine);
+  const result = await command.run(ctx, args, writeLine);
   // Commands that stream JSON lines write them themselves and return nothing.
   if (result !== undefined) writeLine(JSON.stringify(result, null, 2));
 } catch (err) {

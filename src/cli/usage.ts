@@ -1,38 +1,80 @@
-/** `kluis --help`. */
-export const USAGE = `usage: kluis <command>
+import { readFileSync } from 'node:fs';
+import { PLACEHOLDERS } from './arguments.ts';
+import { COMMANDS, type Command } from './commands.ts';
 
-  migrate                                  apply pending database migrations
-  clients add [--metadata JSON]            register a client (metadata JSON from --metadata or stdin);
-                                           prints the stored client with its secret, once
-  clients list | show ID | remove ID
-  clients update ID [--metadata JSON]       merge metadata (JSON from --metadata or stdin; null removes a field)
-  clients rotate-secret ID [--grace SECONDS]
-                                           new secret, printed once; the old one works for the grace period
-                                           (default CLIENT_SECRET_ROTATION_GRACE)
-  clients disable ID | enable ID           a disabled client cannot authenticate; its codes and tokens are revoked
-  iat create [--expires-in SECONDS] [--single-use]
-                                           an initial access token for dynamic client registration (POST /reg),
-                                           printed once; default expiry 86400 s
-  keys list                                signing keys with their state
-  keys rotate                              new keys now, signing after KEY_ROTATION_OVERLAP
-  resources add URI --scope "a b" [--format jwt|opaque] [--alg ES256|PS256|EdDSA] [--ttl SECONDS]
-                [--title "Payments API" [--description "Make payments from your accounts"]]
-                                           register an API; the consent page shows its title and description
-  resources list | remove URI
-  users add USERNAME [--email ADDRESS] [--name "Full Name"] [--totp]
-                                           add a person; the password is read from stdin; --totp pre-enrols
-                                           an authenticator and prints its otpauth:// URI once; without it
-                                           prints a single-use activation code (ACTIVATION_CODE_TTL), to hand
-                                           over out of band: the account cannot sign in until activated with it
-  users list | unlock USERNAME
-  users disable USERNAME                   refuse sign-in; revoke every consent, end every session and token
-  users reset-mfa USERNAME                 remove the authenticator, revoke every consent, end every session
-                                           and token; prints a new activation code
-  users delete USERNAME                    erase the person (GDPR Art 17): consents revoked, personal data gone
-  audit verify                             check the tamper-evident chain; exit 1 naming the first broken event
-  audit tail [--limit N]                   the newest N events (default 20) as JSON lines
-  audit export [--since ISO-8601]          every event (since a time) as JSON lines, for a SIEM
-  consents list USERNAME                   the person's consents, per client
-  consents revoke USERNAME [CLIENT_ID]     withdraw one client's consent, or all of them, as the operator
+/** Usage is written from each command's own declaration (commands.ts), so it lists what the command accepts. */
+const WIDTH = 110;
+const ABOUT_COLUMN = 43;
 
-Configuration comes from the same environment variables as the server (docs/configuration.md).`;
+/** `clients rotate-secret ID [--grace SECONDS]`, as pieces that are never split across lines. */
+function synopsis(name: string, command: Command): string[] {
+  const options = (command.options ?? []).map((option) => {
+    const written = PLACEHOLDERS[option] ? `--${option} ${PLACEHOLDERS[option]}` : `--${option}`;
+    return command.required?.includes(option) ? written : `[${written}]`;
+  });
+  return [name, ...(command.arguments ?? []), ...options];
+}
+
+/** The pieces after `prefix` on lines of at most WIDTH characters, continuation lines indented by `indent`. */
+function wrap(pieces: string[], prefix: string, indent: number): string[] {
+  const lines: string[] = [];
+  let line = prefix;
+  for (const piece of pieces) {
+    if (line.length > indent && line.length + 1 + piece.length > WIDTH) {
+      lines.push(line);
+      line = ' '.repeat(indent) + piece;
+    } else line = line === '' || line.endsWith(' ') ? line + piece : `${line} ${piece}`;
+  }
+  return [...lines, line];
+}
+
+/** One command in a listing: its synopsis, and beside it (or under it, when it is long) what it does. */
+function listed(name: string, command: Command): string {
+  const lines = wrap(synopsis(name, command), '  ', 4);
+  const last = lines.at(-1)!;
+  const besideLast = last.length + 2 <= ABOUT_COLUMN;
+  const about = wrap(
+    command.about.split(' '),
+    besideLast ? last.padEnd(ABOUT_COLUMN) : ' '.repeat(ABOUT_COLUMN),
+    ABOUT_COLUMN,
+  );
+  return [...(besideLast ? lines.slice(0, -1) : lines), ...about].join('\n');
+}
+
+const FOOTER = 'Configuration comes from the same environment variables as the server (docs/configuration.md).';
+
+/** `kluis --help`: every command. */
+export function usage(): string {
+  return [
+    'usage: kluis <command> [arguments] [options]',
+    '       kluis <command> --help       the usage of one command',
+    '       kluis --version',
+    '',
+    ...Object.entries(COMMANDS).map(([name, command]) => listed(name, command)),
+    '',
+    FOOTER,
+  ].join('\n');
+}
+
+/** `kluis clients --help`: the commands of one group. */
+export function groupUsage(group: string): string {
+  const commands = Object.entries(COMMANDS).filter(([name]) => name.startsWith(`${group} `));
+  return [
+    `usage: kluis ${group} <command> [arguments] [options]`,
+    '',
+    ...commands.map(([name, command]) => listed(name, command)),
+  ].join('\n');
+}
+
+/** `kluis clients add --help`: one command. */
+export function commandUsage(name: string): string {
+  const command = COMMANDS[name]!;
+  const about = wrap(command.about.split(' '), '', 0);
+  return [...wrap(synopsis(name, command), 'usage: kluis', 13), '', ...about, '', FOOTER].join('\n');
+}
+
+/** `kluis --version`: the version in package.json. */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
@@ -271,10 +273,28 @@ describe('kluis CLI', () => {
 
   test('an unknown command or option fails with one line; --help prints the usage', async () => {
     assertOneLineError(await runCli(['clients', 'frobnicate'], env), /^kluis: unknown command "clients frobnicate"/);
-    assertOneLineError(await runCli(['keys', 'list', '--bogus'], env), /^kluis: Unknown option '--bogus'/);
+    assertOneLineError(await runCli(['keys', 'list', '--bogus'], env), /^kluis: keys list does not take --bogus/);
     const help = await runCli(['--help'], env);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /clients add/);
+  });
+
+  test('per-command --help, --version, a mistyped command and a refused option are answered without a database', async () => {
+    const offline = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' };
+    const help = await runCli(['clients', 'add', '--help'], offline);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^usage: kluis clients add \[--metadata JSON\]\n/);
+    const version = await runCli(['--version'], offline);
+    assert.equal(version.code, 0, version.stderr);
+    assert.equal(version.stdout, `${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`);
+    assertOneLineError(
+      await runCli(['client', 'list'], offline),
+      /^kluis: unknown command "client list"; did you mean "clients list"\?$/,
+    );
+    assertOneLineError(
+      await runCli(['clients', 'list', '--metadata', '{}'], offline),
+      /^kluis: clients list does not take --metadata; see kluis clients list --help$/,
+    );
   });
 
   test('the kluis bin runs the same CLI', async () => {
