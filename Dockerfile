@@ -27,4 +27,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
 ENV MALLOC_ARENA_MAX=1
 ENV MALLOC_MMAP_THRESHOLD_=33554432
 ENV MALLOC_TRIM_THRESHOLD_=67108864
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=160", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=160", "bin/server.js"]

@@ -1,3 +1,6 @@
 #!/usr/bin/env node
-// The operator CLI. Node 22.18+ runs the TypeScript sources directly (type stripping).
-import '../src/cli/main.ts';
+// The operator CLI. Node 22.18+ runs the TypeScript sources directly (type stripping); an older one is told so.
+import { requireSupportedNode } from './node-version.js';
+
+requireSupportedNode();
+await import('../src/cli/main.ts');
