@@ -18,8 +18,17 @@ try {
 }
 const log = createLogger(config.logLevel);
 
+/**
+ * The HTTP port held by another process (EADDRINUSE from listen) is the operator's to fix: said in one line, no stack.
+ * (METRICS_PORT says so itself, http/metrics.ts.)
+ */
+function portInUse(err: unknown): string | undefined {
+  if ((err as { code?: unknown }).code !== 'EADDRINUSE') return undefined;
+  return `port ${config.port} is already in use; set PORT to another port or stop the process using it`;
+}
+
 const failedToStart = (err: unknown): never => {
-  const shown = shownMessage(err);
+  const shown = shownMessage(err) ?? portInUse(err);
   if (shown !== undefined) process.stderr.write(`kluis: ${shown}\n`);
   else log.fatal({ err }, 'kluis could not start');
   process.exit(1);
