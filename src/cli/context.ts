@@ -1,4 +1,3 @@
-import { pino } from 'pino';
 import { AuditLog } from '../audit/writer.ts';
 import { type AccountStore, PgAccountStore } from '../db/account-store.ts';
 import { PgAuditStore } from '../db/audit-chain.ts';
@@ -8,7 +7,7 @@ import { hashLegacyBearerIds } from '../db/bearer-ids.ts';
 import { connect, type Connection } from '../db/connect.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { recordedIssuer } from '../db/server-issuer.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { createLogger, logDestination, logFormat, type Logger } from '../log/logger.ts';
 import { ensureSigningKeys } from '../oidc/provider/keys.ts';
 import { loadServerSecrets, type ServerSecrets } from '../secrets/server-secrets.ts';
 import { KluisError } from '../errors.ts';
@@ -44,7 +43,8 @@ export interface CliContext {
 export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   const given = loadConfig(env);
   // Logs go to stderr, so stdout carries only the command's output (JSON for scripts).
-  const log = createLogger(given.logLevel === 'info' ? 'warn' : given.logLevel, pino.destination(2));
+  const destination = await logDestination(logFormat(env.LOG_FORMAT, process.stderr.isTTY === true), 2);
+  const log = createLogger(given.logLevel === 'info' ? 'warn' : given.logLevel, destination);
   const connection = await connect(given, log);
   try {
     const config = await withServerIssuer(env, given, connection.db);
