@@ -13,6 +13,7 @@ COPY bin ./bin
 COPY src ./src
 COPY migrations ./migrations
 COPY views ./views
+COPY locales ./locales
 RUN ln -s /app/bin/kluis.js /usr/local/bin/kluis
 
 USER node
