@@ -118,10 +118,14 @@ function readOptional(file: string): string {
   }
 }
 
+/**
+ * This page in another language: a query-only reference, resolved against the page's own URL. Writing the path out
+ * would turn a request path such as `//host/x` into a link to another origin.
+ */
 function switchHref(ctx: Context, language: string): string {
   const query = new URLSearchParams(ctx.querystring);
   query.set('lang', language);
-  return `${ctx.path}?${query.toString()}`;
+  return `?${query.toString()}`;
 }
 
 export function pagesOf(ctx: Context): Pages {
