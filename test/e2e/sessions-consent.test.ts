@@ -13,11 +13,23 @@ let t: TestDatabase;
 let kluis: TestKluis;
 let rp: RelyingParty;
 const PASSWORD = 'sessions and consent';
-let house: KluisFixture<'web', never>;
+let house: KluisFixture<'web' | 'apis', never>;
+/** An API the operator gave a title and description, and one registered without (resources add). */
+const SAVINGS_API = 'https://api.example/savings';
+const RAW_API = 'https://api.example/raw';
 
 before(async () => {
   house = await withKluis({
+    resourceServers: [
+      { identifier: SAVINGS_API, scope: 'savings', title: 'Savings API', description: 'See your savings balances' },
+      { identifier: RAW_API, scope: 'raw:read raw:write' },
+    ],
     clients: {
+      apis: {
+        redirect_uris: ['https://rp.example/cb'],
+        scope: 'openid savings raw:read raw:write',
+        client_name: 'Budget',
+      },
       web: {
         redirect_uris: ['https://rp.example/cb'],
         scope: 'openid profile email offline_access',
@@ -97,6 +109,42 @@ describe('consent', () => {
       [person.id],
     );
     assert.equal(rows.length, 1);
+  });
+
+  test("an API's scope is shown by the title and description its operator gave, on the consent page and in the account", async () => {
+    const person = await newPerson('ilse');
+    const b = new Browser(kluis.issuer);
+    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
+    const request = await apps.request({ scope: 'openid savings', resource: SAVINGS_API });
+    const { res: login } = await b.follow(request.url);
+    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    assert.match(consentPage, /<label class="inline" for="scope-\d">Savings API<\/label>/);
+    assert.match(consentPage, /See your savings balances/);
+    assert.doesNotMatch(consentPage, /permission|api\.example/);
+    const { external } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['savings'] });
+    assert.ok(external?.searchParams.get('code'));
+
+    const account = await (await b.follow('/account/consents')).res.text();
+    assert.match(account, /<li>Savings API<\/li>/);
+    assert.doesNotMatch(account, /api\.example/);
+  });
+
+  test('an API registered without a title is shown by its scope names and, in the account, its identifier', async () => {
+    const person = await newPerson('ines');
+    const b = new Browser(kluis.issuer);
+    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
+    const request = await apps.request({ scope: 'openid raw:read raw:write', resource: RAW_API });
+    const { res: login } = await b.follow(request.url);
+    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    assert.match(consentPage, /Use the “raw:read” permission/);
+    assert.match(consentPage, /Use the “raw:write” permission/);
+    await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['raw:read'] });
+
+    const account = await (await b.follow('/account/consents')).res.text();
+    assert.match(account, /<li>Use the “raw:read” permission at https:\/\/api\.example\/raw<\/li>/);
+    assert.doesNotMatch(account, /raw:write/);
   });
 });
 

@@ -2,9 +2,10 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConsentNotFound, type ConsentView } from '../../consents/consents.ts';
 import { describe } from '../../consents/details-wording.ts';
+import type { Queryable } from '../../db/database.ts';
 import type { Translator } from '../../i18n/translator.ts';
 import { isPayment, type AuthorizationDetail } from '../../oidc/fapi/authorization-details.ts';
-import { scopeChoices } from '../interaction/scopes.ts';
+import { grantedPermissions } from '../interaction/scopes.ts';
 import { pagesOf } from '../render.ts';
 import { person, type AccountArea } from './area.ts';
 
@@ -16,18 +17,18 @@ const usedPayment = (consent: ConsentView) =>
 
 /** The person's consents, each withdrawable (GDPR Art 7(3)): the client's access ends at once. */
 export function consentRoutes(router: Router, area: AccountArea): void {
-  const { consents } = area.deps;
-  const i18n = (ctx: Context) => pagesOf(ctx).translator(ctx);
+  const { consents, db } = area.deps;
+  const shown = (ctx: Context, consent: ConsentView) => describeConsent(db, consent, pagesOf(ctx).translator(ctx));
 
   router.get('/consents', area.signedIn, async (ctx) => {
     const list = (await consents.list(person(ctx).account.id)).filter((consent) => !usedPayment(consent));
-    area.page(ctx, 'account/consents', { consents: list.map((consent) => describeConsent(consent, i18n(ctx))) });
+    area.page(ctx, 'account/consents', { consents: await Promise.all(list.map((consent) => shown(ctx, consent))) });
   });
 
   router.get('/consents/:grantId/revoke', area.signedIn, async (ctx) => {
     try {
       const consent = await consents.get(person(ctx).account.id, ctx.params.grantId!);
-      area.page(ctx, 'account/revoke', { consent: describeConsent(consent, i18n(ctx)) });
+      area.page(ctx, 'account/revoke', { consent: await shown(ctx, consent) });
     } catch (err) {
       if (err instanceof ConsentNotFound) return area.see(ctx, '/account/consents', GONE);
       throw err;
@@ -54,17 +55,11 @@ export function consentRoutes(router: Router, area: AccountArea): void {
   });
 }
 
-function describeConsent(consent: ConsentView, i18n: Translator) {
-  const apiScopes = Object.entries(consent.resources).flatMap(([resource, scopes]) =>
-    scopes.map((scope) => ({ resource, scope })),
-  );
+async function describeConsent(db: Queryable, consent: ConsentView, i18n: Translator) {
   const used = consent.lastUsedAt ? 'consents.paymentUsed' : 'consents.paymentPending';
   return {
     ...consent,
-    scopeTitles: scopeChoices(consent.scopes, i18n).map((choice) => choice.title),
-    apiScopes: apiScopes.map(({ resource, scope }) =>
-      i18n.t('consents.apiScope', { title: scopeChoices([scope], i18n)[0]!.title, resource }),
-    ),
+    permissions: await grantedPermissions(db, consent, i18n),
     claims: consent.claims.map((claim) => (i18n.has(`claim.${claim}`) ? i18n.t(`claim.${claim}`) : claim)),
     details: (consent.authorizationDetails as unknown as AuthorizationDetail[]).map((detail) => describe(detail, i18n)),
     // A payment is authorised for one use: once a token was issued under it, it has been used.

@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { scopeChoices } from '../interaction/scopes.ts';
+import { grantedPermissions } from '../interaction/scopes.ts';
 import { pagesOf } from '../render.ts';
 import { person, type AccountArea } from './area.ts';
 
@@ -9,10 +9,9 @@ export function historyRoutes(router: Router, area: AccountArea): void {
     const entries = await area.deps.consents.history(person(ctx).account.id);
     const i18n = pagesOf(ctx).translator(ctx);
     area.page(ctx, 'account/history', {
-      entries: entries.map((entry) => ({
-        ...entry,
-        scopeTitles: scopeChoices(entry.scopes, i18n).map((s) => s.title),
-      })),
+      entries: await Promise.all(
+        entries.map(async (entry) => ({ ...entry, permissions: await grantedPermissions(area.deps.db, entry, i18n) })),
+      ),
     });
   });
 }

@@ -5,10 +5,10 @@ import { formValues } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
 import { loaded, type InteractionDependencies } from './flow.ts';
-import { saveGrant, scopeChoices } from './scopes.ts';
+import { apiScopes, saveGrant, scopeChoices } from './scopes.ts';
 
 /** The consent page: what the client asks for, each optional scope with its own box. */
-export async function consentPage(ctx: Context, { host, accounts }: InteractionDependencies): Promise<void> {
+export async function consentPage(ctx: Context, { host, db, accounts }: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
   const client = await host.provider.Client.find(String(interaction.params.client_id));
   const account = interaction.session ? await accounts.findById(interaction.session.accountId) : undefined;
@@ -22,7 +22,11 @@ export async function consentPage(ctx: Context, { host, accounts }: InteractionD
   const details = requestedDetails(interaction.params);
   const payment = isPayment(details);
   // Next to "Authorise payment" nothing is shown that cannot be unticked (openid is granted with it regardless).
-  const scopes = scopeChoices(requested, i18n).filter((scope) => !(payment && scope.required));
+  const { missingResourceScopes = {} } = interaction.prompt.details as {
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  const apis = await apiScopes(db, missingResourceScopes);
+  const scopes = scopeChoices(requested, i18n, apis).filter((scope) => !(payment && scope.required));
   sendPage(ctx, 'interaction/consent', {
     uid: interaction.uid,
     csrf: state.csrf,
