@@ -10,8 +10,13 @@ export function newTotpSecret(): string {
   return generateSecret({ length: 20 });
 }
 
-export function totpUri(secret: string, issuer: string, label: string): string {
-  return generateURI({ issuer, label, secret, period: PERIOD, digits: 6, algorithm: 'sha1' });
+/**
+ * The otpauth URI of a person's entry in their authenticator app: issued by, and labelled with, the operator's
+ * product name (BRAND_NAME, `config.brand.name`), then the username. The one rule for the QR code the pages show
+ * (web/totp-entry.ts) and the URI `kluis users add --totp` prints (people/add.ts).
+ */
+export function totpUri(secret: string, brandName: string, username: string): string {
+  return generateURI({ issuer: brandName, label: username, secret, period: PERIOD, digits: 6, algorithm: 'sha1' });
 }
 
 /**

@@ -31,7 +31,7 @@ export interface DemoSetup {
 }
 
 interface SeedDependencies {
-  config: Pick<Config, 'issuer' | 'sca'>;
+  config: Pick<Config, 'issuer' | 'sca' | 'brand'>;
   db: Database;
   accounts: AccountStore;
   secrets: ServerSecrets;

@@ -55,7 +55,7 @@ export async function addPerson(
     secrets,
     audit,
     config,
-  }: Pick<PeopleDeps, 'db' | 'accounts' | 'secrets' | 'audit'> & { config: Pick<Config, 'issuer' | 'sca'> },
+  }: Pick<PeopleDeps, 'db' | 'accounts' | 'secrets' | 'audit'> & { config: Pick<Config, 'brand' | 'sca'> },
   person: NewPerson,
   by: AddedBy = { actor: 'operator' },
 ) {
@@ -101,8 +101,9 @@ export async function addPerson(
     id,
     username,
     email: email ?? null,
-    // Shown once, for the operator to hand over (e.g. as a QR code); stored only encrypted.
-    ...(secret ? { otpauth_uri: totpUri(secret, new URL(config.issuer).host, username) } : {}),
+    // Shown once, for the operator to hand over (e.g. as a QR code); stored only encrypted. Labelled as the pages
+    // label the entry they enrol: with the brand name.
+    ...(secret ? { otpauth_uri: totpUri(secret, config.brand.name, username) } : {}),
     // Shown once, for the operator to hand over out of band; stored only as a keyed hash.
     ...(activation
       ? { activation_code: activation.code, activation_code_expires_at: activation.expiresAt.toISOString() }

@@ -14,7 +14,7 @@ export interface PeopleDeps {
   audit: AuditLog;
   /** Withdraws consents with the ledger, the audit log and back-channel logout (consents/consents.ts). */
   consents: Consents;
-  config: Pick<Config, 'issuer' | 'sca' | 'usernameQuarantine'>;
+  config: Pick<Config, 'issuer' | 'sca' | 'usernameQuarantine' | 'brand'>;
 }
 
 /** The operator names people by username. */

@@ -72,6 +72,22 @@ describe('kluis users', () => {
     assert.ok(!JSON.stringify(rows).includes(secret));
   });
 
+  test('users add --totp labels the authenticator entry with BRAND_NAME, as the sign-in pages do', async () => {
+    const added = await runCli(
+      ['users', 'add', 'piet', '--totp'],
+      { ...env, BRAND_NAME: 'Zuidbank' },
+      'piet password 1',
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const uri = new URL(JSON.parse(added.stdout).otpauth_uri);
+    assert.equal(uri.searchParams.get('issuer'), 'Zuidbank');
+    assert.equal(
+      `${uri.host}${decodeURIComponent(uri.pathname)}`,
+      'totp/Zuidbank:piet',
+      'the label: brand, then username',
+    );
+  });
+
   test('bad input is refused in one line: short password, bad username, duplicate', async () => {
     for (const [args, input, pattern] of [
       [['users', 'add', 'quentin'], 'short', /at least 8 characters/],
