@@ -66,6 +66,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   page('/interaction/:uid/mfa', signInForm),
   page('/interaction/:uid/enrol', signInForm),
   page('/interaction/:uid/consent'),
+  page('/interaction/:uid/switch'),
   page('/interaction/:uid/cancel'),
   page('/account'),
   page('/account/login'),

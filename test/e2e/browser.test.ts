@@ -165,6 +165,43 @@ test('a person who consented opens their account, finds the app and withdraws it
     assert.ok(existsSync(path.join(ARTIFACTS, shot)));
 });
 
+test('on the consent page "Not you?" lets another person sign in; the app gets their code, not the first one\'s', {
+  skip,
+}, async () => {
+  const first = await addPerson(t.url, 'xavier', 'xavier typed this password', { totp: true });
+  const second = await addPerson(t.url, 'yara', 'yara typed this password', { totp: true, email: 'yara@example.com' });
+  const context = await browser!.newContext();
+  const page = await context.newPage();
+  let callback: URL | undefined;
+  await page.route('https://rp.example/**', async (route) => {
+    callback = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
+  });
+  const request = await rp.request();
+  await page.goto(request.url.toString());
+  for (const [person, username] of [
+    [first, 'xavier'],
+    [second, 'yara'],
+  ] as const) {
+    await page.getByLabel('Username').fill(username);
+    await page.getByLabel('Password').fill(`${username} typed this password`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.getByLabel('Code').fill(await totpCode(person.secret!));
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Savings app wants to access your account' }).waitFor();
+    assert.match((await page.locator('.signed-in-as').textContent())!, new RegExp(`Signed in as ${username}\\.`));
+    // The first time round, this is not xavier's sign-in after all.
+    if (username === 'xavier') await page.getByRole('button', { name: 'Sign in as someone else' }).click();
+  }
+  await page.getByLabel('Your email address').check();
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await page.waitForURL(/rp\.example/);
+  const tokens = await rp.redeem(callback!, request);
+  const userinfo = await oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub);
+  assert.equal(userinfo.email, 'yara@example.com');
+  await context.close();
+});
+
 test('a person sees the payment while authenticating, authorises it, and finds it in the account area', {
   skip,
 }, async () => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { Browser, formAction } from '../support/browser.ts';
 import type { TestDatabase } from '../support/database.ts';
@@ -145,6 +146,96 @@ describe('consent', () => {
     const account = await (await b.follow('/account/consents')).res.text();
     assert.match(account, /<li>Use the “raw:read” permission at https:\/\/api\.example\/raw<\/li>/);
     assert.doesNotMatch(account, /raw:write/);
+  });
+});
+
+/** oidc-provider's auto-submitting form (it ends the session of the account signed in before): submitted as a browser would. */
+async function autoSubmit(b: Browser, page: string) {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  assert.ok(action, `an auto-submitting form:\n${page.slice(0, 1000)}`);
+  const fields = Object.fromEntries(
+    [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  return b.submit(action, page, fields);
+}
+
+/** A person of their own on the consent page of `rp`'s request, with a login_hint naming them. */
+async function atConsent(username: string) {
+  const person = await newPerson(username);
+  const b = new Browser(kluis.issuer);
+  const { page, request } = await visit(b, { login_hint: username });
+  const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+  const consentPage = await res.text();
+  assert.match(consentPage, new RegExp(`Signed in as ${username}\\.`));
+  return { person, b, request, consentPage };
+}
+
+describe('"Not you?" on the consent page', () => {
+  test('another person signs in in the same request: the first session ends and the app gets a code for the second', async () => {
+    const { person: first, b, request, consentPage } = await atConsent('jorge');
+    const other = await newPerson('julia');
+    const { res: switched } = await b.submit(formAction(consentPage, 'switch'), consentPage, {});
+    const loginPage = await switched.text();
+    assert.match(loginPage, /current-password/);
+    assert.doesNotMatch(loginPage, /value="jorge"/, "the app's login_hint named the person who is not signing in");
+
+    const { res: logout } = await signIn(b, loginPage, other.username, PASSWORD, await totpCode(other.secret));
+    const { res } = await autoSubmit(b, await logout.text());
+    const second = await res.text();
+    assert.match(second, /Signed in as julia\./);
+    const { external } = await b.submit(formAction(second, 'consent'), second, { scope: ['email'] });
+    const tokens = await rp.redeem(external!, request);
+    const userinfo = await oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub);
+    assert.equal(userinfo.email, 'julia@example.com');
+
+    const events = await t.db.query<{ type: string; account_id: string }>(
+      `select type, account_id from audit_events where type like 'consent.%' and account_id = any($1) order by id`,
+      [[first.id, other.id]],
+    );
+    assert.deepEqual(
+      events.rows.map((row) => [row.type, row.account_id]),
+      [['consent.granted', other.id]],
+    );
+    const account = await (await b.follow('/account')).res.text();
+    assert.match(account, /julia/);
+    assert.doesNotMatch(account, /jorge/);
+  });
+
+  test('after "Not you?" the consent form of the person signed in before is refused and grants nothing', async () => {
+    const { person, b, consentPage } = await atConsent('kees');
+    await b.submit(formAction(consentPage, 'switch'), consentPage, {});
+    const { res } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['email'] });
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /not part of this sign-in/);
+    const grants = await t.db.query(`select 1 from consent_ledger where account_id = $1`, [person.id]);
+    assert.equal(grants.rowCount, 0);
+  });
+
+  test('the same person signing in again after "Not you?" goes on to their own consent page', async () => {
+    const { person, b, request, consentPage } = await atConsent('lotte');
+    const { res: switched } = await b.submit(formAction(consentPage, 'switch'), consentPage, {});
+    const { res } = await signIn(b, await switched.text(), person.username, PASSWORD, await totpCode(person.secret, 1));
+    const again = await res.text();
+    assert.match(again, /Signed in as lotte\./);
+    const { external } = await b.submit(formAction(again, 'consent'), again, { scope: ['email'] });
+    assert.ok(external?.searchParams.get('code'));
+    await rp.redeem(external!, request);
+  });
+
+  test('"Not you?" is refused without the form\'s CSRF token and outside the consent page', async () => {
+    const { b, consentPage } = await atConsent('maud');
+    const { res: forged } = await b.submit(formAction(consentPage, 'switch'), consentPage, { csrf: 'forged' });
+    assert.equal(forged.status, 403);
+    const stillConsent = await (
+      await b.follow(`/interaction/${/\/interaction\/([^/]+)\/consent/.exec(consentPage)![1]}`)
+    ).res.text();
+    assert.match(stillConsent, /Signed in as maud\./);
+
+    const fresh = new Browser(kluis.issuer);
+    const { page: loginPage } = await visit(fresh);
+    const uid = /\/interaction\/([^/]+)\/login/.exec(loginPage)![1];
+    const { res } = await fresh.submit(`/interaction/${uid}/switch`, loginPage, {});
+    assert.equal(res.status, 400);
   });
 });
 

@@ -6,7 +6,7 @@ import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
 import { authenticatorEntry } from '../totp-entry.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
-import { stageOf, writeState, type InteractionState } from './state.ts';
+import { nextState, stageOf, writeState, type InteractionState } from './state.ts';
 
 type Enrolment = NonNullable<InteractionState['enrolment']>;
 
@@ -35,7 +35,7 @@ export async function submitEnrolment(ctx: Context, deps: InteractionDependencie
   if (!codes) {
     return enrolmentPage(ctx, deps, enrolment, 'enrol.mismatch');
   }
-  await writeState(interaction, { csrf: state.csrf });
+  await writeState(interaction, nextState(state));
   const returnTo = await deps.host.provider.interactionResult(
     ctx.req,
     ctx.res,

@@ -10,7 +10,7 @@ import type { ProviderHost } from '../../oidc/provider/host.ts';
 import { StorageUnavailable } from '../../oidc/provider/errors.ts';
 import { newCsrfToken, requireCsrf } from '../csrf.ts';
 import { PageError } from '../error-page.ts';
-import { readState, writeState, type InteractionState } from './state.ts';
+import { readState, stageOf, writeState, type InteractionState } from './state.ts';
 
 export interface InteractionDependencies {
   host: ProviderHost;
@@ -97,10 +97,16 @@ export const interactionForm: Middleware = requireCsrf((ctx) => loaded(ctx).stat
   message: 'error.signIn.formExpired',
 });
 
-/** A step's form is part of one prompt only. */
+/**
+ * A step's form is part of one prompt only: the consent form of consenting, the sign-in forms of the login prompt
+ * or of a sign-in after "Not you?" (state.ts).
+ */
 export function expectPrompt(prompt: 'login' | 'consent'): Middleware {
   return async (ctx, next) => {
-    if (loaded(ctx).interaction.prompt.name !== prompt) {
+    const { interaction, state } = loaded(ctx);
+    const stage = stageOf(interaction.prompt.name, state);
+    const current = stage === undefined ? undefined : stage === 'consenting' ? 'consent' : 'login';
+    if (current !== prompt) {
       const description = 'This step is not part of this sign-in.';
       throw signInRefused('ERR_INTERACTION_STEP', 400, description, 'error.signIn.step');
     }

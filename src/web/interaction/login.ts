@@ -5,7 +5,7 @@ import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
-import { writeState, type InteractionState } from './state.ts';
+import { nextState, writeState, type InteractionState } from './state.ts';
 
 // One message for an unknown user, a wrong password, a wrong code and a locked account (PSD2 RTS Art 4(3)(a)):
 // nothing tells which factor failed or whether the account exists (catalogue keys).
@@ -21,14 +21,15 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
   const client = await host.provider.Client.find(String(interaction.params.client_id));
   const error = state.error && FAILURE_MESSAGES[state.error];
   // Shown once. A pending step needs no clearing: the second step consumes it in the database.
-  if (state.error) await writeState(interaction, { csrf: state.csrf });
+  if (state.error) await writeState(interaction, nextState(state));
   sendPage(ctx, 'interaction/login', {
     uid: interaction.uid,
     csrf: state.csrf,
     error,
     clientName: client?.clientName,
     details: requestedDetails(interaction.params).map((detail) => describe(detail, pagesOf(ctx).translator(ctx))),
-    loginHint: typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '',
+    // After "Not you?" the app's hint named the person who is not signing in.
+    loginHint: typeof interaction.params.login_hint === 'string' && !state.switching ? interaction.params.login_hint : '',
   });
 }
 
@@ -36,13 +37,13 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
 export async function submitLogin(ctx: Context, { signIn }: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
   if (await signIn.ipThrottled(ctx.ip)) {
-    await writeState(interaction, { csrf: state.csrf, error: 'throttled' });
+    await writeState(interaction, nextState(state, { error: 'throttled' }));
     return seeOther(ctx, interactionPath(interaction));
   }
   if (state.enrolment) return seeOther(ctx, interactionPath(interaction, 'enrol'));
   const step = await signIn.passwordStep(formField(ctx, 'username', 256), formField(ctx, 'password', 1024));
   // The same code page comes next whatever the first step found: an unknown account, a wrong password and an
   // account still without an authenticator (which takes its activation code there) look alike.
-  await writeState(interaction, { csrf: state.csrf, step });
+  await writeState(interaction, nextState(state, { step }));
   seeOther(ctx, interactionPath(interaction, 'mfa'));
 }

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { formBody } from '../forms.ts';
 import { seeOther } from '../page.ts';
-import { cancel } from './cancel.ts';
+import { cancel, switchAccount } from './cancel.ts';
 import { consentPage, submitConsent } from './consent.ts';
 import { showEnrolment, submitEnrolment } from './enrolment.ts';
 import {
@@ -21,7 +21,7 @@ export type { InteractionDependencies } from './flow.ts';
 
 /**
  * The pages between a client's redirect and the authorization code: sign-in with both factors, TOTP enrolment,
- * consent (the stages are written down in state.ts). Every POST carries the interaction's CSRF token and answers 303.
+ * consent, "Not you?" (the stages are written down in state.ts). Every POST carries the interaction's CSRF token and answers 303.
  */
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
@@ -48,6 +48,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/enrol', load, (ctx) => showEnrolment(ctx, deps));
   router.post('/enrol', ...form('login'), (ctx) => submitEnrolment(ctx, deps));
   router.post('/consent', ...form('consent'), (ctx) => submitConsent(ctx, deps));
+  router.post('/switch', ...form('consent'), (ctx) => switchAccount(ctx));
   router.post('/cancel', ...form(), (ctx) => cancel(ctx, deps));
   return router;
 }

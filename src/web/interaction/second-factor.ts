@@ -7,7 +7,7 @@ import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
 import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
-import { stageOf, writeState } from './state.ts';
+import { nextState, stageOf, writeState } from './state.ts';
 
 /** The code page: a TOTP code, a recovery code or (for an account without an authenticator) an activation code. */
 export function secondFactorPage(ctx: Context): void {
@@ -29,15 +29,15 @@ export async function submitSecondFactor(ctx: Context, { host, signIn }: Interac
   if (!outcome.ok) {
     const { reason } = outcome;
     // 'stale': another post of this step was judged; its outcome, not this one, decides what comes next.
-    if (reason !== 'stale') await writeState(interaction, { csrf: state.csrf, error: reason });
+    if (reason !== 'stale') await writeState(interaction, nextState(state, { error: reason }));
     return seeOther(ctx, interactionPath(interaction));
   }
   if ('enrol' in outcome) {
     const enrolment = { accountId: outcome.accountId, sealed: signIn.newEnrolment().sealed };
-    await writeState(interaction, { csrf: state.csrf, enrolment });
+    await writeState(interaction, nextState(state, { enrolment }));
     return seeOther(ctx, interactionPath(interaction, 'enrol'));
   }
-  await writeState(interaction, { csrf: state.csrf });
+  await writeState(interaction, nextState(state));
   const returnTo = await host.provider.interactionResult(
     ctx.req,
     ctx.res,

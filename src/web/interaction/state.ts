@@ -17,6 +17,11 @@ export interface InteractionState {
   enrolment?: { accountId: string; sealed: string };
   /** Shown once on the login page after a failed attempt. */
   error?: 'failed' | 'locked' | 'throttled';
+  /**
+   * Set by "Not you?" on the consent page: the sign-in stages again, for whoever signs in now. When that is another
+   * account, oidc-provider ends the first one's session before it goes on (its resume step, an end-session form post).
+   */
+  switching?: true;
 }
 
 /**
@@ -30,16 +35,25 @@ export interface InteractionState {
  *                                            a wrong code → enrolling with an error
  *   consenting     (prompt consent)          POST consent → the provider (consent saved) → the client
  *
- * POST cancel, from any stage, ends the interaction with access_denied. A GET of a step's page in another stage
+ * POST switch, from consenting ("Not you?"), goes back to signing-in; the sign-in that follows may be another
+ * account's. POST cancel, from any stage, ends the interaction with access_denied. A GET of a step's page in another stage
  * leads back to the interaction's own page, which shows the stage it is in.
  */
 export type InteractionStage = 'signing-in' | 'second-factor' | 'enrolling' | 'consenting';
 
 export function stageOf(prompt: string, state: InteractionState): InteractionStage | undefined {
-  if (prompt === 'consent') return 'consenting';
-  if (prompt !== 'login') return undefined;
+  if (prompt === 'consent' && !state.switching) return 'consenting';
+  if (prompt !== 'login' && prompt !== 'consent') return undefined;
   if (state.enrolment) return 'enrolling';
   return state.step ? 'second-factor' : 'signing-in';
+}
+
+/** The state of the next stage: the CSRF token and a switch hold for the whole interaction, the rest is the stage's. */
+export function nextState(
+  state: InteractionState,
+  stage: Pick<InteractionState, 'step' | 'enrolment' | 'error'> = {},
+): InteractionState {
+  return { csrf: state.csrf, ...(state.switching ? { switching: true } : {}), ...stage };
 }
 
 interface InteractionLike {
