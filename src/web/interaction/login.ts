@@ -29,7 +29,8 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
     clientName: client?.clientName,
     details: requestedDetails(interaction.params).map((detail) => describe(detail, pagesOf(ctx).translator(ctx))),
     // After "Not you?" the app's hint named the person who is not signing in.
-    loginHint: typeof interaction.params.login_hint === 'string' && !state.switching ? interaction.params.login_hint : '',
+    loginHint:
+      typeof interaction.params.login_hint === 'string' && !state.switching ? interaction.params.login_hint : '',
   });
 }
 
