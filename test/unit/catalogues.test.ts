@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse, TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import { loadConfig } from '../../src/config/env.ts';
@@ -31,6 +32,28 @@ describe('message catalogues', () => {
       }
     });
   }
+
+  test('every security event type the account area shows has its event.* label in every language', () => {
+    // The types are a TypeScript union, gone at run time: read them from its declaration.
+    const source = readFileSync(new URL('../../src/db/security-events.ts', import.meta.url), 'utf8');
+    const union = /export type SecurityEventType =([^;]+);/.exec(source)?.[1];
+    assert.ok(union, 'src/db/security-events.ts declares SecurityEventType');
+    const types = [...union.matchAll(/\|\s*'([^']+)'/g)].map((m) => m[1]!);
+    assert.equal(types.length, union.split('|').filter((part) => part.trim()).length, 'every member read');
+    assert.ok(types.includes('login.succeeded') && types.includes('login.failed'), `types read: ${types.join(', ')}`);
+    // The security page labels an event with the message 'event.' + its type.
+    const view = readFileSync(new URL('../../views/account/security.njk', import.meta.url), 'utf8');
+    assert.match(view, /t\('event\.' \+ event\.type\)/);
+
+    for (const language of LANGUAGES) {
+      const catalogue = catalogueFile(language);
+      const missing = types.filter((type) => !catalogue[`event.${type}`]?.trim());
+      assert.deepEqual(missing, [], `locales/${language}.json has no label for these security events`);
+    }
+    // And no label for a type that no longer exists (which would also mean the union was misread).
+    const labelled = Object.keys(english).filter((key) => key.startsWith('event.'));
+    assert.deepEqual(labelled.map((key) => key.slice('event.'.length)).sort(), [...types].sort());
+  });
 
   test('DEFAULT_LANGUAGE accepts exactly the languages that have catalogues', () => {
     for (const language of LANGUAGES)
