@@ -147,7 +147,8 @@ describe("the browser's Accept-Language", () => {
     // Signed in to the account area: French, and "member since" as fr-BE writes a date (in TIME_ZONE, UTC here).
     const { res: login } = await browser.follow('/account');
     const loginPage = await login.text();
-    assert.equal(htmlLang(loginPage), 'fr');
+    // The account area's own client has no name of its own: the person signs in to their account with the brand.
+    assertPage(loginPage, 'fr', 'login.headingAccount', { brand: 'Kluis' });
     assert.match(loginPage, new RegExp(`<label for="username">${message('fr', 'login.username')}</label>`));
     const { res: home } = await signIn(browser, loginPage, person.username, PASSWORD, await totpCode(person.secret));
     const homePage = await home.text();

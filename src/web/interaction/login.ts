@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { describe } from '../../consents/details-wording.ts';
+import { ACCOUNT_CLIENT_ID } from '../../oidc/clients/account-client.ts';
 import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
@@ -26,7 +27,9 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
     uid: interaction.uid,
     csrf: state.csrf,
     error,
-    clientName: client?.clientName,
+    // The account area's own client has no name to show: the person signs in to their account with the brand.
+    clientName: client?.clientId === ACCOUNT_CLIENT_ID ? undefined : client?.clientName,
+    toAccount: client?.clientId === ACCOUNT_CLIENT_ID,
     details: requestedDetails(interaction.params).map((detail) => describe(detail, pagesOf(ctx).translator(ctx))),
     // After "Not you?" the app's hint named the person who is not signing in.
     loginHint:
