@@ -8,7 +8,8 @@ import { findResourceServerTitle } from '../../src/clients/resource-servers.ts';
 import type { ResourceServerRecord } from '../../src/db/resource-servers.ts';
 import { relyingParty } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort, ROOT, runCli, spawnKluis, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { ROOT, runCli, spawnKluis, startTestKluis, type TestKluis } from '../support/kluis.ts';
+import { STRONG_SECRET } from '../support/secrets.ts';
 
 // The operator CLI as an operator runs it: a separate process, JSON on stdout, one line on stderr when refused.
 let t: TestDatabase;
@@ -244,26 +245,30 @@ describe('kluis CLI', () => {
 
   test('without ISSUER the CLI speaks for the issuer the running server started with; ISSUER overrides it', async () => {
     const own = await createTestDatabase();
-    const port = await freePort();
-    // An http issuer must be a loopback one; the CLI's own default would be http://localhost:3000.
-    const server = await spawnKluis({ DATABASE_URL: own.url, PORT: String(port), ISSUER: `http://127.0.0.1:${port}` });
+    // An https issuer: its production rules come with it to the CLI, where they can be seen.
+    const server = await spawnKluis({
+      DATABASE_URL: own.url,
+      ISSUER: 'https://login.bank.example',
+      TRUST_PROXY: 'true',
+      KLUIS_SECRET: STRONG_SECRET,
+    });
     try {
       // The server records its issuer just after it starts listening.
       for (const deadline = Date.now() + 5000; (await own.db.query('select 1 from server_issuer')).rowCount === 0; ) {
         assert.ok(Date.now() < deadline, 'the server recorded no issuer');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      const issuerOf = async (username: string, extra: Record<string, string> = {}) => {
-        const added = await runCli(
-          ['users', 'add', username, '--totp'],
-          { DATABASE_URL: own.url, ...extra },
-          'a long password 1',
-        );
-        assert.equal(added.code, 0, added.stderr);
-        return new URL(JSON.parse(added.stdout).otpauth_uri).searchParams.get('issuer');
-      };
-      assert.equal(await issuerOf('quinn'), `127.0.0.1:${port}`);
-      assert.equal(await issuerOf('rosa', { ISSUER: 'http://localhost:4000' }), 'localhost:4000');
+      assertOneLineError(
+        await runCli(['users', 'list'], { DATABASE_URL: own.url }),
+        /^kluis: .*the server's issuer https:\/\/login\.bank\.example \(from the database; ISSUER overrides it\): KLUIS_SECRET is required when ISSUER is https/,
+      );
+      // The rest of the server's environment, which production rules need, is the operator's to give.
+      const cli = { DATABASE_URL: own.url, KLUIS_SECRET: STRONG_SECRET, TRUST_PROXY: 'true' };
+      // A web app's plain-http loopback redirect is for development only.
+      const web = JSON.stringify({ client_name: 'Shop', redirect_uris: ['http://127.0.0.1:8400/cb'] });
+      assertOneLineError(await runCli(['clients', 'add'], cli, web), /redirect_uris must use https/);
+      const overridden = await runCli(['clients', 'add'], { ...cli, ISSUER: 'http://localhost:4000' }, web);
+      assert.equal(overridden.code, 0, overridden.stderr);
     } finally {
       server.child.kill('SIGTERM');
       await server.exited;
