@@ -65,8 +65,9 @@ export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise
 
 /**
  * The configuration with the issuer the server recorded at its start (src/main.ts), when ISSUER is not set: the
- * CLI's provider and the otpauth labels it prints are then the running server's. An https issuer brings production
- * rules with it, so the rest of the environment must be the server's too.
+ * CLI's provider (the rules client metadata is held to, the issuer of the logout tokens it sends) is then the running
+ * server's. An https issuer brings production rules with it, so the rest of the environment must be the server's
+ * too.
  */
 async function withServerIssuer(env: NodeJS.ProcessEnv, config: Config, db: Queryable): Promise<Config> {
   if (env.ISSUER) return config;
