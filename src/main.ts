@@ -4,22 +4,23 @@ import type { DemoSetup } from './demo/seed.ts';
 import { shownMessage } from './errors.ts';
 import { recordIssuer } from './db/server-issuer.ts';
 import { startKluis } from './kluis.ts';
-import { createLogger, logDestination, logFormat, type LogFormat, type Logger } from './log/logger.ts';
+import { createLogger, logDestination, logFormat, type Logger } from './log/logger.ts';
 import { superviseWorkers } from './workers.ts';
 
 // Composition only: configuration, logger, the server (or its supervisor), and the signals that stop it.
 let config: Config;
-let format: LogFormat;
 try {
   config = loadConfig();
-  // Read here rather than in the schema: whether stdout is a terminal is this process's, not the configuration's.
-  format = logFormat(process.env.LOG_FORMAT, process.stdout.isTTY === true);
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   process.stderr.write(`kluis: configuration error: ${err.message}\n`);
   process.exit(1);
 }
-const log = createLogger(config.logLevel, await logDestination(format));
+// `auto` is decided here: whether stdout is a terminal is this process's, not the configuration's.
+const log = createLogger(
+  config.logLevel,
+  await logDestination(logFormat(config.logFormat, process.stdout.isTTY === true)),
+);
 
 /**
  * The HTTP port held by another process (EADDRINUSE from listen) is the operator's to fix: said in one line, no stack.

@@ -43,7 +43,7 @@ export interface CliContext {
 export async function openContext(env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   const given = loadConfig(env);
   // Logs go to stderr, so stdout carries only the command's output (JSON for scripts).
-  const destination = await logDestination(logFormat(env.LOG_FORMAT, process.stderr.isTTY === true), 2);
+  const destination = await logDestination(logFormat(given.logFormat, process.stderr.isTTY === true), 2);
   const log = createLogger(given.logLevel === 'info' ? 'warn' : given.logLevel, destination);
   const connection = await connect(given, log);
   try {

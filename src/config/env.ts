@@ -2,7 +2,7 @@ import { ConfigError } from './config-error.ts';
 import { configSchema, type Config } from './schema.ts';
 
 export { ConfigError };
-export type { Config, LogLevel, SoftwareStatementTrust } from './schema.ts';
+export type { Config, LogFormatSetting, LogLevel, SoftwareStatementTrust } from './schema.ts';
 
 /** Variables whose values never appear in an error message. */
 const SECRET_VARIABLES = new Set(['KLUIS_SECRET', 'DATABASE_URL']);

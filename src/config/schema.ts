@@ -96,6 +96,7 @@ const variables = z.object({
       error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'LOG_FORMAT must be auto, json or pretty' }).default('auto'),
   KLUIS_SECRET: z
     .string()
     .refine(
@@ -229,6 +230,11 @@ export const configSchema = variables.transform((e) => {
      */
     demo: e.DEMO === 'on' || (e.DEMO === 'auto' && !production && e.DATABASE_URL === undefined),
     logLevel: e.LOG_LEVEL,
+    /**
+     * `json` or `pretty`; `auto`: pretty when the log goes to a terminal, JSON lines elsewhere. Which stream that is
+     * (and whether it is a terminal) is the process's, so the logger decides `auto` (log/logger.ts, logFormat).
+     */
+    logFormat: e.LOG_FORMAT,
     /** What people see: product name, logo, colour, support contact and links, theme, language, time zone. */
     brand: brandFrom(e),
     /** The operator's master secret; undefined only in development. */
@@ -264,5 +270,6 @@ export const configSchema = variables.transform((e) => {
 
 export type Config = z.output<typeof configSchema>;
 export type LogLevel = Config['logLevel'];
+export type LogFormatSetting = Config['logFormat'];
 /** Whose software statements (RFC 7591 2.3) dynamic registration accepts. */
 export type SoftwareStatementTrust = Config['registration']['softwareStatements'];

@@ -1,5 +1,5 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { ConfigError, type LogLevel } from '../config/env.ts';
+import type { LogFormatSetting, LogLevel } from '../config/env.ts';
 
 export type { Logger };
 
@@ -7,13 +7,12 @@ export type { Logger };
 export type LogFormat = 'json' | 'pretty';
 
 /**
- * LOG_FORMAT: `json`, `pretty`, or `auto` (unset): pretty when the log goes to a terminal, JSON lines everywhere
- * else (a pipe, a file, a container's log driver).
+ * The format for LOG_FORMAT (`config.logFormat`, validated with the rest of the configuration): `json`, `pretty`,
+ * or `auto` (the default): pretty when the log goes to a terminal, JSON lines everywhere else (a pipe, a file, a
+ * container's log driver).
  */
-export function logFormat(value: string | undefined, terminal: boolean): LogFormat {
-  if (value === undefined || value === '' || value === 'auto') return terminal ? 'pretty' : 'json';
-  if (value === 'json' || value === 'pretty') return value;
-  throw new ConfigError(`LOG_FORMAT must be auto, json or pretty (got ${JSON.stringify(value)})`);
+export function logFormat(setting: LogFormatSetting, terminal: boolean): LogFormat {
+  return setting === 'auto' ? (terminal ? 'pretty' : 'json') : setting;
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { freePort, GENEROUS_LIMITS, ROOT, spawnKluis, type KluisProcess } from '../support/kluis.ts';
+import { freePort, GENEROUS_LIMITS, ROOT, runCli, spawnKluis, type KluisProcess } from '../support/kluis.ts';
 
 // Whoever reads the log: a person at a terminal gets readable lines, a log collector (a pipe, a file) JSON lines.
 let t: TestDatabase;
@@ -82,5 +82,29 @@ describe('the log format', () => {
     });
     assert.equal(result.status, 1);
     assert.equal(result.stderr, 'kluis: configuration error: LOG_FORMAT must be auto, json or pretty (got "yaml")\n');
+  });
+
+  test('the CLI refuses a bad LOG_FORMAT the same way, before it opens the database', async () => {
+    const result = await runCli(['users', 'list'], {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+      LOG_FORMAT: 'yaml',
+    });
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, '');
+    assert.equal(result.stderr, 'kluis: LOG_FORMAT must be auto, json or pretty (got "yaml")\n');
+  });
+
+  test('a bad LOG_FORMAT is named together with the other bad variables, in one line', () => {
+    const result = spawnSync(process.execPath, ['src/main.ts'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, PORT: 'abc', LOG_FORMAT: 'yaml' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 1);
+    assert.equal(
+      result.stderr,
+      'kluis: configuration error: PORT must be a TCP port number (1-65535) (got "abc"); ' +
+        'LOG_FORMAT must be auto, json or pretty (got "yaml")\n',
+    );
   });
 });

@@ -53,6 +53,7 @@ describe('configuration', () => {
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres:\/\/ connection URL$/],
     ['TRUST_PROXY', { TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    ['LOG_FORMAT', { LOG_FORMAT: 'yaml' }, /^LOG_FORMAT must be auto, json or pretty \(got "yaml"\)$/],
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '3600' }, /^ACCESS_TOKEN_TTL must be at most 600 seconds/],
     ['KLUIS_SECRET', { KLUIS_SECRET: 'short' }, /^KLUIS_SECRET must hold at least 256 bits of random data/],
     [
@@ -273,6 +274,7 @@ describe('configuration shape (inferred from the schema)', () => {
       workers: 1,
       demo: true,
       logLevel: 'info',
+      logFormat: 'auto',
       brand: {
         name: 'Kluis',
         logo: undefined,
@@ -328,6 +330,7 @@ describe('configuration shape (inferred from the schema)', () => {
       WORKERS: '4',
       DEMO: 'off',
       LOG_LEVEL: 'warn',
+      LOG_FORMAT: 'json',
       KLUIS_SECRET: SECRET,
       ACCESS_TOKEN_TTL: '300',
       JWT_ACCESS_TOKEN_TTL: '120',
@@ -392,6 +395,7 @@ describe('configuration shape (inferred from the schema)', () => {
       workers: 4,
       demo: false,
       logLevel: 'warn',
+      logFormat: 'json',
       brand: {
         name: 'Example Bank',
         logo: { path: env.BRAND_LOGO, type: 'image/svg+xml' },
