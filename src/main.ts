@@ -5,7 +5,7 @@ import { shownMessage } from './errors.ts';
 import { recordIssuer } from './db/server-issuer.ts';
 import { startKluis } from './kluis.ts';
 import { createLogger, logDestination, logFormat, type Logger } from './log/logger.ts';
-import { superviseWorkers } from './workers.ts';
+import { superviseWorkers, workerCannotStart } from './workers.ts';
 
 // Composition only: configuration, logger, the server (or its supervisor), and the signals that stop it.
 let config: Config;
@@ -31,8 +31,11 @@ function portInUse(err: unknown): string | undefined {
   return `port ${config.port} is already in use; set PORT to another port or stop the process using it`;
 }
 
-const failedToStart = (err: unknown): never => {
-  const shown = shownMessage(err) ?? portInUse(err);
+const failedToStart = (err: unknown): never | Promise<never> => {
+  const inUse = portInUse(err);
+  // Every worker would find the port taken: the supervisor says so once and stops, rather than forking them again.
+  if (inUse !== undefined && cluster.isWorker) return workerCannotStart(inUse);
+  const shown = shownMessage(err) ?? inUse;
   if (shown !== undefined) process.stderr.write(`kluis: ${shown}\n`);
   else log.fatal({ err }, 'kluis could not start');
   process.exit(1);

@@ -5,10 +5,38 @@ import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import type { Logger } from './log/logger.ts';
 
 /**
+ * What a worker tells the supervisor before it exits when starting it again cannot help (its HTTP port is held by
+ * another process): the one line for the operator.
+ */
+interface CannotStart {
+  kluis: 'cannot-start';
+  line: string;
+}
+
+function isCannotStart(message: unknown): message is CannotStart {
+  const { kluis, line } = (message ?? {}) as Partial<CannotStart>;
+  return kluis === 'cannot-start' && typeof line === 'string';
+}
+
+/**
+ * In a worker: hands `line` to the supervisor, which prints it once, stops every worker and exits with status 1
+ * instead of starting this one again (and again); then this worker exits with status 1.
+ */
+export function workerCannotStart(line: string): Promise<never> {
+  return new Promise<never>(() => {
+    const message: CannotStart = { kluis: 'cannot-start', line };
+    if (!process.send) process.exit(1);
+    process.send(message, undefined, {}, () => process.exit(1));
+  });
+}
+
+/**
  * WORKERS > 1: this process only supervises. It opens the database once (starting the embedded PostgreSQL if there
  * is no DATABASE_URL, and applying migrations), then forks WORKERS server processes that share the HTTP port
  * (Node cluster) and connect to that database. All state is in Postgres, so it does not matter which worker answers.
- * A worker that dies is replaced; SIGTERM/SIGINT drain every worker, then stop the database if this process started it.
+ * A worker that dies is replaced, unless it said it cannot start (workerCannotStart): then every worker is stopped
+ * and this process exits with status 1. SIGTERM/SIGINT drain every worker, then stop the database if this process
+ * started it.
  */
 export async function superviseWorkers(config: Config, log: Logger): Promise<void> {
   const connection = await connect(config, log);
@@ -28,20 +56,26 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     // The demo follows the supervisor's decision (workers always have DATABASE_URL, which would turn DEMO=auto off).
     env.DEMO = config.demo ? 'on' : 'off';
     const worker = cluster.fork(env);
+    worker.on('message', (message: unknown) => {
+      if (!isCannotStart(message) || stopping) return;
+      process.stderr.write(`kluis: ${message.line}\n`);
+      stop(1, { reason: 'a worker cannot start', worker: id });
+    });
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       log.error({ worker: id, code, signal }, 'worker exited; starting a new one');
-      setTimeout(() => fork(id), 1000).unref();
+      // Its last message (cannot start) may arrive after its exit: it is read before the new worker is forked.
+      setTimeout(() => stopping || fork(id), 1000).unref();
     });
     return worker;
   };
   for (let id = 1; id <= config.workers; id += 1) fork(id);
   log.info({ workers: config.workers, database: connection.source }, 'kluis supervising workers');
 
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = (exitCode: number, why: Record<string, unknown>) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping workers');
+    log.info(why, 'stopping workers');
     const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
     const exited = workers.map(
       (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
@@ -50,13 +84,12 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     Promise.all(exited)
       .then(() => connection.close())
       .then(
-        () => process.exit(0),
+        () => process.exit(exitCode),
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
           process.exit(1);
         },
       );
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0, { signal }));
 }

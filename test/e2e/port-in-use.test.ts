@@ -51,4 +51,19 @@ describe('a port already in use', () => {
       taken.close();
     }
   });
+
+  test('PORT taken with WORKERS=2: the supervisor says it once and exits with status 1, forking no worker again', async () => {
+    const port = await freePort();
+    const taken = await occupy(port);
+    try {
+      const { code, stderr } = await start({ PORT: String(port), ISSUER: `http://localhost:${port}`, WORKERS: '2' });
+      assert.equal(code, 1);
+      assert.equal(
+        stderr,
+        `kluis: port ${port} is already in use; set PORT to another port or stop the process using it\n`,
+      );
+    } finally {
+      taken.close();
+    }
+  });
 });
