@@ -64,8 +64,9 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
     worker.on('exit', (code, signal) => {
       if (stopping) return;
       log.error({ worker: id, code, signal }, 'worker exited; starting a new one');
-      // Its last message (cannot start) may arrive after its exit: it is read before the new worker is forked.
-      setTimeout(() => stopping || fork(id), 1000).unref();
+      // Its last message (cannot start) may arrive after its exit: it is read before the new worker is forked. Not
+      // unref'd: when every worker died at once, this timer is what keeps the supervisor alive to start them again.
+      setTimeout(() => stopping || fork(id), 1000);
     });
     return worker;
   };

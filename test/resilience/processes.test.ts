@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
@@ -108,6 +109,35 @@ describe('WORKERS', () => {
       supervised.child.kill('SIGTERM');
       assert.equal(await supervised.exited, 0);
       assert.match(supervised.output(), /stopping workers/);
+    } finally {
+      if (supervised.child.exitCode === null) supervised.child.kill('SIGKILL');
+    }
+  });
+  test('when every worker dies at once the supervisor starts them again, and still answers', async () => {
+    const supervised = await spawnKluis({ DATABASE_URL: t.url, WORKERS: '2' });
+    const listening = () => supervised.output().match(/kluis listening/g)?.length ?? 0;
+    // The workers are the supervisor's child processes (no embedded database with DATABASE_URL).
+    const workers = () =>
+      execFileSync('pgrep', ['-P', String(supervised.child.pid)], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map(Number);
+    const until = async (count: number) => {
+      const deadline = Date.now() + 60_000;
+      while (listening() < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(listening(), count, supervised.output());
+    };
+    try {
+      await until(2);
+      const first = workers();
+      assert.equal(first.length, 2);
+      for (const pid of first) process.kill(pid, 'SIGKILL');
+      await until(4);
+      assert.equal(supervised.child.exitCode, null, 'the supervisor is still running');
+      const rp = await relyingParty(supervised.issuer, client);
+      assert.ok((await oidc.clientCredentialsGrant(rp, {})).access_token);
+      supervised.child.kill('SIGTERM');
+      assert.equal(await supervised.exited, 0);
     } finally {
       if (supervised.child.exitCode === null) supervised.child.kill('SIGKILL');
     }
