@@ -33,6 +33,8 @@ export const AUDIT_EVENT_TYPES = [
   'recovery_code.used',
   'consent.granted',
   'consent.denied',
+  // "Not you?" on the consent page: the person signed in left the consent to whoever signs in next.
+  'consent.switched',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

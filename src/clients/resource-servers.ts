@@ -3,7 +3,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { UniqueViolation } from '../db/errors.ts';
 import {
   addResourceServer as insertResourceServer,
-  findResourceServer,
+  findResourceServers,
   listResourceServers as selectResourceServers,
   removeResourceServer as deleteResourceServer,
   type ResourceServerRecord,
@@ -111,18 +111,25 @@ export function listResourceServers({ db }: { db: Database }): Promise<ResourceS
 }
 
 /**
- * The title and description the operator gave the API that `identifier` names (a resource indicator, RFC 8707), for
- * the consent page; undefined when no such API is registered or it has no title.
+ * The titles and descriptions the operator gave the APIs that `identifiers` name (resource indicators, RFC 8707), by
+ * identifier, for the consent page and the account area; an API that is not registered or has no title is absent.
  */
-export async function findResourceServerTitle(
+export async function findResourceServerTitles(
   { db }: { db: Queryable },
-  identifier: string,
-): Promise<ResourceServerTitle | undefined> {
-  const server = await findResourceServer(db, identifier);
-  if (server?.title === undefined) return undefined;
-  return server.description === undefined
-    ? { title: server.title }
-    : { title: server.title, description: server.description };
+  identifiers: readonly string[],
+): Promise<Map<string, ResourceServerTitle>> {
+  const titles = new Map<string, ResourceServerTitle>();
+  if (identifiers.length === 0) return titles;
+  for (const server of await findResourceServers(db, identifiers)) {
+    if (server.title === undefined) continue;
+    titles.set(
+      server.identifier,
+      server.description === undefined
+        ? { title: server.title }
+        : { title: server.title, description: server.description },
+    );
+  }
+  return titles;
 }
 
 export async function removeResourceServer({ db }: { db: Database }, identifier: string): Promise<{ removed: string }> {

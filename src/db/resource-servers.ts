@@ -40,6 +40,15 @@ export async function findResourceServer(db: Queryable, identifier: string): Pro
   return rows[0] && toRecord(rows[0]);
 }
 
+/** The registered ones of `identifiers`, in one statement. */
+export async function findResourceServers(
+  db: Queryable,
+  identifiers: readonly string[],
+): Promise<ResourceServerRecord[]> {
+  const { rows } = await db.query<Row>('select * from resource_servers where identifier = any($1)', [identifiers]);
+  return rows.map(toRecord);
+}
+
 export async function listResourceServers(db: Queryable): Promise<ResourceServerRecord[]> {
   const { rows } = await db.query<Row>('select * from resource_servers order by identifier');
   return rows.map(toRecord);

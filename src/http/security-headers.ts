@@ -5,8 +5,9 @@ import { endpointAt, type Endpoint } from './endpoints.ts';
  * Headers for every response, the provider's included (OWASP ASVS V3.4; checklist S3): no framing, no
  * MIME sniffing, no referrer leaking codes or state, no resources from anywhere but Kluis itself, and no script:
  * Kluis's pages work without JavaScript. The one script Kluis sends is oidc-provider's form_post auto-submit, on the
- * OAuth 2.0 Form Post Response Mode answer and on the logout of a visitor without a session, allowed on exactly
- * those responses by its hash (see {@link scriptHashesOnly}).
+ * OAuth 2.0 Form Post Response Mode answer, on the logout of a visitor without a session and on the end of the
+ * first person's session after "Not you?" (another account signed in), allowed on exactly those responses by its
+ * hash (see {@link scriptHashesOnly}).
  */
 const CSP = [
   "default-src 'self'",

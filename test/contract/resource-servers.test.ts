@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   addResourceServer,
   findResourceServer,
+  findResourceServers,
   listResourceServers,
   removeResourceServer,
   type ResourceServerRecord,
@@ -55,4 +56,16 @@ test('the table refuses a description without a title, an empty title and one ov
     await refused({ ...BARE, title: 'x'.repeat(81) });
     await refused({ ...PAYMENTS, description: 'x'.repeat(201) });
     assert.deepEqual(await listResourceServers(db), []);
+  }));
+
+test('findResourceServers reads the registered ones of many identifiers in one statement, unknown ones left out', () =>
+  withTestDatabase(async ({ db }) => {
+    await addResourceServer(db, PAYMENTS);
+    await addResourceServer(db, BARE);
+    const found = await findResourceServers(db, [PAYMENTS.identifier, BARE.identifier, 'https://unknown.example/']);
+    assert.deepEqual(
+      found.sort((a, b) => a.identifier.localeCompare(b.identifier)),
+      [BARE, PAYMENTS],
+    );
+    assert.deepEqual(await findResourceServers(db, []), []);
   }));

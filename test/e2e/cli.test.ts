@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { findResourceServerTitle } from '../../src/clients/resource-servers.ts';
+import { findResourceServerTitles } from '../../src/clients/resource-servers.ts';
 import type { ResourceServerRecord } from '../../src/db/resource-servers.ts';
 import { relyingParty } from '../support/clients.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -220,8 +220,10 @@ describe('kluis CLI', () => {
     );
     assert.equal(listed?.title, 'Payments API');
     assert.equal(listed?.description, 'Make payments');
-    assert.deepEqual(await findResourceServerTitle(t, api), { title: 'Payments API', description: 'Make payments' });
-    assert.equal(await findResourceServerTitle(t, 'https://api.example/unknown'), undefined);
+    assert.deepEqual(
+      await findResourceServerTitles(t, [api, 'https://api.example/unknown']),
+      new Map([[api, { title: 'Payments API', description: 'Make payments' }]]),
+    );
     await runCli(['resources', 'remove', api], env);
   });
 

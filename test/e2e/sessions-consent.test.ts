@@ -18,12 +18,15 @@ let house: KluisFixture<'web' | 'apis', never>;
 /** An API the operator gave a title and description, and one registered without (resources add). */
 const SAVINGS_API = 'https://api.example/savings';
 const RAW_API = 'https://api.example/raw';
+/** An API with a scope of the same name as the savings API's. */
+const LEDGER_API = 'https://api.example/ledger';
 
 before(async () => {
   house = await withKluis({
     resourceServers: [
       { identifier: SAVINGS_API, scope: 'savings', title: 'Savings API', description: 'See your savings balances' },
       { identifier: RAW_API, scope: 'raw:read raw:write' },
+      { identifier: LEDGER_API, scope: 'savings', title: 'Ledger API' },
     ],
     clients: {
       apis: {
@@ -131,6 +134,23 @@ describe('consent', () => {
     assert.doesNotMatch(account, /api\.example/);
   });
 
+  test('a scope name two APIs share names both on the consent page, and each by its own title in the account', async () => {
+    const person = await newPerson('isolde');
+    const b = new Browser(kluis.issuer);
+    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
+    const request = await apps.request({ scope: 'openid savings', resource: SAVINGS_API });
+    request.url.searchParams.append('resource', LEDGER_API);
+    const { res: login } = await b.follow(request.url);
+    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    assert.match(consentPage, /for="scope-\d">(Savings API, Ledger API|Ledger API, Savings API): savings<\/label>/);
+    await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['savings'] });
+
+    const account = await (await b.follow('/account/consents')).res.text();
+    assert.match(account, /<li>Savings API<\/li>/);
+    assert.match(account, /<li>Ledger API<\/li>/);
+  });
+
   test('an API registered without a title is shown by its scope names and, in the account, its identifier', async () => {
     const person = await newPerson('ines');
     const b = new Browser(kluis.issuer);
@@ -194,7 +214,10 @@ describe('"Not you?" on the consent page', () => {
     );
     assert.deepEqual(
       events.rows.map((row) => [row.type, row.account_id]),
-      [['consent.granted', other.id]],
+      [
+        ['consent.switched', first.id],
+        ['consent.granted', other.id],
+      ],
     );
     const account = await (await b.follow('/account')).res.text();
     assert.match(account, /julia/);
@@ -222,6 +245,62 @@ describe('"Not you?" on the consent page', () => {
     await rp.redeem(external!, request);
   });
 
+  test("once the second person signed in, the interaction shows no page again: it leads on to the first session's end", async () => {
+    const { person: first, b, consentPage } = await atConsent('nadia');
+    const other = await newPerson('nora');
+    const { res: switched } = await b.submit(formAction(consentPage, 'switch'), consentPage, {});
+    const { res: logout } = await signIn(
+      b,
+      await switched.text(),
+      other.username,
+      PASSWORD,
+      await totpCode(other.secret),
+    );
+    assert.match(await logout.text(), /end\/confirm/);
+    // The browser skips oidc-provider's auto-submitting form and goes back (JavaScript off, then Back).
+    const uid = /\/interaction\/([^/]+)\/consent/.exec(consentPage)![1];
+    const back = await (await b.follow(`/interaction/${uid}`)).res.text();
+    assert.doesNotMatch(back, /Signed in as/);
+    assert.match(back, /end\/confirm/, 'the way on is the end of the first session, again');
+    const { res: stale } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['email'] });
+    assert.notEqual(stale.status, 303);
+    const ledger = await t.db.query('select 1 from consent_ledger where account_id = $1', [first.id]);
+    assert.equal(ledger.rowCount, 0, 'nothing granted to the person signed in before');
+  });
+
+  test('of 20 parallel Allow posts on one consent page one is judged: one grant, one ledger entry, one code', async () => {
+    const { person, b, consentPage } = await atConsent('olga');
+    const action = formAction(consentPage, 'consent');
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => b.submit(action, consentPage, { scope: ['email'] })),
+    );
+    const codes = answers.filter((answer) => answer.external?.searchParams.get('code'));
+    assert.equal(codes.length >= 1, true, 'the person reaches the app');
+    const ledger = await t.db.query('select 1 from consent_ledger where account_id = $1', [person.id]);
+    assert.equal(ledger.rowCount, 1);
+    const granted = await t.db.query(`select 1 from audit_events where type = 'consent.granted' and account_id = $1`, [
+      person.id,
+    ]);
+    assert.equal(granted.rowCount, 1);
+  });
+
+  test('an app that names the person with id_token_hint gets no "Not you?", and a switch posted anyway is refused', async () => {
+    const person = await newPerson('pia');
+    const b = new Browser(kluis.issuer);
+    const { page, request } = await visit(b);
+    const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+    const first = await res.text();
+    const { external } = await b.submit(formAction(first, 'consent'), first, { scope: ['email'] });
+    const tokens = await rp.redeem(external!, request);
+
+    const { page: again } = await visit(b, { prompt: 'consent', id_token_hint: tokens.id_token! });
+    assert.match(again, /Signed in as pia\./);
+    assert.doesNotMatch(again, /switch-account|Not you\?/);
+    const uid = /\/interaction\/([^/]+)\/consent/.exec(again)![1];
+    const { res: refused } = await b.submit(`/interaction/${uid}/switch`, again, {});
+    assert.equal(refused.status, 400);
+  });
+
   test('"Not you?" is refused without the form\'s CSRF token and outside the consent page', async () => {
     const { b, consentPage } = await atConsent('maud');
     const { res: forged } = await b.submit(formAction(consentPage, 'switch'), consentPage, { csrf: 'forged' });
@@ -240,6 +319,19 @@ describe('"Not you?" on the consent page', () => {
 });
 
 describe('sessions and step-up', () => {
+  test('auth_time is the moment of the sign-in, not of the consent given after it', async () => {
+    const person = await newPerson('quinn');
+    const b = new Browser(kluis.issuer);
+    const { page, request } = await visit(b);
+    const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+    const signedInBy = Math.floor(Date.now() / 1000);
+    const consentPage = await res.text();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const { external } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['email'] });
+    const tokens = await rp.redeem(external!, request);
+    assert.ok(tokens.claims()!.auth_time! <= signedInBy, `auth_time ${tokens.claims()!.auth_time} > ${signedInBy}`);
+  });
+
   test('prompt=none without a session returns login_required to the client', async () => {
     const { external } = await visit(new Browser(kluis.issuer), { prompt: 'none' });
     assert.equal(external?.searchParams.get('error'), 'login_required');

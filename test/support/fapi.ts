@@ -16,6 +16,8 @@ export const PAYMENTS_API = {
   accessTokenFormat: 'opaque',
   signingAlg: 'ES256',
   accessTokenTtl: 300,
+  title: 'Payments API',
+  description: 'Start payments from your accounts.',
 } as const;
 export const PAYMENT = {
   type: 'payment_initiation',

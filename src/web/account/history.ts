@@ -1,5 +1,5 @@
 import type Router from '@koa/router';
-import { grantedPermissions } from '../interaction/scopes.ts';
+import { grantedPermissions, titlesOf } from '../interaction/scopes.ts';
 import { pagesOf } from '../render.ts';
 import { person, type AccountArea } from './area.ts';
 
@@ -8,10 +8,9 @@ export function historyRoutes(router: Router, area: AccountArea): void {
   router.get('/history', area.signedIn, async (ctx) => {
     const entries = await area.deps.consents.history(person(ctx).account.id);
     const i18n = pagesOf(ctx).translator(ctx);
+    const titles = await titlesOf(area.deps.db, entries);
     area.page(ctx, 'account/history', {
-      entries: await Promise.all(
-        entries.map(async (entry) => ({ ...entry, permissions: await grantedPermissions(area.deps.db, entry, i18n) })),
-      ),
+      entries: entries.map((entry) => ({ ...entry, permissions: grantedPermissions(entry, titles, i18n) })),
     });
   });
 }

@@ -4,8 +4,9 @@ import { isPayment, requestedDetails } from '../../oidc/fapi/authorization-detai
 import { formValues } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
-import { loaded, type InteractionDependencies } from './flow.ts';
-import { apiScopes, saveGrant, scopeChoices } from './scopes.ts';
+import { claimDecision, interactionPath, loaded, type InteractionDependencies } from './flow.ts';
+import { apisAtStake, saveGrant, scopeChoices } from './scopes.ts';
+import { switchOffered } from './switch.ts';
 
 /** The consent page: what the client asks for, each optional scope with its own box. */
 export async function consentPage(ctx: Context, { host, db, accounts }: InteractionDependencies): Promise<void> {
@@ -25,12 +26,13 @@ export async function consentPage(ctx: Context, { host, db, accounts }: Interact
   const { missingResourceScopes = {} } = interaction.prompt.details as {
     missingResourceScopes?: Record<string, string[]>;
   };
-  const apis = await apiScopes(db, missingResourceScopes);
+  const apis = await apisAtStake(db, missingResourceScopes);
   const scopes = scopeChoices(requested, i18n, apis).filter((scope) => !(payment && scope.required));
   sendPage(ctx, 'interaction/consent', {
     uid: interaction.uid,
     csrf: state.csrf,
     signedInAs: account?.username,
+    switchOffered: switchOffered(interaction.params),
     details: details.map((detail) => describe(detail, i18n)),
     payment,
     scopes,
@@ -46,6 +48,8 @@ export async function consentPage(ctx: Context, { host, db, accounts }: Interact
 /** POST consent: the scopes the person left ticked are granted, the others rejected; recorded in ledger and audit. */
 export async function submitConsent(ctx: Context, { host, consents, audit }: InteractionDependencies): Promise<void> {
   const { interaction } = loaded(ctx);
+  // One decision per consent page: a double click or a race with "Not you?" saves no second grant.
+  if (!(await claimDecision(host, interaction))) return seeOther(ctx, interactionPath(interaction));
   const chosen = formValues(ctx, 'scope', 1024);
   const authorizationDetails = requestedDetails(interaction.params);
   const consent = await saveGrant(host.provider, interaction, new Set(chosen), authorizationDetails);

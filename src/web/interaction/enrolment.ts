@@ -1,11 +1,10 @@
 import type { Context } from 'koa';
-import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
 import { authenticatorEntry } from '../totp-entry.ts';
-import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
+import { interactionPath, loaded, signedIn, type InteractionDependencies } from './flow.ts';
 import { nextState, stageOf, writeState, type InteractionState } from './state.ts';
 
 type Enrolment = NonNullable<InteractionState['enrolment']>;
@@ -21,7 +20,7 @@ async function enrolmentPage(ctx: Context, deps: InteractionDependencies, enrolm
 /** The enrolment page: only after password and activation code were accepted together (POST mfa) is a secret shown. */
 export async function showEnrolment(ctx: Context, deps: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
-  if (stageOf(interaction.prompt.name, state) !== 'enrolling') return seeOther(ctx, interactionPath(interaction));
+  if (stageOf(interaction, state) !== 'enrolling') return seeOther(ctx, interactionPath(interaction));
   await enrolmentPage(ctx, deps, state.enrolment!);
 }
 
@@ -39,7 +38,7 @@ export async function submitEnrolment(ctx: Context, deps: InteractionDependencie
   const returnTo = await deps.host.provider.interactionResult(
     ctx.req,
     ctx.res,
-    { login: { accountId: enrolment.accountId, acr: SCA_ACR, amr: ['pwd', 'otp'], remember: true } },
+    { login: signedIn(enrolment.accountId, ['pwd', 'otp']) },
     { mergeWithLastSubmission: false },
   );
   sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: returnTo });

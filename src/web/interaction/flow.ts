@@ -7,6 +7,7 @@ import type { AccountRecords } from '../../db/account-store.ts';
 import type { Database } from '../../db/database.ts';
 import { DatabaseUnavailable, UnstorableInput } from '../../db/errors.ts';
 import type { ProviderHost } from '../../oidc/provider/host.ts';
+import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { StorageUnavailable } from '../../oidc/provider/errors.ts';
 import { newCsrfToken, requireCsrf } from '../csrf.ts';
 import { PageError } from '../error-page.ts';
@@ -97,24 +98,42 @@ export const interactionForm: Middleware = requireCsrf((ctx) => loaded(ctx).stat
   message: 'error.signIn.formExpired',
 });
 
+const notThisStep = () =>
+  signInRefused('ERR_INTERACTION_STEP', 400, 'This step is not part of this sign-in.', 'error.signIn.step');
+
 /**
  * A step's form is part of one prompt only: the consent form of consenting, the sign-in forms of the login prompt
- * or of a sign-in after "Not you?" (state.ts).
+ * or of a sign-in after "Not you?" (state.ts); a form of no particular prompt (cancel) of any stage but decided.
  */
-export function expectPrompt(prompt: 'login' | 'consent'): Middleware {
+export function expectPrompt(prompt?: 'login' | 'consent'): Middleware {
   return async (ctx, next) => {
     const { interaction, state } = loaded(ctx);
-    const stage = stageOf(interaction.prompt.name, state);
-    const current = stage === undefined ? undefined : stage === 'consenting' ? 'consent' : 'login';
-    if (current !== prompt) {
-      const description = 'This step is not part of this sign-in.';
-      throw signInRefused('ERR_INTERACTION_STEP', 400, description, 'error.signIn.step');
-    }
+    const stage = stageOf(interaction, state);
+    if (stage === undefined || stage === 'decided') throw notThisStep();
+    if (prompt && (stage === 'consenting' ? 'consent' : 'login') !== prompt) throw notThisStep();
     await next();
   };
+}
+
+/**
+ * Reserves the one decision of a consenting stage (allow, "Not you?" or deny) for this request, in one atomic
+ * statement shared by every process (oidc-provider's ReplayDetection rows), before it is judged. False: another
+ * request of this interaction holds it (a double click, or a race between two decisions).
+ */
+export async function claimDecision(host: ProviderHost, interaction: Interaction): Promise<boolean> {
+  return host.provider.ReplayDetection.unique('kluis:consent-decision', interaction.uid, interaction.exp);
 }
 
 /** The path of the interaction's own page, or of one of its steps. */
 export function interactionPath(interaction: Interaction, step?: 'mfa' | 'enrol'): string {
   return step ? `/interaction/${interaction.uid}/${step}` : `/interaction/${interaction.uid}`;
+}
+
+/**
+ * The login result of a strong customer authentication that just passed. `ts` makes auth_time this moment: without
+ * it oidc-provider takes the moment of the resume, which after a consent page is later (and SCA_MAX_AGE counts from
+ * auth_time).
+ */
+export function signedIn(accountId: string, amr: string[]) {
+  return { accountId, acr: SCA_ACR, amr, remember: true, ts: Math.floor(Date.now() / 1000) };
 }

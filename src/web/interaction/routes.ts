@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { formBody } from '../forms.ts';
 import { seeOther } from '../page.ts';
-import { cancel, switchAccount } from './cancel.ts';
+import { cancel } from './cancel.ts';
 import { consentPage, submitConsent } from './consent.ts';
 import { showEnrolment, submitEnrolment } from './enrolment.ts';
 import {
@@ -15,6 +15,7 @@ import {
 } from './flow.ts';
 import { loginPage, submitLogin } from './login.ts';
 import { secondFactorPage, submitSecondFactor } from './second-factor.ts';
+import { switchAccount } from './switch.ts';
 import { stageOf } from './state.ts';
 
 export type { InteractionDependencies } from './flow.ts';
@@ -29,13 +30,14 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   const load = loadInteraction(deps.host);
   // A form post: the interaction loaded, the form parsed, its CSRF token checked, then (for a step of one prompt)
   // the prompt.
-  const form = (prompt?: 'login' | 'consent') =>
-    prompt ? [load, formBody, interactionForm, expectPrompt(prompt)] : [load, formBody, interactionForm];
+  const form = (prompt?: 'login' | 'consent') => [load, formBody, interactionForm, expectPrompt(prompt)];
 
   // The interaction's own page shows the stage it is in.
   router.get('/', load, async (ctx) => {
     const { interaction, state } = loaded(ctx);
-    const stage = stageOf(interaction.prompt.name, state);
+    const stage = stageOf(interaction, state);
+    // A result is saved: only oidc-provider's resume comes next.
+    if (stage === 'decided') return seeOther(ctx, interaction.returnTo);
     // Password and activation code were accepted in this interaction: enrolment continues.
     if (stage === 'enrolling') return seeOther(ctx, interactionPath(interaction, 'enrol'));
     if (stage === 'signing-in' || stage === 'second-factor') return loginPage(ctx, deps);
@@ -48,7 +50,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/enrol', load, (ctx) => showEnrolment(ctx, deps));
   router.post('/enrol', ...form('login'), (ctx) => submitEnrolment(ctx, deps));
   router.post('/consent', ...form('consent'), (ctx) => submitConsent(ctx, deps));
-  router.post('/switch', ...form('consent'), (ctx) => switchAccount(ctx));
+  router.post('/switch', ...form('consent'), (ctx) => switchAccount(ctx, deps));
   router.post('/cancel', ...form(), (ctx) => cancel(ctx, deps));
   return router;
 }

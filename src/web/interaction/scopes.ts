@@ -1,6 +1,6 @@
 import type { InteractionResults } from 'oidc-provider';
 import type Provider from 'oidc-provider';
-import { findResourceServerTitle, type ResourceServerTitle } from '../../clients/resource-servers.ts';
+import { findResourceServerTitles, type ResourceServerTitle } from '../../clients/resource-servers.ts';
 import type { Queryable } from '../../db/database.ts';
 import type { Translator } from '../../i18n/translator.ts';
 
@@ -14,40 +14,37 @@ export interface ScopeChoice {
   required: boolean;
 }
 
-/** An API's scope, with the API (RFC 8707 resource) it belongs to and how many of that API's scopes are at stake. */
-interface ApiScope {
-  resource: string;
-  api: ResourceServerTitle | undefined;
-  siblings: number;
+/** The APIs (RFC 8707 resources) at stake, each with its scopes, and the titles their operator gave them. */
+export interface ApisAtStake {
+  resources: Record<string, readonly string[]>;
+  titles: ReadonlyMap<string, ResourceServerTitle>;
 }
 
-/** The scopes of each API in `resources` (resource → scopes), with the title its operator gave it (resources add). */
-export async function apiScopes(db: Queryable, resources: Record<string, readonly string[]>) {
-  const byScope = new Map<string, ApiScope>();
-  for (const [resource, scopes] of Object.entries(resources)) {
-    const api = await findResourceServerTitle({ db }, resource);
-    for (const scope of scopes) byScope.set(scope, { resource, api, siblings: scopes.length });
-  }
-  return byScope;
+/** The APIs of `resources` (resource → scopes) with their titles, read in one statement. */
+export async function apisAtStake(db: Queryable, resources: Record<string, readonly string[]>): Promise<ApisAtStake> {
+  return { resources, titles: await findResourceServerTitles({ db }, Object.keys(resources)) };
 }
+
+const NO_APIS: ApisAtStake = { resources: {}, titles: new Map() };
 
 /**
  * The scopes to ask about, in the reader's words: `openid` is required for sign-in; every other can be left out. An
- * API's scope is named after the API ("Payments API"), with the scope only where the API has several.
+ * API's scope is named after the API ("Payments API"), with the scope only where the API has several; a scope name
+ * that several APIs share names each of them (ticked, it is granted at every one).
  */
-export function scopeChoices(
-  requested: readonly string[],
-  i18n: Translator,
-  apis: ReadonlyMap<string, ApiScope> = new Map(),
-): ScopeChoice[] {
+export function scopeChoices(requested: readonly string[], i18n: Translator, apis = NO_APIS): ScopeChoice[] {
   return requested.map((name) => {
-    const api = apis.get(name)?.api;
-    if (!KNOWN_SCOPES.has(name) && api) {
-      const several = apis.get(name)!.siblings > 1;
+    const at = KNOWN_SCOPES.has(name)
+      ? []
+      : Object.keys(apis.resources).filter((resource) => apis.resources[resource]!.includes(name));
+    const only = at.length === 1 ? apis.titles.get(at[0]!) : undefined;
+    if (at.length > 1 || only) {
+      const names = at.map((resource) => apis.titles.get(resource)?.title ?? resource).join(', ');
+      const alone = only !== undefined && apis.resources[at[0]!]!.length === 1;
       return {
         name,
-        title: several ? i18n.t('consent.apiScope', { title: api.title, scope: name }) : api.title,
-        description: api.description ?? i18n.t('scope.api.description', { api: api.title }),
+        title: alone ? names : i18n.t('consent.apiScope', { title: names, scope: name }),
+        description: only?.description ?? i18n.t('scope.api.description', { api: names }),
         required: false,
       };
     }
@@ -63,23 +60,27 @@ export function scopeChoices(
 
 /**
  * What a consent lets an app do, one line each, for the account area: its OpenID scopes, then each API's scopes by the
- * API's title, or by scope and resource where the operator gave the API none.
+ * API's title (`titles`, see apisAtStake), or by scope and resource where the operator gave the API none.
  */
-export async function grantedPermissions(
-  db: Queryable,
+export function grantedPermissions(
   granted: { scopes: readonly string[]; resources: Record<string, readonly string[]> },
+  titles: ReadonlyMap<string, ResourceServerTitle>,
   i18n: Translator,
-): Promise<string[]> {
-  const apis = await apiScopes(db, granted.resources);
+): string[] {
   const lines = scopeChoices(granted.scopes, i18n).map((choice) => choice.title);
   for (const [resource, scopes] of Object.entries(granted.resources)) {
+    const apis = { resources: { [resource]: scopes }, titles };
     for (const choice of scopeChoices(scopes, i18n, apis)) {
-      lines.push(
-        apis.get(choice.name)?.api ? choice.title : i18n.t('consents.apiScope', { title: choice.title, resource }),
-      );
+      lines.push(titles.has(resource) ? choice.title : i18n.t('consents.apiScope', { title: choice.title, resource }));
     }
   }
   return lines;
+}
+
+/** The titles of every API that `grants` name, read in one statement, for grantedPermissions. */
+export function titlesOf(db: Queryable, grants: readonly { resources: Record<string, readonly string[]> }[]) {
+  const resources = new Set(grants.flatMap((grant) => Object.keys(grant.resources)));
+  return findResourceServerTitles({ db }, [...resources]);
 }
 
 interface ConsentDetails {

@@ -1,18 +1,17 @@
 import type { Context } from 'koa';
 import { describe } from '../../consents/details-wording.ts';
 import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
-import { SCA_ACR } from '../../oidc/provider/sca-policy.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
 import { pagesOf } from '../render.ts';
 import { origin } from '../request-origin.ts';
-import { interactionPath, loaded, type InteractionDependencies } from './flow.ts';
+import { interactionPath, loaded, signedIn, type InteractionDependencies } from './flow.ts';
 import { nextState, stageOf, writeState } from './state.ts';
 
 /** The code page: a TOTP code, a recovery code or (for an account without an authenticator) an activation code. */
 export function secondFactorPage(ctx: Context): void {
   const { interaction, state } = loaded(ctx);
-  if (stageOf(interaction.prompt.name, state) !== 'second-factor') {
+  if (stageOf(interaction, state) !== 'second-factor') {
     seeOther(ctx, interactionPath(interaction));
     return;
   }
@@ -41,7 +40,7 @@ export async function submitSecondFactor(ctx: Context, { host, signIn }: Interac
   const returnTo = await host.provider.interactionResult(
     ctx.req,
     ctx.res,
-    { login: { accountId: outcome.accountId, acr: SCA_ACR, amr: outcome.amr, remember: true } },
+    { login: signedIn(outcome.accountId, outcome.amr) },
     { mergeWithLastSubmission: false },
   );
   seeOther(ctx, returnTo);

@@ -33,15 +33,27 @@ export interface InteractionState {
  *                                            an authenticator and a right activation code → enrolling
  *   enrolling      (prompt login, enrolment) POST enrol → recovery codes page → the provider (login done);
  *                                            a wrong code → enrolling with an error
- *   consenting     (prompt consent)          POST consent → the provider (consent saved) → the client
+ *   consenting     (prompt consent)          POST consent → the provider (consent saved) → the client;
+ *                                            POST switch ("Not you?") → signing-in, for whoever signs in now
+ *   decided        (a result is saved)       nothing but the provider's resume (the interaction's returnTo)
  *
- * POST switch, from consenting ("Not you?"), goes back to signing-in; the sign-in that follows may be another
- * account's. POST cancel, from any stage, ends the interaction with access_denied. A GET of a step's page in another stage
- * leads back to the interaction's own page, which shows the stage it is in.
+ * POST cancel, from any stage but decided, ends the interaction with access_denied. Of the consent, the switch and
+ * the cancel of one consenting stage, one is judged (claimDecision in flow.ts). A GET of a step's page in another
+ * stage leads back to the interaction's own page, which shows the stage it is in.
  */
-export type InteractionStage = 'signing-in' | 'second-factor' | 'enrolling' | 'consenting';
+export type InteractionStage = 'signing-in' | 'second-factor' | 'enrolling' | 'consenting' | 'decided';
 
-export function stageOf(prompt: string, state: InteractionState): InteractionStage | undefined {
+interface StagedInteraction {
+  prompt: { name: string };
+  result?: Record<string, unknown> | undefined;
+}
+
+export function stageOf(interaction: StagedInteraction, state: InteractionState): InteractionStage | undefined {
+  // Once a login, consent or error is saved for oidc-provider, no page of this interaction may show or post again:
+  // a page shown after it (the Back button) would decide a second time, for whoever the saved result did not name.
+  const result = interaction.result ?? {};
+  if ('login' in result || 'consent' in result || 'error' in result) return 'decided';
+  const prompt = interaction.prompt.name;
   if (prompt === 'consent' && !state.switching) return 'consenting';
   if (prompt !== 'login' && prompt !== 'consent') return undefined;
   if (state.enrolment) return 'enrolling';
