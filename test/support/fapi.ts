@@ -16,8 +16,8 @@ export const PAYMENTS_API = {
   accessTokenFormat: 'opaque',
   signingAlg: 'ES256',
   accessTokenTtl: 300,
+  // No description: the catalogue's sentence then names the API in the page's language (an operator's text is in one).
   title: 'Payments API',
-  description: 'Start payments from your accounts.',
 } as const;
 export const PAYMENT = {
   type: 'payment_initiation',
