@@ -5,8 +5,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { chromium, type Browser as Chromium } from 'playwright-core';
+import type { Browser as Chromium } from 'playwright-core';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
+import { launchChromium, noChromium as skip } from '../support/chromium.ts';
 import {
   authorizationParameters,
   fapiConfiguration,
@@ -24,11 +25,7 @@ import { REDIRECT, RelyingParty } from '../support/rp.ts';
 
 // A person in headless Chromium clicks and types through sign-in, TOTP enrolment and consent, then withdraws the
 // consent in the account area.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
 
 let t: TestDatabase;
 let kluis: TestKluis;
@@ -54,17 +51,7 @@ before(async () => {
   activationCode = house.people.victor.activation_code!;
   const web = house.clients.web;
   rp = await RelyingParty.create(kluis.issuer, web as AdapterPayload);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
   await mkdir(ARTIFACTS, { recursive: true });
 });
 after(async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -7,8 +7,9 @@ import { after, before, test } from 'node:test';
 import { parse, TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { chromium, type Browser as Chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser as Chromium, Locator, Page } from 'playwright-core';
 import { catalogueFile, LANGUAGES, type Language } from '../../src/i18n/catalogues.ts';
+import { launchChromium, noChromium as skip } from '../support/chromium.ts';
 import type { TestDatabase } from '../support/database.ts';
 import {
   authorizationParameters,
@@ -28,11 +29,7 @@ import { REDIRECT, RelyingParty } from '../support/rp.ts';
 // test-artifacts/pages/<lang>/<size>/<page>.png, axe-core's WCAG 2.2 A/AA rules, no text left in another language,
 // and the operator's brand (name, logo, support contact) with no trace of "Kluis". The demo app's page is included:
 // DEMO=on is one variable (the demo person it seeds is not used here).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PAGES_DIR = path.join(ROOT, 'test-artifacts', 'pages');
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH); .ci/run installs it`;
 
 const BRAND = {
   BRAND_NAME: 'Zuidbank',
@@ -149,17 +146,7 @@ before(async () => {
     authorization_details_types: ['payment_initiation'],
   });
   rp = await RelyingParty.create(kluis.issuer, house.clients.web as AdapterPayload);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();

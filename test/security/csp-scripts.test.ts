@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { AdapterPayload } from 'oidc-provider';
-import { chromium } from 'playwright-core';
+import { launchChromium, noChromium } from '../support/chromium.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { REDIRECT } from '../support/rp.ts';
 
 // Kluis sends one script: oidc-provider's form_post auto-submit (the form_post response mode, and the logout of a
 // visitor without a session), allowed by its hash on those pages only.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const noChromium = existsSync(CHROMIUM)
-  ? false
-  : `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 let kluis: TestKluis;
 let web: AdapterPayload;
 let house: KluisFixture<'web', never>;
@@ -58,10 +53,7 @@ describe('scripts under the Content-Security-Policy', () => {
   });
 
   test('in Chromium the form_post page submits itself to the client', { skip: noChromium }, async () => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const blocked: string[] = [];
