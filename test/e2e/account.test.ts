@@ -174,6 +174,20 @@ describe('the account area', () => {
     assert.match(await landed.text(), /Your consent history/, 'back where the person wanted to go');
   });
 
+  test("a logout naming the account area's own client names no app on its pages", async () => {
+    const person = await newPerson('nelleke');
+    const me = browser();
+    const { res } = await me.follow('/account');
+    const page = await res.text();
+    const { res: mfa } = await me.submit(formAction(page, 'login'), page, { username: 'nelleke', password: PASSWORD });
+    const mfaPage = await mfa.text();
+    await me.submit(formAction(mfaPage, 'mfa'), mfaPage, { code: await totpCode(person.secret!) });
+    const { res: ask } = await me.follow('/session/end?client_id=kluis-account');
+    const question = await ask.text();
+    assert.match(question, /Do you want to sign out\?/);
+    assert.doesNotMatch(question, /Your Kluis account|asks to sign you out/);
+  });
+
   test('every spelling of an account page (/ACCOUNT/CONSENTS, /Account) needs a session too', async () => {
     for (const path of ['/ACCOUNT/CONSENTS', '/Account', '/account/Security/', '/ACCOUNT/EXPORT']) {
       const res = await browser().request(path);
