@@ -319,6 +319,30 @@ describe('"Not you?" on the consent page', () => {
 });
 
 describe('sessions and step-up', () => {
+  test('with id_token_hint naming one person, another signing in ends the request with login_required; the person named goes on', async () => {
+    const person = await newPerson('rosa');
+    const other = await newPerson('ruud');
+    const b = new Browser(kluis.issuer);
+    const { page, request } = await visit(b);
+    const { res } = await signIn(b, page, person.username, PASSWORD, await totpCode(person.secret));
+    const consentPage = await res.text();
+    const { external } = await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['email'] });
+    const hint = (await rp.redeem(external!, request)).id_token!;
+
+    const { page: login } = await visit(b, { prompt: 'login', id_token_hint: hint });
+    const { external: refused } = await signIn(b, login, other.username, PASSWORD, await totpCode(other.secret));
+    assert.equal(refused?.searchParams.get('error'), 'login_required');
+    const audit = await t.db.query(`select 1 from audit_events where type = 'consent.granted' and account_id = $1`, [
+      other.id,
+    ]);
+    assert.equal(audit.rowCount, 0);
+
+    const { page: again, request: second } = await visit(b, { prompt: 'login', id_token_hint: hint });
+    const { external: back } = await signIn(b, again, person.username, PASSWORD, await totpCode(person.secret, 1));
+    assert.ok(back?.searchParams.get('code'), 'the person the hint names signs in');
+    await rp.redeem(back!, second);
+  });
+
   test('auth_time is the moment of the sign-in, not of the consent given after it', async () => {
     const person = await newPerson('quinn');
     const b = new Browser(kluis.issuer);

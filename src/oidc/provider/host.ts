@@ -12,6 +12,7 @@ import { listResourceServers } from '../../db/resource-servers.ts';
 import { loadKeyRing } from './keys.ts';
 import { acceptRotatedSecrets } from '../clients/rotated-secrets.ts';
 import { parUsedOnce } from './par-single-use.ts';
+import { pairwiseSubject } from '../subjects/pairwise.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -56,10 +57,12 @@ export class ProviderHost {
   readonly #options: ProviderHostOptions;
   #pipeline: Middleware | undefined;
   #timer: NodeJS.Timeout | undefined;
+  readonly #pairwise: ReturnType<typeof pairwiseSubject>;
 
   private constructor(options: ProviderHostOptions, current: Current) {
     this.#options = options;
     this.#current = current;
+    this.#pairwise = pairwiseSubject(options.secrets.pairwiseSalt);
   }
 
   static async create(options: ProviderHostOptions): Promise<ProviderHost> {
@@ -78,6 +81,17 @@ export class ProviderHost {
     this.#pipeline = pipeline;
     const { provider, state } = this.#current;
     this.#current = { provider, state, handler: handlerOf(provider, pipeline) };
+  }
+
+  /**
+   * The subject identifier `accountId` has for the client (pairwise or public, as in its ID tokens), e.g. to compare
+   * with the `sub` of an id_token_hint; undefined for an unknown client.
+   */
+  async subjectFor(clientId: string, accountId: string): Promise<string | undefined> {
+    const client = await this.provider.Client.find(clientId);
+    if (!client) return undefined;
+    // The ctx argument is unused by Kluis's pairwise function (subjects/pairwise.ts).
+    return client.subjectType === 'pairwise' ? this.#pairwise(undefined as never, accountId, client) : accountId;
   }
 
   /** Node request handler for the current provider. */

@@ -38,7 +38,7 @@ export async function submitEnrolment(ctx: Context, deps: InteractionDependencie
   const returnTo = await deps.host.provider.interactionResult(
     ctx.req,
     ctx.res,
-    { login: signedIn(enrolment.accountId, ['pwd', 'otp']) },
+    await signedIn(deps.host, interaction, enrolment.accountId, ['pwd', 'otp']),
     { mergeWithLastSubmission: false },
   );
   sendPage(ctx, 'shared/recovery-codes', { codes, continueTo: returnTo });

@@ -1,5 +1,6 @@
+import { decodeJwt } from 'jose';
 import type { Context, Middleware } from 'koa';
-import { errors } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 import type { AuditLog } from '../../audit/writer.ts';
 import type { SignIn } from '../../auth/sign-in.ts';
 import type { Consents } from '../../consents/consents.ts';
@@ -130,10 +131,36 @@ export function interactionPath(interaction: Interaction, step?: 'mfa' | 'enrol'
 }
 
 /**
- * The login result of a strong customer authentication that just passed. `ts` makes auth_time this moment: without
- * it oidc-provider takes the moment of the resume, which after a consent page is later (and SCA_MAX_AGE counts from
- * auth_time).
+ * What a strong customer authentication that just passed gives oidc-provider. `ts` makes auth_time this moment:
+ * without it oidc-provider takes the moment of the resume, which after a consent page is later (and SCA_MAX_AGE
+ * counts from auth_time). An app that sent id_token_hint asked for that person (OIDC Core 3.1.2.1): when someone
+ * else signed in, the request ends with login_required (oidc-provider checks the hint only against a session it
+ * finds, not against a login just made).
  */
-export function signedIn(accountId: string, amr: string[]) {
-  return { accountId, acr: SCA_ACR, amr, remember: true, ts: Math.floor(Date.now() / 1000) };
+export async function signedIn(
+  host: ProviderHost,
+  interaction: Interaction,
+  accountId: string,
+  amr: string[],
+): Promise<InteractionResults> {
+  const hint = interaction.params.id_token_hint;
+  if (
+    typeof hint === 'string' &&
+    hintedSubject(hint) !== (await host.subjectFor(String(interaction.params.client_id), accountId))
+  ) {
+    return {
+      error: 'login_required',
+      error_description: 'the person who signed in is not the one id_token_hint names',
+    };
+  }
+  return { login: { accountId, acr: SCA_ACR, amr, remember: true, ts: Math.floor(Date.now() / 1000) } };
+}
+
+/** The `sub` of an id_token_hint, which oidc-provider verified when the request came in. */
+function hintedSubject(hint: string): string | undefined {
+  try {
+    return decodeJwt(hint).sub;
+  } catch {
+    return undefined;
+  }
 }

@@ -40,7 +40,7 @@ export async function submitSecondFactor(ctx: Context, { host, signIn }: Interac
   const returnTo = await host.provider.interactionResult(
     ctx.req,
     ctx.res,
-    { login: signedIn(outcome.accountId, outcome.amr) },
+    await signedIn(host, interaction, outcome.accountId, outcome.amr),
     { mergeWithLastSubmission: false },
   );
   seeOther(ctx, returnTo);
