@@ -22,14 +22,15 @@ export type { InteractionDependencies } from './flow.ts';
 
 /**
  * The pages between a client's redirect and the authorization code: sign-in with both factors, TOTP enrolment,
- * consent, "Not you?" (the stages are written down in state.ts). Every POST carries the interaction's CSRF token and answers 303.
+ * consent, "Not you?" (the stages are written down in state.ts). Every POST carries the interaction's CSRF token
+ * and answers 303.
  */
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   // Given per route, not with `router.use`, which @koa/router may skip for another spelling of a path.
   const load = loadInteraction(deps.host);
-  // A form post: the interaction loaded, the form parsed, its CSRF token checked, then (for a step of one prompt)
-  // the prompt.
+  // A form post: the interaction loaded, the form parsed, its CSRF token checked, then its stage (not decided, and
+  // for a step of one prompt that prompt's).
   const form = (prompt?: 'login' | 'consent') => [load, formBody, interactionForm, expectPrompt(prompt)];
 
   // The interaction's own page shows the stage it is in.
