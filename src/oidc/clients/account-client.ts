@@ -10,6 +10,14 @@ import { writeManagedClient, type HasProvider } from './managed-clients.ts';
  */
 export const ACCOUNT_CLIENT_ID = 'kluis-account';
 
+/**
+ * The client as a page names it ("… asks to sign you out", "Sign in to continue to …"): none for the account area's
+ * own client, which is not an app; its built-in name is neither translated nor the operator's brand.
+ */
+export function appToName<T extends { clientId: string }>(client: T | undefined): T | undefined {
+  return client?.clientId === ACCOUNT_CLIENT_ID ? undefined : client;
+}
+
 export function accountCallbackUri(issuer: string): string {
   return `${issuer}/account/callback`;
 }

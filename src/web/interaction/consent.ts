@@ -22,11 +22,11 @@ export async function consentPage(ctx: Context, { host, db, accounts }: Interact
     .filter(Boolean);
   const details = requestedDetails(interaction.params);
   const payment = isPayment(details);
-  // Next to "Authorise payment" nothing is shown that cannot be unticked (openid is granted with it regardless).
   const { missingResourceScopes = {} } = interaction.prompt.details as {
     missingResourceScopes?: Record<string, string[]>;
   };
   const apis = await apisAtStake(db, missingResourceScopes);
+  // Next to "Authorise payment" nothing is shown that cannot be unticked (openid is granted with it regardless).
   const scopes = scopeChoices(requested, i18n, apis).filter((scope) => !(payment && scope.required));
   sendPage(ctx, 'interaction/consent', {
     uid: interaction.uid,

@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { describe } from '../../consents/details-wording.ts';
-import { ACCOUNT_CLIENT_ID } from '../../oidc/clients/account-client.ts';
+import { appToName } from '../../oidc/clients/account-client.ts';
 import { requestedDetails } from '../../oidc/fapi/authorization-details.ts';
 import { formField } from '../forms.ts';
 import { seeOther, sendPage } from '../page.ts';
@@ -19,7 +19,8 @@ const FAILURE_MESSAGES: Record<NonNullable<InteractionState['error']>, string> =
 /** The login page: username and password (stages signing-in and second-factor). */
 export async function loginPage(ctx: Context, { host }: InteractionDependencies): Promise<void> {
   const { interaction, state } = loaded(ctx);
-  const client = await host.provider.Client.find(String(interaction.params.client_id));
+  const found = await host.provider.Client.find(String(interaction.params.client_id));
+  const client = appToName(found);
   const error = state.error && FAILURE_MESSAGES[state.error];
   // Shown once. A pending step needs no clearing: the second step consumes it in the database.
   if (state.error) await writeState(interaction, nextState(state));
@@ -27,9 +28,9 @@ export async function loginPage(ctx: Context, { host }: InteractionDependencies)
     uid: interaction.uid,
     csrf: state.csrf,
     error,
-    // The account area's own client has no name to show: the person signs in to their account with the brand.
-    clientName: client?.clientId === ACCOUNT_CLIENT_ID ? undefined : client?.clientName,
-    toAccount: client?.clientId === ACCOUNT_CLIENT_ID,
+    clientName: client?.clientName,
+    // The account area's own sign-in: to the person's account with the brand.
+    toAccount: found !== undefined && client === undefined,
     details: requestedDetails(interaction.params).map((detail) => describe(detail, pagesOf(ctx).translator(ctx))),
     // After "Not you?" the app's hint named the person who is not signing in.
     loginHint:

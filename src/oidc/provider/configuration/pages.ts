@@ -1,5 +1,5 @@
-import type { Client, Configuration } from 'oidc-provider';
-import { ACCOUNT_CLIENT_ID } from '../../clients/account-client.ts';
+import type { Configuration } from 'oidc-provider';
+import { appToName } from '../../clients/account-client.ts';
 import { LANGUAGES } from '../../../i18n/catalogues.ts';
 import type { ProviderPages } from '../pages.ts';
 
@@ -15,11 +15,11 @@ export function pages(kluisPages: ProviderPages): Configuration {
         enabled: true,
         async logoutSource(ctx, form) {
           // `form` is oidc-provider's hidden form (action and xsrf token); the buttons submit it.
-          const client = shownClient(ctx.oidc.client);
+          const client = appToName(ctx.oidc.client);
           ctx.body = kluisPages.logoutConfirmation(ctx, form, client?.clientName ?? client?.clientId);
         },
         async postLogoutSuccessSource(ctx) {
-          const client = shownClient(ctx.oidc.client);
+          const client = appToName(ctx.oidc.client);
           const links = client && { name: client.clientName ?? client.clientId, uri: client.clientUri };
           ctx.body = kluisPages.signedOut(ctx, links);
         },
@@ -32,9 +32,4 @@ export function pages(kluisPages: ProviderPages): Configuration {
       ctx.body = kluisPages.error(ctx, out);
     },
   };
-}
-
-/** The account area's own client is not an app to name ("… asks to sign you out"): the page speaks for itself. */
-function shownClient(client: Client | undefined): Client | undefined {
-  return client?.clientId === ACCOUNT_CLIENT_ID ? undefined : client;
 }
