@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { Browser, formAction } from '../support/browser.ts';
+import { autoSubmit, Browser, formAction } from '../support/browser.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
@@ -22,6 +22,7 @@ import {
 } from '../support/fapi.ts';
 import type { TestKluis } from '../support/kluis.ts';
 import { addPerson, totpCode } from '../support/people.ts';
+import { signIn } from '../support/rp.ts';
 import { selfSignedCertificate } from '../support/tls.ts';
 import { tempDir } from '../support/tempdir.ts';
 import { storedRowId } from '../support/rows.ts';
@@ -224,6 +225,56 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     assert.equal(info.sub, sub);
     const bearer = await fetch(`${kluis.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     assert.equal(bearer.status, 401);
+  });
+
+  test('"Not you?" on the consent page of a pushed request: another person signs in and the app gets their code', async () => {
+    const first = await addPerson(t.url, 'ilona', PASSWORD, { totp: true });
+    const second = await addPerson(t.url, 'ivo', PASSWORD, { totp: true });
+    const config = await fapiConfiguration(kluis.issuer, dpopClient);
+    const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
+    const { verifier, params } = await authorizationParameters();
+    const url = await oidc.buildAuthorizationUrlWithPAR(config, params, { DPoP: dpop });
+    const browser = new Browser(kluis.issuer);
+    const { res: login } = await browser.follow(url);
+    const { res: consent } = await signIn(
+      browser,
+      await login.text(),
+      'ilona',
+      PASSWORD,
+      await totpCode(first.secret!),
+    );
+    const consentPage = await consent.text();
+    assert.match(consentPage, /Signed in as ilona\./);
+
+    // The request_uri is spent: the switch goes on within this request rather than starting it again.
+    const { res: switched } = await browser.submit(formAction(consentPage, 'switch'), consentPage, {});
+    const { res: ending } = await signIn(
+      browser,
+      await switched.text(),
+      'ivo',
+      PASSWORD,
+      await totpCode(second.secret!),
+    );
+    const { res: again } = await autoSubmit(browser, await ending.text());
+    const secondPage = await again.text();
+    assert.match(secondPage, /Signed in as ivo\./);
+    const { external } = await browser.submit(formAction(secondPage, 'consent'), secondPage, {});
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      external!,
+      { pkceCodeVerifier: verifier, idTokenExpected: true },
+      undefined,
+      { DPoP: dpop },
+    );
+    assert.ok(tokens.access_token);
+    const { rows } = await t.db.query<{ account_id: string }>(
+      `select account_id from consent_ledger where account_id = any($1)`,
+      [[first.id, second.id]],
+    );
+    assert.deepEqual(
+      rows.map((row) => row.account_id),
+      [second.id],
+    );
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import { Browser, formAction } from '../support/browser.ts';
+import { autoSubmit, Browser, formAction } from '../support/browser.ts';
 import type { TestDatabase } from '../support/database.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
@@ -168,16 +168,6 @@ describe('consent', () => {
     assert.doesNotMatch(account, /raw:write/);
   });
 });
-
-/** oidc-provider's auto-submitting form (it ends the session of the account signed in before): submitted as a browser would. */
-async function autoSubmit(b: Browser, page: string) {
-  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
-  assert.ok(action, `an auto-submitting form:\n${page.slice(0, 1000)}`);
-  const fields = Object.fromEntries(
-    [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1]!, m[2]!]),
-  );
-  return b.submit(action, page, fields);
-}
 
 /** A person of their own on the consent page of `rp`'s request, with a login_hint naming them. */
 async function atConsent(username: string) {

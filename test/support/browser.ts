@@ -76,3 +76,16 @@ export function formAction(page: string, path: string): string {
   if (!match) throw new Error(`no form posting to .../${path} in:\n${page.slice(0, 2000)}`);
   return match[1]!;
 }
+
+/**
+ * Submits oidc-provider's auto-submitting form in `page` (the end of the first person's session after "Not you?", a
+ * form_post response) as a browser with JavaScript would.
+ */
+export async function autoSubmit(browser: Browser, page: string) {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  if (!action) throw new Error(`no auto-submitting form in:\n${page.slice(0, 1000)}`);
+  const fields = Object.fromEntries(
+    [...page.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"\/>/g)].map((m) => [m[1]!, m[2]!]),
+  );
+  return browser.submit(action, page, fields);
+}
