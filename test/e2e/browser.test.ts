@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
-import type { Browser as Chromium } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
 import { SCA_ACR } from '../../src/oidc/provider/sca-policy.ts';
 import { launchChromium, noChromium as skip } from '../support/chromium.ts';
 import {
@@ -59,16 +59,24 @@ after(async () => {
   await house?.stop();
 });
 
+/**
+ * The relying party's redirect URI is not on this machine: the browser's arrival there is caught and answered, and
+ * the returned function tells where it arrived (with the code), once it has.
+ */
+async function atTheApp(page: Page): Promise<() => URL | undefined> {
+  let arrived: URL | undefined;
+  await page.route('https://rp.example/**', async (route) => {
+    arrived = new URL(route.request().url());
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
+  });
+  return () => arrived;
+}
+
 test('a person signs in with an activation code, enrols an authenticator and consents by clicking and typing', {
   skip,
 }, async () => {
   const page = await browser!.newPage();
-  let callback: URL | undefined;
-  // The relying party's redirect URI is not on this machine: catch the navigation there.
-  await page.route('https://rp.example/**', async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
-  });
+  const callback = await atTheApp(page);
   const request = await rp.request();
   await page.goto(request.url.toString());
 
@@ -95,8 +103,8 @@ test('a person signs in with an activation code, enrols an authenticator and con
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/rp\.example/);
 
-  assert.ok(callback?.searchParams.get('code'), 'the browser came back to the client with a code');
-  const tokens = await rp.redeem(callback!, request);
+  assert.ok(callback()?.searchParams.get('code'), 'the browser came back to the client with a code');
+  const tokens = await rp.redeem(callback()!, request);
   assert.equal(tokens.claims()!.acr, SCA_ACR);
   assert.deepEqual(tokens.claims()!.amr, ['pwd', 'otp']);
   for (const shot of ['login.png', 'mfa-enrolment.png', 'consent.png'])
@@ -109,9 +117,7 @@ test('a person who consented opens their account, finds the app and withdraws it
   const valerie = await addPerson(t.url, 'valerie', 'valerie typed this password', { totp: true });
   const context = await browser!.newContext();
   const page = await context.newPage();
-  await page.route('https://rp.example/**', (route) =>
-    route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' }),
-  );
+  await atTheApp(page);
   const request = await rp.request();
   await page.goto(request.url.toString());
   await page.getByLabel('Username').fill('valerie');
@@ -159,11 +165,7 @@ test('on the consent page "Not you?" lets another person sign in; the app gets t
   const second = await addPerson(t.url, 'yara', 'yara typed this password', { totp: true, email: 'yara@example.com' });
   const context = await browser!.newContext();
   const page = await context.newPage();
-  let callback: URL | undefined;
-  await page.route('https://rp.example/**', async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the app' });
-  });
+  const callback = await atTheApp(page);
   const request = await rp.request();
   await page.goto(request.url.toString());
   for (const [person, username] of [
@@ -183,7 +185,7 @@ test('on the consent page "Not you?" lets another person sign in; the app gets t
   await page.getByLabel('Your email address').check();
   await page.getByRole('button', { name: 'Allow' }).click();
   await page.waitForURL(/rp\.example/);
-  const tokens = await rp.redeem(callback!, request);
+  const tokens = await rp.redeem(callback()!, request);
   const userinfo = await oidc.fetchUserInfo(rp.config, tokens.access_token, tokens.claims()!.sub);
   assert.equal(userinfo.email, 'yara@example.com');
   await context.close();
@@ -205,11 +207,7 @@ test('a person sees the payment while authenticating, authorises it, and finds i
 
   const context = await browser!.newContext();
   const tab = await context.newPage();
-  let callback: URL | undefined;
-  await tab.route('https://rp.example/**', async (route) => {
-    callback = new URL(route.request().url());
-    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'back at the shop' });
-  });
+  const callback = await atTheApp(tab);
   await tab.goto(url.toString());
   const summary = 'Pay €50.00 to Acme BV, NL91 ABNA 0417 1643 00';
   assert.equal((await tab.locator('.authorization-detail strong').textContent())!.trim(), summary);
@@ -229,7 +227,7 @@ test('a person sees the payment while authenticating, authorises it, and finds i
 
   const tokens = await oidc.authorizationCodeGrant(
     config,
-    callback!,
+    callback()!,
     { pkceCodeVerifier: verifier, idTokenExpected: true },
     { resource: PAYMENTS },
     { DPoP: dpop },

@@ -37,11 +37,12 @@ async function start(env: Record<string, string>): Promise<{ code: number | null
 }
 
 describe('a port already in use', () => {
-  test('PORT taken: one line naming the port and PORT, exit status 1', async () => {
+  /** Kluis started with `env` on a port another process holds: exactly the one line, and exit status 1. */
+  async function refusedOnTakenPort(env: Record<string, string> = {}) {
     const port = await freePort();
     const taken = await occupy(port);
     try {
-      const { code, stderr } = await start({ PORT: String(port), ISSUER: `http://localhost:${port}` });
+      const { code, stderr } = await start({ PORT: String(port), ISSUER: `http://localhost:${port}`, ...env });
       assert.equal(code, 1);
       assert.equal(
         stderr,
@@ -50,20 +51,10 @@ describe('a port already in use', () => {
     } finally {
       taken.close();
     }
-  });
+  }
 
-  test('PORT taken with WORKERS=2: the supervisor says it once and exits with status 1, forking no worker again', async () => {
-    const port = await freePort();
-    const taken = await occupy(port);
-    try {
-      const { code, stderr } = await start({ PORT: String(port), ISSUER: `http://localhost:${port}`, WORKERS: '2' });
-      assert.equal(code, 1);
-      assert.equal(
-        stderr,
-        `kluis: port ${port} is already in use; set PORT to another port or stop the process using it\n`,
-      );
-    } finally {
-      taken.close();
-    }
-  });
+  test('PORT taken: one line naming the port and PORT, exit status 1', () => refusedOnTakenPort());
+
+  test('PORT taken with WORKERS=2: the supervisor says it once and exits with status 1, forking no worker again', () =>
+    refusedOnTakenPort({ WORKERS: '2' }));
 });
