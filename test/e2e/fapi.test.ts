@@ -229,7 +229,7 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
 
   test('"Not you?" on the consent page of a pushed request: another person signs in and the app gets their code', async () => {
     const first = await addPerson(t.url, 'ilona', PASSWORD, { totp: true });
-    const second = await addPerson(t.url, 'ivo', PASSWORD, { totp: true });
+    const second = await addPerson(t.url, 'iwan', PASSWORD, { totp: true });
     const config = await fapiConfiguration(kluis.issuer, dpopClient);
     const dpop = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'));
     const { verifier, params } = await authorizationParameters();
@@ -251,13 +251,13 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
     const { res: ending } = await signIn(
       browser,
       await switched.text(),
-      'ivo',
+      'iwan',
       PASSWORD,
       await totpCode(second.secret!),
     );
     const { res: again } = await autoSubmit(browser, await ending.text());
     const secondPage = await again.text();
-    assert.match(secondPage, /Signed in as ivo\./);
+    assert.match(secondPage, /Signed in as iwan\./);
     const { external } = await browser.submit(formAction(secondPage, 'consent'), secondPage, {});
     const tokens = await oidc.authorizationCodeGrant(
       config,
