@@ -32,16 +32,23 @@ test('items arriving while a batch is in flight wait for it and go out together,
   let inFlight = 0;
   let most = 0;
   const batches: number[][] = [];
+  let started!: () => void;
+  // The first batch is in flight once its statement runs: waited for, not guessed with a timer (on a loaded machine a
+  // 5 ms timer could fire before the first batch went out).
+  const firstInFlight = new Promise<void>((resolve) => {
+    started = resolve;
+  });
   const commit = new GroupCommit<number, number>(async (items) => {
     inFlight += 1;
     most = Math.max(most, inFlight);
     batches.push([...items]);
+    started();
     await new Promise((resolve) => setTimeout(resolve, 20));
     inFlight -= 1;
     return [...items];
   });
   const first = commit.submit(1);
-  await new Promise((resolve) => setTimeout(resolve, 5));
+  await firstInFlight;
   const later = [2, 3, 4].map((n) => commit.submit(n));
   assert.deepEqual(await Promise.all([first, ...later]), [1, 2, 3, 4]);
   assert.deepEqual(batches, [[1], [2, 3, 4]]);
