@@ -364,10 +364,14 @@ describe('sessions and step-up', () => {
   test('a session whose last SCA is older than SCA_MAX_AGE must authenticate again; with prompt=none it gets login_required', async () => {
     const b = await signedIn('mallory');
     assert.equal((await visit(b)).kind, 'client');
-    // Age the session's SCA by 6 minutes (the default SCA_MAX_AGE is 5).
-    await t.db.query(
-      `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 360)) where model = 'Session'`,
+    // Age mallory's session's SCA by 6 minutes (the default SCA_MAX_AGE is 5). Only her session: another
+    // test's session may hold no loginTs, and jsonb_set with a null value would null its payload.
+    const aged = await t.db.query(
+      `update oidc_models set payload = jsonb_set(payload, '{loginTs}', to_jsonb((payload->>'loginTs')::bigint - 360))
+        where model = 'Session' and payload ? 'loginTs'
+          and payload->>'accountId' = (select id from accounts where lower(username) = 'mallory')`,
     );
+    assert.ok((aged.rowCount ?? 0) >= 1, "mallory's session was aged");
     assert.equal((await visit(b)).kind, 'login');
     assert.equal((await visit(b, { prompt: 'none' })).external?.searchParams.get('error'), 'login_required');
   });
