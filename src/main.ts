@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import type { DemoSetup } from './demo/seed.ts';
 import { shownMessage } from './errors.ts';
 import { recordIssuer } from './db/server-issuer.ts';
-import { startKluis } from './kluis.ts';
+import { type RunningKluis, startKluis } from './kluis.ts';
 import { createLogger, logDestination, logFormat, type Logger } from './log/logger.ts';
 import { superviseWorkers, workerCannotStart } from './workers.ts';
 
@@ -45,6 +45,30 @@ if (config.workers > 1 && cluster.isPrimary) await superviseWorkers(config, log)
 else await serve(config, log);
 
 async function serve(config: Config, log: Logger): Promise<void> {
+  const ready = start(config, log);
+  // Taken before the first await: a SIGTERM while Kluis starts (an orchestrator scaling down, the embedded Postgres
+  // half up) waits for the start and then drains, instead of killing the process and leaving that Postgres running.
+  let stopping = false;
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'draining and shutting down');
+      void ready
+        .then((kluis) => kluis.stop())
+        .then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+    });
+  }
+  await ready;
+}
+
+async function start(config: Config, log: Logger): Promise<RunningKluis> {
   const kluis = await startKluis(config, log).catch(failedToStart);
   // The CLI, run without ISSUER, speaks for this issuer (cli/context.ts); a failure here must not stop the server.
   await recordIssuer(kluis.connection.db, config.issuer).catch((err: unknown) =>
@@ -52,22 +76,7 @@ async function serve(config: Config, log: Logger): Promise<void> {
   );
   // With several workers, the first one prints the demo banner.
   if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo, await kluis.demo.activationCode());
-
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'draining and shutting down');
-      kluis.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
-  }
+  return kluis;
 }
 
 function printDemo({ startUrl, username, password }: DemoSetup, activationCode: string | undefined): void {

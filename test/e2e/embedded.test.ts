@@ -137,6 +137,17 @@ describe('embedded PostgreSQL', () => {
     assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
   });
 
+  test('a SIGTERM while the server starts waits for the start, then drains and stops its Postgres', async (t) => {
+    const data = await dataDir(t);
+    // Signalled as soon as initdb begins: the old server died of the signal there, leaving its Postgres running.
+    const starting = await spawnKluis(data.env, 60_000, 'initialising the embedded PostgreSQL');
+    data.server = starting;
+    starting.child.kill('SIGTERM');
+    assert.equal(await starting.exited, 0, starting.output());
+    assert.match(starting.output(), /draining and shutting down[\s\S]*kluis listening/, 'it finished starting first');
+    assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
+  });
+
   test('with no server running the CLI starts the embedded Postgres itself and stops it again', async (t) => {
     const data = await dataDir(t);
     const server = await start(data);

@@ -56,8 +56,12 @@ export interface KluisProcess {
   exited: Promise<number | null>;
 }
 
-/** `node src/main.ts` as a separate process; resolves once it logs that it is listening. */
-export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000): Promise<KluisProcess> {
+/** `node src/main.ts` as a separate process; resolves once it logs `until` (by default, that it is listening). */
+export async function spawnKluis(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  until = 'kluis listening',
+): Promise<KluisProcess> {
   const port = env.PORT ?? String(await freePort());
   const issuer = env.ISSUER ?? `http://localhost:${port}`;
   const child = spawn(process.execPath, ['src/main.ts'], {
@@ -78,7 +82,7 @@ export async function spawnKluis(env: Record<string, string>, timeoutMs = 60_000
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const deadline = Date.now() + timeoutMs;
-  while (!output.includes('kluis listening')) {
+  while (!output.includes(until)) {
     if (child.exitCode !== null) throw new Error(`kluis exited with ${child.exitCode}:\n${output}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
