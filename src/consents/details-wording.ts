@@ -16,12 +16,11 @@ export function describe(detail: AuthorizationDetail, i18n: Translator): { summa
       lines: reference ? [i18n.t('details.reference', { reference })] : [],
     };
   }
-  const access = detail.access.map((kind) => i18n.t(`details.${kind}`));
   return {
     summary: i18n.t('details.access', {
-      access: access.length === 2 ? i18n.t('details.and', { first: access[0], second: access[1] }) : access[0],
+      access: i18n.list(detail.access.map((kind) => i18n.t(`details.${kind}`))),
       count: detail.accounts.length,
-      accounts: detail.accounts.map((a) => friendlyFormatIBAN(a.iban)).join(', '),
+      accounts: i18n.list(detail.accounts.map((a) => friendlyFormatIBAN(a.iban) ?? a.iban)),
     }),
     lines: [i18n.t('details.accessUntil', { date: i18n.day(detail.expiresAt) })],
   };

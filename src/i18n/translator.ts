@@ -29,6 +29,11 @@ export class Translator {
     return new Intl.NumberFormat(this.tag, { style: 'currency', currency }).format(Number(amount));
   }
 
+  /** Several names as one phrase in the reader's language: "A, B and C", "A, B en C", "A, B et C". */
+  list(items: readonly string[]): string {
+    return new Intl.ListFormat(this.tag, { type: 'conjunction' }).format(items);
+  }
+
   /** Date and time, with the time zone's short name, so a person abroad sees which clock is meant. */
   dateTime(value: Date | string): string {
     return new Intl.DateTimeFormat(this.tag, {

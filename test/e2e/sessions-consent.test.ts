@@ -143,7 +143,10 @@ describe('consent', () => {
     const { res: login } = await b.follow(request.url);
     const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
     const consentPage = await res.text();
-    assert.match(consentPage, /for="scope-\d">(Savings API, Ledger API|Ledger API, Savings API): savings<\/label>/);
+    assert.match(
+      consentPage,
+      /for="scope-\d">(Savings API and Ledger API|Ledger API and Savings API): savings<\/label>/,
+    );
     await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['savings'] });
 
     const account = await (await b.follow('/account/consents')).res.text();

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse, TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import { loadConfig } from '../../src/config/env.ts';
-import { catalogueFile, LANGUAGES } from '../../src/i18n/catalogues.ts';
+import { describe as describeDetail } from '../../src/consents/details-wording.ts';
+import { Catalogues, catalogueFile, LANGUAGES, type Language } from '../../src/i18n/catalogues.ts';
 import { chooseLanguage } from '../../src/i18n/negotiate.ts';
+import { Translator } from '../../src/i18n/translator.ts';
+import { ACCOUNT_INFORMATION, type AuthorizationDetail } from '../../src/oidc/fapi/authorization-details.ts';
 
 /** The names of a message's arguments (plural branches included), which every translation must keep. */
 function argumentsOf(elements: MessageFormatElement[], names = new Set<string>()): Set<string> {
@@ -88,5 +91,32 @@ describe('choosing the language of a page', () => {
       language: 'de',
       tag: 'de',
     });
+  });
+});
+
+describe('the wording of what a person authorises', () => {
+  const catalogues = new Catalogues();
+  const access = (tag: string, language: Language) =>
+    describeDetail(
+      {
+        type: ACCOUNT_INFORMATION,
+        accounts: [{ iban: 'DE89370400440532013000' }, { iban: 'NL91ABNA0417164300' }],
+        access: ['balances', 'transactions'],
+        expiresAt: '2027-03-01',
+      } as AuthorizationDetail,
+      new Translator(catalogues, language, tag, 'Europe/Brussels'),
+    ).summary;
+
+  test('lists of kinds of access and of accounts are joined in the reader’s language', () => {
+    assert.equal(
+      access('en-GB', 'en'),
+      'See the balances and transactions of accounts DE89 3704 0044 0532 0130 00 and NL91 ABNA 0417 1643 00',
+    );
+    assert.equal(
+      access('nl-BE', 'nl'),
+      'Inzage in de saldi en transacties van rekeningen DE89 3704 0044 0532 0130 00 en NL91 ABNA 0417 1643 00',
+    );
+    assert.match(access('fr-BE', 'fr'), / et .* DE89 3704 0044 0532 0130 00 et NL91/);
+    assert.match(access('de-DE', 'de'), / und .* DE89 3704 0044 0532 0130 00 und NL91/);
   });
 });

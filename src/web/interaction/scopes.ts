@@ -39,7 +39,7 @@ export function scopeChoices(requested: readonly string[], i18n: Translator, api
       : Object.keys(apis.resources).filter((resource) => apis.resources[resource]!.includes(name));
     const only = at.length === 1 ? apis.titles.get(at[0]!) : undefined;
     if (at.length > 1 || only) {
-      const names = at.map((resource) => apis.titles.get(resource)?.title ?? resource).join(', ');
+      const names = i18n.list(at.map((resource) => apis.titles.get(resource)?.title ?? resource));
       const alone = only !== undefined && apis.resources[at[0]!]!.length === 1;
       return {
         name,
