@@ -1,6 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config/env.ts';
-import { connect } from './db/connect.ts';
+import { type Connection, connect } from './db/connect.ts';
 import { refuseDemoDataInProduction } from './demo/production-guard.ts';
 import type { Logger } from './log/logger.ts';
 
@@ -39,17 +39,32 @@ export function workerCannotStart(line: string): Promise<never> {
  * started it.
  */
 export async function superviseWorkers(config: Config, log: Logger): Promise<void> {
-  const connection = await connect(config, log);
-  // Refused here too, once, rather than by every worker as it is forked (and forked again).
-  if (config.production) {
-    await refuseDemoDataInProduction(connection.db).catch(async (err: unknown) => {
-      await connection.close();
-      throw err;
-    });
-  }
-  // The workers do not need the supervisor's own pool.
-  await connection.db.close();
   let stopping = false;
+  const opened = openDatabase(config, log);
+  const stop = (exitCode: number, why: Record<string, unknown>) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(why, 'stopping workers');
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
+    const exited = workers.map(
+      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
+    );
+    for (const w of workers) w.process.kill('SIGTERM');
+    Promise.all(exited)
+      .then(() => opened)
+      .then((connection) => connection.close())
+      .then(
+        () => process.exit(exitCode),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  // Taken before the database opens: a SIGTERM while the embedded Postgres starts waits for it, then stops it.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0, { signal }));
+  const connection = await opened;
+  if (stopping) return;
 
   const fork = (id: number): Worker => {
     const env: Record<string, string> = { DATABASE_URL: connection.url, KLUIS_WORKER: String(id) };
@@ -72,25 +87,19 @@ export async function superviseWorkers(config: Config, log: Logger): Promise<voi
   };
   for (let id = 1; id <= config.workers; id += 1) fork(id);
   log.info({ workers: config.workers, database: connection.source }, 'kluis supervising workers');
+}
 
-  const stop = (exitCode: number, why: Record<string, unknown>) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(why, 'stopping workers');
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w);
-    const exited = workers.map(
-      (w) => new Promise<void>((resolve) => (w.isDead() ? resolve() : w.once('exit', () => resolve()))),
-    );
-    for (const w of workers) w.process.kill('SIGTERM');
-    Promise.all(exited)
-      .then(() => connection.close())
-      .then(
-        () => process.exit(exitCode),
-        (err: unknown) => {
-          log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-  };
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => stop(0, { signal }));
+/** The database, opened once for the workers: started (embedded) and migrated, its own pool closed again. */
+async function openDatabase(config: Config, log: Logger): Promise<Connection> {
+  const connection = await connect(config, log);
+  // Refused here too, once, rather than by every worker as it is forked (and forked again).
+  if (config.production) {
+    await refuseDemoDataInProduction(connection.db).catch(async (err: unknown) => {
+      await connection.close();
+      throw err;
+    });
+  }
+  // The workers do not need the supervisor's own pool.
+  await connection.db.close();
+  return connection;
 }

@@ -137,16 +137,23 @@ describe('embedded PostgreSQL', () => {
     assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
   });
 
-  test('a SIGTERM while the server starts waits for the start, then drains and stops its Postgres', async (t) => {
-    const data = await dataDir(t);
-    // Signalled as soon as initdb begins: the old server died of the signal there, leaving its Postgres running.
-    const starting = await spawnKluis(data.env, 60_000, 'initialising the embedded PostgreSQL');
-    data.server = starting;
-    starting.child.kill('SIGTERM');
-    assert.equal(await starting.exited, 0, starting.output());
-    assert.match(starting.output(), /draining and shutting down[\s\S]*kluis listening/, 'it finished starting first');
-    assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
-  });
+  // Signalled as soon as initdb begins: the server (and the WORKERS supervisor) used to die of the signal there,
+  // leaving its Postgres running.
+  for (const { workers, started } of [
+    { workers: '1', started: /draining and shutting down[\s\S]*kluis listening/ },
+    { workers: '2', started: /stopping workers/ },
+  ]) {
+    test(`a SIGTERM while the server starts (WORKERS=${workers}) waits for its Postgres, then stops it`, async (t) => {
+      const data = await dataDir(t);
+      const env = { ...data.env, WORKERS: workers };
+      const starting = await spawnKluis(env, 60_000, 'initialising the embedded PostgreSQL');
+      data.server = starting;
+      starting.child.kill('SIGTERM');
+      assert.equal(await starting.exited, 0, starting.output());
+      assert.match(starting.output(), started);
+      assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
+    });
+  }
 
   test('with no server running the CLI starts the embedded Postgres itself and stops it again', async (t) => {
     const data = await dataDir(t);
