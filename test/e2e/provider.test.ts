@@ -5,6 +5,7 @@ import * as oidc from 'openid-client';
 import type { AdapterPayload } from 'oidc-provider';
 import { addResourceServer, removeResourceServer } from '../../src/db/resource-servers.ts';
 import type { TestDatabase } from '../support/database.ts';
+import { eventually } from '../support/eventually.ts';
 import { M2M_METADATA, registerClient, relyingParty } from '../support/clients.ts';
 import { withKluis, type KluisFixture } from '../support/fixture.ts';
 import type { TestKluis } from '../support/kluis.ts';
@@ -217,11 +218,6 @@ describe('client credentials, introspection, revocation', () => {
       return exp! - iat!;
     };
     const invalidTarget = (err: oidc.ResponseBodyError) => err.error === 'invalid_target';
-    const eventually = async (check: () => Promise<boolean>) => {
-      for (const deadline = Date.now() + 2000; !(await check()); await new Promise((r) => setTimeout(r, 20))) {
-        assert.ok(Date.now() < deadline, 'the change did not reach the running server within 2 s');
-      }
-    };
     // Read once, then served from memory: a change nobody is told of (its trigger off) is not seen.
     assert.ok((await lifetime(API)) <= 300);
     await t.db.transaction(async (tx) => {
@@ -242,13 +238,17 @@ describe('client credentials, introspection, revocation', () => {
       signingAlg: 'ES256',
     } as const;
     await addResourceServer(t.db, { ...server, accessTokenTtl: 120 });
-    await eventually(async () => (await lifetime(OTHER).catch(() => 0)) === 120);
+    const unseen = 'the change did not reach the running server';
+    await eventually(async () => (await lifetime(OTHER).catch(() => 0)) === 120, unseen, 2000);
     await removeResourceServer(t.db, OTHER);
-    await eventually(() =>
-      oidc.clientCredentialsGrant(rp, { resource: OTHER, scope: 'payments:read' }).then(
-        () => false,
-        (err) => invalidTarget(err),
-      ),
+    await eventually(
+      () =>
+        oidc.clientCredentialsGrant(rp, { resource: OTHER, scope: 'payments:read' }).then(
+          () => false,
+          (err) => invalidTarget(err),
+        ),
+      unseen,
+      2000,
     );
   });
 
@@ -256,11 +256,17 @@ describe('client credentials, introspection, revocation', () => {
     const rp = await relyingParty(kluis.issuer, clientB);
     const { access_token } = await oidc.clientCredentialsGrant(rp, {});
     await oidc.tokenRevocation(rp, access_token);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // provider events are written asynchronously
-    const { rows } = await t.db.query<{ type: string; details: unknown }>(
-      `select type, details from audit_events where client_id = $1 order by id`,
-      [clientB.client_id],
+    // Provider events are written after the answer.
+    const audited = () =>
+      t.db.query<{ type: string; details: unknown }>(
+        `select type, details from audit_events where client_id = $1 order by id`,
+        [clientB.client_id],
+      );
+    await eventually(
+      async () => (await audited()).rows.some((row) => row.type === 'token.revoked'),
+      'the revocation was not audited',
     );
+    const { rows } = await audited();
     const types = rows.map((row) => row.type);
     assert.ok(types.includes('client.created'));
     assert.ok(types.includes('token.issued'));
@@ -374,10 +380,12 @@ describe('provider events reach the audit log', () => {
     const ctx = { oidc: { route: 'token', client: { clientId: 'audit-probe' } }, path: '/token' };
     provider.emit('server_error', ctx as never, new TypeError('secret detail that must not be stored'));
     provider.emit('grant.revoked', ctx as never, 'grant-audit-probe');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const { rows } = await t.db.query<{ type: string; grant_id: string | null; details: Record<string, unknown> }>(
-      `select type, grant_id, details from audit_events where client_id = 'audit-probe' order by id`,
-    );
+    const audited = () =>
+      t.db.query<{ type: string; grant_id: string | null; details: Record<string, unknown> }>(
+        `select type, grant_id, details from audit_events where client_id = 'audit-probe' order by id`,
+      );
+    await eventually(async () => (await audited()).rowCount === 2, 'both events were not audited');
+    const { rows } = await audited();
     assert.deepEqual(
       rows.map((r) => r.type),
       ['server.error', 'grant.revoked'],
