@@ -35,6 +35,8 @@ export class GrantActivity {
       scopes: revoked.scope.split(' ').filter(Boolean),
       claims: [],
       resources: {},
+      // What the grant authorised is in its 'granted' entry; the event names only the scope given up.
+      authorizationDetails: [],
     });
   }
 }

@@ -159,6 +159,7 @@ function ledgerEntry(
     scopes: grant.scopes,
     claims: grant.claims,
     resources: grant.resources,
+    authorizationDetails: grant.authorizationDetails,
   };
 }
 

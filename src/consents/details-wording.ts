@@ -25,3 +25,8 @@ export function describe(detail: AuthorizationDetail, i18n: Translator): { summa
     lines: [i18n.t('details.accessUntil', { date: i18n.day(detail.expiresAt) })],
   };
 }
+
+/** Details as stored with a grant or in the ledger: validated against their schema when they were requested. */
+export function describeStored(details: readonly Record<string, unknown>[], i18n: Translator) {
+  return (details as unknown as AuthorizationDetail[]).map((detail) => describe(detail, i18n));
+}

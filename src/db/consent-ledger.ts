@@ -13,6 +13,8 @@ export interface LedgerEntry {
   scopes: string[];
   claims: string[];
   resources: Record<string, string[]>;
+  /** Open banking authorization details (RFC 9396) the consent authorised; none for other consents. */
+  authorizationDetails: Record<string, unknown>[];
 }
 
 export interface LedgerRow extends LedgerEntry {
@@ -23,8 +25,8 @@ export interface LedgerRow extends LedgerEntry {
 export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<void> {
   await db.query(
     `insert into consent_ledger
-       (account_id, client_id, client_name, grant_id, action, channel, scopes, claims, resources)
-     values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+       (account_id, client_id, client_name, grant_id, action, channel, scopes, claims, resources, authorization_details)
+     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
     [
       entry.accountId,
       entry.clientId,
@@ -35,6 +37,7 @@ export async function appendLedger(db: Queryable, entry: LedgerEntry): Promise<v
       entry.scopes,
       entry.claims,
       entry.resources,
+      JSON.stringify(entry.authorizationDetails),
     ],
   );
 }
@@ -52,6 +55,7 @@ export async function ledgerFor(db: Queryable, accountId: string): Promise<Ledge
     scopes: string[];
     claims: string[];
     resources: Record<string, string[]>;
+    authorization_details: Record<string, unknown>[];
   }>('select * from consent_ledger where account_id = $1 order by id desc', [accountId]);
   return rows.map((row) => ({
     occurredAt: row.occurred_at,
@@ -64,5 +68,6 @@ export async function ledgerFor(db: Queryable, accountId: string): Promise<Ledge
     scopes: row.scopes,
     claims: row.claims,
     resources: row.resources,
+    authorizationDetails: row.authorization_details,
   }));
 }

@@ -18,8 +18,10 @@ export function usernameHash(salt: string, username: string): string {
  * GDPR Art 17: erases a person. Every consent is revoked first (clients with a back-channel logout URI are told),
  * then, in one transaction, everything that holds personal data goes: sessions, tokens, grants and interactions that
  * name the account, the account itself (credentials, profile claims, recovery codes and security activity cascade).
- * What stays is pseudonymous: the audit log and the consent ledger, which name only the random account id. The
- * username is held back for USERNAME_QUARANTINE so nobody can take it over at once.
+ * What stays names the person only by the random account id: the audit log and the consent ledger. They keep what open
+ * banking consents authorised (amount, payee, the person's IBANs), the record of an authorisation PSD2 Art 72 obliges
+ * the bank to keep (GDPR Art 17(3)(b)). The username is held back for USERNAME_QUARANTINE so nobody can take it over
+ * at once.
  */
 export async function eraseAccount(
   deps: {

@@ -41,6 +41,7 @@ export async function exportPersonalData(
       scopes: entry.scopes,
       claims: entry.claims,
       resources: entry.resources,
+      authorization_details: entry.authorizationDetails,
     })),
     security_activity: activity.map((event) => ({
       at: event.occurredAt.toISOString(),

@@ -35,6 +35,7 @@ function entry(grantId: string, overrides: Partial<LedgerEntry> = {}): LedgerEnt
     scopes: ['openid'],
     claims: [],
     resources: {},
+    authorizationDetails: [],
     ...overrides,
   };
 }
@@ -188,16 +189,17 @@ test("session ids are those of the person's live sessions the client took part i
 test("the ledger gives back what was appended, the person's own entries, newest first", () =>
   withStore(async (store) => {
     const resources = { 'https://api.example': ['read'] };
-    await store.appendLedger(entry('g-1', { action: 'granted', channel: 'consent_screen', resources }));
+    const authorizationDetails = [
+      { type: 'payment_initiation', instructedAmount: { currency: 'EUR', amount: '50.00' }, creditorName: 'Acme BV' },
+    ];
+    const granted = entry('g-1', { action: 'granted', channel: 'consent_screen', resources, authorizationDetails });
+    await store.appendLedger(granted);
     await store.appendLedger(entry('g-1', { action: 'revoked', channel: 'operator', clientName: null }));
     await store.appendLedger(entry('g-9', { accountId: 'acc-2' }));
     const ledger = await store.ledger('acc-1');
     assert.ok(ledger.every((row) => row.occurredAt instanceof Date));
     assert.deepEqual(
       ledger.map(({ occurredAt: _, ...rest }) => rest),
-      [
-        entry('g-1', { action: 'revoked', channel: 'operator', clientName: null }),
-        entry('g-1', { action: 'granted', channel: 'consent_screen', resources }),
-      ],
+      [entry('g-1', { action: 'revoked', channel: 'operator', clientName: null }), granted],
     );
   }));

@@ -104,6 +104,7 @@ describe('export and erasure', () => {
     assert.deepEqual(data.consents[0].scopes.sort(), ['email', 'offline_access', 'openid', 'profile']);
     assert.ok(data.consents[0].last_used_at, 'the code and tokens count as use');
     assert.equal(data.consent_history[0].action, 'granted');
+    assert.deepEqual(data.consent_history[0].authorization_details, [], 'no open banking details for a sign-in');
     const signIn = data.security_activity.find((event: { event: string }) => event.event === 'login.succeeded');
     assert.equal(signIn.device, 'Firefox on Linux');
     assert.ok(signIn.ip);

@@ -238,7 +238,11 @@ test('a person sees the payment while authenticating, authorises it, and finds i
   await tab.goto(`${kluis.issuer}/account/consents`);
   await tab.locator('#no-consents').waitFor();
   await tab.goto(`${kluis.issuer}/account/history`);
-  assert.match((await tab.locator('.ledger-entry').first().textContent())!, /access given to\s+Pay-by-bank checkout/);
+  const entry = tab.locator('.ledger-entry').first();
+  assert.match((await entry.textContent())!, /access given to\s+Pay-by-bank checkout/);
+  // It still says what was paid, and to whom.
+  assert.equal((await entry.locator('.authorization-detail strong').textContent())!.trim(), summary);
+  assert.match((await entry.locator('.authorization-detail').textContent())!, /Reference: Order 7781/);
   await tab.screenshot({ path: path.join(ARTIFACTS, 'account-payment.png'), fullPage: true });
   await context.close();
   for (const shot of ['payment-consent.png', 'account-payment.png']) assert.ok(existsSync(path.join(ARTIFACTS, shot)));

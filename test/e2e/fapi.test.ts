@@ -432,6 +432,12 @@ describe('payment consent with dynamic linking', () => {
     assert.deepEqual(audited[0]!.details.authorised, ['Pay €50.00 to Acme BV, NL91 ABNA 0417 1643 00']);
     assert.deepEqual(JSON.parse(String(audited[0]!.details.authorization_details)), [PAYMENT]);
     assert.deepEqual(audited[0]!.details.sca_amr, ['pwd', 'otp']);
+    // So does the person's consent history, which outlives the used payment's grant.
+    const { rows: ledger } = await t.db.query<{ authorization_details: unknown }>(
+      `select authorization_details from consent_ledger where client_id = $1 and action = 'granted' order by id desc limit 1`,
+      [dpopClient.clientId],
+    );
+    assert.deepEqual(ledger[0]!.authorization_details, [PAYMENT]);
 
     // An ordinary sign-in of the same app in the same browser does not join the payment's grant: it gets a consent
     // of its own, with the ordinary lifetime.

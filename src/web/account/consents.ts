@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { ConsentNotFound, type ConsentView } from '../../consents/consents.ts';
-import { describe } from '../../consents/details-wording.ts';
+import { describeStored } from '../../consents/details-wording.ts';
 import type { ResourceServerTitle } from '../../clients/resource-servers.ts';
 import type { Translator } from '../../i18n/translator.ts';
-import { isPayment, type AuthorizationDetail } from '../../oidc/fapi/authorization-details.ts';
+import { isPayment } from '../../oidc/fapi/authorization-details.ts';
 import { grantedPermissions, titlesOf } from '../interaction/scopes.ts';
 import { pagesOf } from '../render.ts';
 import { person, type AccountArea } from './area.ts';
@@ -64,7 +64,7 @@ function describeConsent(consent: ConsentView, titles: ReadonlyMap<string, Resou
     ...consent,
     permissions: grantedPermissions(consent, titles, i18n),
     claims: consent.claims.map((claim) => (i18n.has(`claim.${claim}`) ? i18n.t(`claim.${claim}`) : claim)),
-    details: (consent.authorizationDetails as unknown as AuthorizationDetail[]).map((detail) => describe(detail, i18n)),
+    details: describeStored(consent.authorizationDetails, i18n),
     // A payment is authorised for one use: once a token was issued under it, it has been used.
     status: isPayment(consent.authorizationDetails) ? used : undefined,
   };
