@@ -3,7 +3,7 @@ import { ConfigError, loadConfig, type Config } from './config/env.ts';
 import type { DemoSetup } from './demo/seed.ts';
 import { shownMessage } from './errors.ts';
 import { recordIssuer } from './db/server-issuer.ts';
-import { type RunningKluis, startKluis } from './kluis.ts';
+import { startKluis } from './kluis.ts';
 import { createLogger, logDestination, logFormat, type Logger } from './log/logger.ts';
 import { superviseWorkers, workerCannotStart } from './workers.ts';
 
@@ -45,7 +45,7 @@ if (config.workers > 1 && cluster.isPrimary) await superviseWorkers(config, log)
 else await serve(config, log);
 
 async function serve(config: Config, log: Logger): Promise<void> {
-  const ready = start(config, log);
+  const ready = startKluis(config, log).catch(failedToStart);
   // Taken before the first await: a SIGTERM while Kluis starts (an orchestrator scaling down, the embedded Postgres
   // half up) waits for the start and then drains, instead of killing the process and leaving that Postgres running.
   let stopping = false;
@@ -65,18 +65,22 @@ async function serve(config: Config, log: Logger): Promise<void> {
         );
     });
   }
-  await ready;
-}
-
-async function start(config: Config, log: Logger): Promise<RunningKluis> {
-  const kluis = await startKluis(config, log).catch(failedToStart);
+  const kluis = await ready;
+  if (stopping) return;
   // The CLI, run without ISSUER, speaks for this issuer (cli/context.ts); a failure here must not stop the server.
   await recordIssuer(kluis.connection.db, config.issuer).catch((err: unknown) =>
     log.warn({ err }, 'the issuer could not be recorded for the CLI'),
   );
-  // With several workers, the first one prints the demo banner.
-  if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1') printDemo(kluis.demo, await kluis.demo.activationCode());
-  return kluis;
+  // With several workers, the first one prints the demo banner; the server serves whether or not it could.
+  if (kluis.demo && (process.env.KLUIS_WORKER ?? '1') === '1' && !stopping) {
+    const { demo } = kluis;
+    await demo.activationCode().then(
+      (code) => {
+        if (!stopping) printDemo(demo, code);
+      },
+      (err: unknown) => log.warn({ err }, 'the demo banner could not be printed'),
+    );
+  }
 }
 
 function printDemo({ startUrl, username, password }: DemoSetup, activationCode: string | undefined): void {

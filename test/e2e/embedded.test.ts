@@ -139,18 +139,22 @@ describe('embedded PostgreSQL', () => {
 
   // Signalled as soon as initdb begins: the server (and the WORKERS supervisor) used to die of the signal there,
   // leaving its Postgres running.
-  for (const { workers, started } of [
-    { workers: '1', started: /draining and shutting down[\s\S]*kluis listening/ },
-    { workers: '2', started: /stopping workers/ },
+  // Once stopping, nothing more starts: no demo banner (with a fresh activation code), no workers forked.
+  for (const { workers, seen, never } of [
+    { workers: '1', seen: /draining and shutting down[\s\S]*kluis listening/, never: /Kluis demo/ },
+    { workers: '2', seen: /stopping workers/, never: /supervising workers|Kluis demo/ },
   ]) {
-    test(`a SIGTERM while the server starts (WORKERS=${workers}) waits for its Postgres, then stops it`, async (t) => {
+    test(`a SIGTERM while the server starts (WORKERS=${workers}) waits for its Postgres, then stops it`, {
+      timeout: 120_000,
+    }, async (t) => {
       const data = await dataDir(t);
       const env = { ...data.env, WORKERS: workers };
       const starting = await spawnKluis(env, 60_000, 'initialising the embedded PostgreSQL');
       data.server = starting;
       starting.child.kill('SIGTERM');
       assert.equal(await starting.exited, 0, starting.output());
-      assert.match(starting.output(), started);
+      assert.match(starting.output(), seen);
+      assert.doesNotMatch(starting.output(), never);
       assert.ok(!existsSync(postmasterPid(data)), 'postmaster.pid is gone: Postgres shut down');
     });
   }

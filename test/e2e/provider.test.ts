@@ -239,7 +239,7 @@ describe('client credentials, introspection, revocation', () => {
     } as const;
     await addResourceServer(t.db, { ...server, accessTokenTtl: 120 });
     const unseen = 'the change did not reach the running server';
-    await eventually(async () => (await lifetime(OTHER).catch(() => 0)) === 120, unseen, 2000);
+    await eventually(async () => (await lifetime(OTHER).catch(() => 0)) === 120, unseen);
     await removeResourceServer(t.db, OTHER);
     await eventually(
       () =>
@@ -248,7 +248,6 @@ describe('client credentials, introspection, revocation', () => {
           (err) => invalidTarget(err),
         ),
       unseen,
-      2000,
     );
   });
 
