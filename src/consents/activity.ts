@@ -35,7 +35,7 @@ export class GrantActivity {
       scopes: revoked.scope.split(' ').filter(Boolean),
       claims: [],
       resources: {},
-      // What the grant authorised is in its 'granted' entry; the event names only the scope given up.
+      // What the grant authorised is in its 'granted' entry (consents.ts writes none with a withdrawal either).
       authorizationDetails: [],
     });
   }

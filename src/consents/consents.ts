@@ -159,7 +159,8 @@ function ledgerEntry(
     scopes: grant.scopes,
     claims: grant.claims,
     resources: grant.resources,
-    authorizationDetails: grant.authorizationDetails,
+    // What an open banking consent authorised is written when it is given; a withdrawal does not copy it again.
+    authorizationDetails: action === 'revoked' ? [] : grant.authorizationDetails,
   };
 }
 

@@ -1,6 +1,6 @@
 import { friendlyFormatIBAN } from 'ibantools';
 import type { Translator } from '../i18n/translator.ts';
-import { PAYMENT_INITIATION, type AuthorizationDetail } from '../oidc/fapi/authorization-details.ts';
+import { PAYMENT_INITIATION, storedDetail, type AuthorizationDetail } from '../oidc/fapi/authorization-details.ts';
 
 /**
  * The detail in plain words in the reader's language, for the consent screen, the account area and (in English) the
@@ -26,7 +26,10 @@ export function describe(detail: AuthorizationDetail, i18n: Translator): { summa
   };
 }
 
-/** Details as stored with a grant or in the ledger: validated against their schema when they were requested. */
-export function describeStored(details: readonly Record<string, unknown>[], i18n: Translator) {
-  return (details as unknown as AuthorizationDetail[]).map((detail) => describe(detail, i18n));
+/** Details as stored with a grant or in the ledger; one of a form Kluis cannot show is named as such. */
+export function describeStored(details: readonly unknown[], i18n: Translator) {
+  return details.map((stored) => {
+    const detail = storedDetail(stored);
+    return detail ? describe(detail, i18n) : { summary: i18n.t('details.unreadable'), lines: [] };
+  });
 }

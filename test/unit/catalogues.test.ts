@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { parse, TYPE, type MessageFormatElement } from '@formatjs/icu-messageformat-parser';
 import { loadConfig } from '../../src/config/env.ts';
-import { describe as describeDetail } from '../../src/consents/details-wording.ts';
+import { describe as describeDetail, describeStored } from '../../src/consents/details-wording.ts';
 import { Catalogues, catalogueFile, LANGUAGES, type Language } from '../../src/i18n/catalogues.ts';
 import { chooseLanguage } from '../../src/i18n/negotiate.ts';
 import { Translator } from '../../src/i18n/translator.ts';
@@ -118,5 +118,25 @@ describe('the wording of what a person authorises', () => {
     );
     assert.match(access('fr-BE', 'fr'), / et .* DE89 3704 0044 0532 0130 00 et NL91/);
     assert.match(access('de-DE', 'de'), / und .* DE89 3704 0044 0532 0130 00 und NL91/);
+  });
+
+  test('a stored detail Kluis cannot show is named as such instead of failing the page; an ended one is shown', () => {
+    const english = new Translator(catalogues, 'en', 'en-GB', 'Europe/Brussels');
+    const ended = { type: ACCOUNT_INFORMATION, accounts: [{ iban: 'DE89370400440532013000' }], access: ['balances'] };
+    const shown = describeStored(
+      [
+        { type: 'tax_declaration' },
+        { ...ended, access: ['balances', 'standing_orders'], expiresAt: '2026-01-31' },
+        { type: ACCOUNT_INFORMATION, access: ['balances'], expiresAt: '2026-01-31' },
+        'not even an object',
+        { ...ended, expiresAt: '2026-01-31' },
+      ],
+      english,
+    );
+    const unreadable = english.t('details.unreadable');
+    assert.deepEqual(
+      shown.map((detail) => detail.summary),
+      [unreadable, unreadable, unreadable, unreadable, 'See the balances of account DE89 3704 0044 0532 0130 00'],
+    );
   });
 });

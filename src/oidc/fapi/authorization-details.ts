@@ -55,7 +55,8 @@ const PaymentInitiation = z
   })
   .strict();
 
-const AccountInformation = z
+/** An account information detail as granted; its end date is judged against the clock only when it is requested. */
+const AccountInformationShape = z
   .object({
     type: z.literal(ACCOUNT_INFORMATION),
     accounts: z.array(z.object({ iban }).strict()).min(1).max(20),
@@ -63,21 +64,33 @@ const AccountInformation = z
       .array(z.enum(['balances', 'transactions']))
       .min(1)
       .refine((values) => new Set(values).size === values.length, 'must not repeat a value'),
-    expiresAt: z
-      .string()
-      .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
-      .refine((value) => {
-        const at = accessEnds(value);
-        return at > Date.now() && at <= Date.now() + MAX_ACCOUNT_ACCESS_DAYS * DAY;
-      }, `must be a future date at most ${MAX_ACCOUNT_ACCESS_DAYS} days away`),
+    expiresAt: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD'),
   })
   .strict();
 
+const AccountInformation = AccountInformationShape.refine(
+  ({ expiresAt }) => {
+    const at = accessEnds(expiresAt);
+    return at > Date.now() && at <= Date.now() + MAX_ACCOUNT_ACCESS_DAYS * DAY;
+  },
+  { message: `must be a future date at most ${MAX_ACCOUNT_ACCESS_DAYS} days away`, path: ['expiresAt'] },
+);
+
 type PaymentDetail = z.infer<typeof PaymentInitiation>;
-export type AccountDetail = z.infer<typeof AccountInformation>;
+export type AccountDetail = z.infer<typeof AccountInformationShape>;
 export type AuthorizationDetail = PaymentDetail | AccountDetail;
 
 const SCHEMAS = { [PAYMENT_INITIATION]: PaymentInitiation, [ACCOUNT_INFORMATION]: AccountInformation } as const;
+const STORED = z.discriminatedUnion('type', [PaymentInitiation, AccountInformationShape]);
+
+/**
+ * A detail read back from a grant or the consent ledger, if it still has the form Kluis can show. The ledger is
+ * append-only: a row written under another form of a detail must make its page say less, not fail.
+ */
+export function storedDetail(detail: unknown): AuthorizationDetail | undefined {
+  const result = STORED.safeParse(detail);
+  return result.success ? result.data : undefined;
+}
 
 function requested(ctx: KoaContextWithOIDC): AuthorizationDetail[] {
   return requestedDetails(ctx.oidc.params ?? {});
