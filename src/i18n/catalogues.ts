@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IntlMessageFormat } from 'intl-messageformat';
+import { KluisError } from '../errors.ts';
 
 /**
  * The languages Kluis's pages speak, one catalogue each in `locales/`; English is the reference every other is checked
@@ -17,8 +18,10 @@ export function isLanguage(value: unknown): value is Language {
 }
 
 /** A catalogue file that cannot be used: which file and key, and why. */
-export class CatalogueError extends Error {
+/** A catalogue Kluis cannot use: the operator's to fix (a theme's file) or a broken build, said at boot. */
+export class CatalogueError extends KluisError {
   override readonly name = 'CatalogueError';
+  readonly code = 'ERR_CATALOGUE';
 }
 
 function readCatalogue(file: string): Record<string, string> {
@@ -47,6 +50,7 @@ export class Catalogues {
   readonly #messages = new Map<Language, Map<string, IntlMessageFormat>>();
 
   constructor(themeDir?: string) {
+    const known = new Set(Object.keys(catalogueFile('en')));
     for (const language of LANGUAGES) {
       const files = [join(LOCALES_DIR, `${language}.json`)];
       const themed = themeDir && join(themeDir, 'locales', `${language}.json`);
@@ -54,6 +58,10 @@ export class Catalogues {
       const compiled = new Map<string, IntlMessageFormat>();
       for (const file of files) {
         for (const [key, source] of Object.entries(readCatalogue(file))) {
+          // A theme's message under a name Kluis does not use (misspelt, or renamed in an upgrade) would be ignored.
+          if (!known.has(key)) {
+            throw new CatalogueError(`${file}: "${key}" is not one of Kluis's messages (see locales/en.json)`);
+          }
           try {
             compiled.set(key, new IntlMessageFormat(source, language));
           } catch (err) {

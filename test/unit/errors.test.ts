@@ -23,11 +23,13 @@ import { type KluisError, shownMessage } from '../../src/errors.ts';
 import { OutboundFailure } from '../../src/oidc/clients/outbound.ts';
 import { InvalidPerson, UserExists, UsernameRetired, UserNotFound } from '../../src/people/errors.ts';
 import { DecryptionFailed } from '../../src/secrets/secret-box.ts';
+import { CatalogueError } from '../../src/i18n/catalogues.ts';
 import { ROOT } from '../support/kluis.ts';
 
 // Codes are part of Kluis's interface (callers, logs and the CLI's JSON switch on them): a change must be deliberate.
 const expected: Record<string, string> = {
   AuditChainBroken: 'ERR_AUDIT_CHAIN_BROKEN',
+  CatalogueError: 'ERR_CATALOGUE',
   CliError: 'ERR_CLI_USAGE',
   ClientExists: 'ERR_CLIENT_EXISTS',
   ClientNotFound: 'ERR_CLIENT_NOT_FOUND',
@@ -56,6 +58,7 @@ const expected: Record<string, string> = {
 // One instance of every exported KluisError subclass in src, made with the arguments its constructor takes.
 const errors: KluisError[] = [
   new AuditChainBroken('audit chain broken at event 2'),
+  new CatalogueError('locales/nl.json: message "x" is not valid ICU MessageFormat'),
   new CliError('usage'),
   new ClientExists('client-1'),
   new ClientNotFound('client-1'),
