@@ -204,6 +204,19 @@ describe('FAPI 2.0 with private_key_jwt and DPoP', () => {
         return true;
       },
     );
+
+    // The history keeps what was authorised with the consent given; the withdrawal does not copy it again.
+    const grantId = /\/account\/consents\/([^/]+)\/revoke/.exec(revoke)![1]!;
+    const { rows: ledger } = await t.db.query<{ action: string; authorization_details: unknown }>(
+      'select action, authorization_details from consent_ledger where grant_id = $1 order by id',
+      [grantId],
+    );
+    assert.deepEqual(ledger, [
+      { action: 'granted', authorization_details: details },
+      { action: 'revoked', authorization_details: [] },
+    ]);
+    const history = await (await browser.follow('/account/history')).res.text();
+    assert.match(history, /See the balances and transactions of account DE89 3704 0044 0532 0130 00/);
   });
 
   test('the ID token and userinfo answer only with the DPoP proof', async () => {
