@@ -116,13 +116,7 @@ describe('consent', () => {
   });
 
   test("an API's scope is shown by the title and description its operator gave, on the consent page and in the account", async () => {
-    const person = await newPerson('ilse');
-    const b = new Browser(kluis.issuer);
-    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
-    const request = await apps.request({ scope: 'openid savings', resource: SAVINGS_API });
-    const { res: login } = await b.follow(request.url);
-    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
-    const consentPage = await res.text();
+    const { b, consentPage } = await atApiConsent('ilse', 'openid savings', [SAVINGS_API]);
     assert.match(consentPage, /<label class="inline" for="scope-\d">Savings API<\/label>/);
     assert.match(consentPage, /See your savings balances/);
     assert.doesNotMatch(consentPage, /permission|api\.example/);
@@ -135,14 +129,7 @@ describe('consent', () => {
   });
 
   test('a scope name two APIs share names both on the consent page, and each by its own title in the account', async () => {
-    const person = await newPerson('isolde');
-    const b = new Browser(kluis.issuer);
-    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
-    const request = await apps.request({ scope: 'openid savings', resource: SAVINGS_API });
-    request.url.searchParams.append('resource', LEDGER_API);
-    const { res: login } = await b.follow(request.url);
-    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
-    const consentPage = await res.text();
+    const { b, consentPage } = await atApiConsent('isolde', 'openid savings', [SAVINGS_API, LEDGER_API]);
     assert.match(
       consentPage,
       /for="scope-\d">(Savings API and Ledger API|Ledger API and Savings API): savings<\/label>/,
@@ -155,13 +142,7 @@ describe('consent', () => {
   });
 
   test('an API registered without a title is shown by its scope names and, in the account, its identifier', async () => {
-    const person = await newPerson('ines');
-    const b = new Browser(kluis.issuer);
-    const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
-    const request = await apps.request({ scope: 'openid raw:read raw:write', resource: RAW_API });
-    const { res: login } = await b.follow(request.url);
-    const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
-    const consentPage = await res.text();
+    const { b, consentPage } = await atApiConsent('ines', 'openid raw:read raw:write', [RAW_API]);
     assert.match(consentPage, /Use the “raw:read” permission/);
     assert.match(consentPage, /Use the “raw:write” permission/);
     await b.submit(formAction(consentPage, 'consent'), consentPage, { scope: ['raw:read'] });
@@ -171,6 +152,18 @@ describe('consent', () => {
     assert.doesNotMatch(account, /raw:write/);
   });
 });
+
+/** A person of their own on the consent page of the API app's request for `scope` at `resources` (RFC 8707). */
+async function atApiConsent(username: string, scope: string, [resource, ...more]: string[]) {
+  const person = await newPerson(username);
+  const b = new Browser(kluis.issuer);
+  const apps = await RelyingParty.create(kluis.issuer, house.clients.apis as AdapterPayload);
+  const request = await apps.request({ scope, resource: resource! });
+  for (const other of more) request.url.searchParams.append('resource', other);
+  const { res: login } = await b.follow(request.url);
+  const { res } = await signIn(b, await login.text(), person.username, PASSWORD, await totpCode(person.secret));
+  return { b, consentPage: await res.text() };
+}
 
 /** A person of their own on the consent page of `rp`'s request, with a login_hint naming them. */
 async function atConsent(username: string) {
